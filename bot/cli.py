@@ -1,0 +1,386 @@
+"""The `newsbot` command line: argument parsing and plain-text/JSON output over the services.
+
+Each command is a small async function taking the parsed arguments and an AppContext. Errors the user can fix
+print one line on stderr; exit status 1 means some input failed, 2 means newsbot could not run at all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import AsyncIterator, TextIO
+
+import aiohttp
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot import __version__
+from bot.config import Settings, SettingsError, load_settings
+from bot.services.feeds import FeedError, FeedService, FetchLimits
+from bot.services.ingest import Failure, IngestService
+from bot.services.prepare import prepare_article
+from bot.sources.feeds import looks_like_feed, parse_feed
+from bot.sources.posts import parse_post
+from bot.sources.types import RawArticle, SourceError
+from db.engine import make_engine, make_sessionmaker, upgrade_schema
+from db.repositories import ArticleView, latest_articles, top_tags
+
+log = logging.getLogger("newsbot")
+
+EXIT_OK, EXIT_FAILURES, EXIT_CANNOT_RUN = 0, 1, 2
+
+
+class CannotRun(Exception):
+    """newsbot cannot start this command (bad setting, unreachable database); one line for stderr."""
+
+
+@dataclass(slots=True)
+class AppContext:
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    ingest: IngestService
+    feeds: FeedService
+
+
+@asynccontextmanager
+async def open_app(settings: Settings) -> AsyncIterator[AppContext]:
+    """Connect to the database, bring its schema up to date, and build the services."""
+    engine = make_engine(settings.database_url)
+    try:
+        try:
+            await upgrade_schema(engine)
+        except (OSError, SQLAlchemyError) as exc:
+            raise CannotRun(f"cannot open the database: {_one_line(exc)}") from None
+        sessions = make_sessionmaker(engine)
+        ingest = IngestService(
+            sessions,
+            default_tz=settings.tz,
+            summary_max_chars=settings.summary_max_chars,
+            max_file_bytes=settings.max_file_bytes,
+        )
+        limits = FetchLimits(
+            timeout=settings.fetch_timeout,
+            max_bytes=settings.fetch_max_bytes,
+            max_redirects=settings.fetch_max_redirects,
+            per_host=settings.fetch_per_host,
+            concurrency=settings.fetch_concurrency,
+        )
+        yield AppContext(settings, engine, sessions, ingest, FeedService(sessions, ingest, limits=limits))
+    finally:
+        await engine.dispose()
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc) or exc.__class__.__name__
+    return text.strip().splitlines()[0][:300]
+
+
+# ---- commands -------------------------------------------------------------------------------------------
+
+
+async def cmd_import(args: argparse.Namespace, app: AppContext, out: TextIO, err: TextIO) -> int:
+    def report(failure: Failure) -> None:
+        print(f"failed: {failure}", file=err, flush=True)
+
+    result = await app.ingest.import_paths([Path(p) for p in args.paths], on_failure=report)
+    print(result.summary_line(), file=out)
+    return EXIT_FAILURES if result.failed else EXIT_OK
+
+
+async def cmd_fetch(args: argparse.Namespace, app: AppContext, out: TextIO, err: TextIO) -> int:
+    timeout = aiohttp.ClientTimeout(total=None)
+    async with aiohttp.ClientSession(timeout=timeout) as http:
+        outcomes = await app.feeds.fetch_all(http)
+    if not outcomes:
+        print("no feeds; add one with: newsbot feeds add URL", file=out)
+        return EXIT_OK
+    failed = 0
+    imported = duplicates = 0
+    for o in outcomes:
+        imported += o.result.imported
+        duplicates += o.result.duplicates
+        if o.status == "error":
+            print(f"failed: {o.url}: {o.error}", file=err)
+        for failure in o.result.failed:
+            if failure.where != o.url:
+                print(f"failed: {failure}", file=err)
+        failed += len(o.result.failed)
+        print(f"{o.status:>12}  {o.name}  (+{o.result.imported} new, {o.result.duplicates} seen)", file=out)
+    print(f"imported {imported}, duplicates {duplicates}, failed {failed}", file=out)
+    return EXIT_FAILURES if failed else EXIT_OK
+
+
+async def cmd_feeds(args: argparse.Namespace, app: AppContext, out: TextIO, err: TextIO) -> int:
+    tz = app.settings.tz
+    if args.feeds_command == "add":
+        source = await app.feeds.add(args.url, name=args.name)
+        print(f"added feed {source.id}: {source.url}", file=out)
+    elif args.feeds_command == "remove":
+        source = await app.feeds.remove(args.feed)
+        print(f"removed feed {source.id}: {source.url}", file=out)
+    elif args.feeds_command == "list":
+        feeds = await app.feeds.list()
+        if args.json:
+            rows = [
+                {
+                    "id": s.id,
+                    "name": s.name,
+                    "url": s.url,
+                    "last_fetch": _iso(s.last_fetch_at),
+                    "last_success": _iso(s.last_success_at),
+                    "status": s.last_status,
+                    "error": s.last_error,
+                    "error_streak": s.error_streak,
+                }
+                for s in feeds
+            ]
+            print(json.dumps(rows, ensure_ascii=False, indent=2), file=out)
+        elif not feeds:
+            print("no feeds; add one with: newsbot feeds add URL", file=out)
+        for s in feeds if not args.json else []:
+            fetched = _local(s.last_fetch_at, tz) if s.last_fetch_at else "never fetched"
+            status = s.last_status or "-"
+            line = f"{s.id:>4}  {s.name}  <{s.url}>  last fetch {fetched}, {status}, error streak {s.error_streak}"
+            if s.last_error:
+                line += f" ({s.last_error})"
+            print(line, file=out)
+    elif args.feeds_command == "import":
+        path = Path(args.opml)
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            print(f"failed: {path}: cannot read: {exc.strerror or exc}", file=err)
+            return EXIT_FAILURES
+        try:
+            added, skipped = await app.feeds.import_opml(data, origin=str(path))
+        except SourceError as exc:
+            print(f"failed: {exc}", file=err)
+            return EXIT_FAILURES
+        print(f"added {len(added)} feeds, {len(skipped)} already followed", file=out)
+    elif args.feeds_command == "export":
+        document = await app.feeds.export_opml()
+        if args.output:
+            Path(args.output).write_text(document, encoding="utf-8")
+        else:
+            out.write(document)
+    return EXIT_OK
+
+
+async def cmd_latest(args: argparse.Namespace, app: AppContext, out: TextIO, err: TextIO) -> int:
+    async with app.sessions() as session:
+        items = await latest_articles(session, limit=args.n, tag=args.tag, publisher=args.source)
+    if args.json:
+        print(json.dumps([_article_json(v) for v in items], ensure_ascii=False, indent=2), file=out)
+        return EXIT_OK
+    if not items:
+        print("no articles yet; try: newsbot import PATH", file=out)
+    for view in items:
+        print(render_article_text(view, app.settings.tz), file=out)
+    return EXIT_OK
+
+
+async def cmd_tags(args: argparse.Namespace, app: AppContext, out: TextIO, err: TextIO) -> int:
+    since = datetime.now(timezone.utc) - timedelta(days=args.days)
+    async with app.sessions() as session:
+        counts = await top_tags(session, since=since, limit=args.n)
+    if args.json:
+        print(json.dumps([{"tag": c.name, "count": c.count} for c in counts], ensure_ascii=False), file=out)
+        return EXIT_OK
+    if not counts:
+        print(f"no tagged articles in the last {args.days} days", file=out)
+    for c in counts:
+        print(f"{c.count:>6}  {c.name}", file=out)
+    return EXIT_OK
+
+
+def cmd_summarize(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
+    max_chars = args.max_chars or settings.summary_max_chars
+    if args.jsonl:
+        return _summarize_jsonl(sys.stdin, out, err, max_chars=max_chars)
+    if not args.files:
+        print("summarize: give FILE... or --jsonl", file=err)
+        return EXIT_CANNOT_RUN
+    failed = 0
+    for name in args.files:
+        try:
+            data = Path(name).read_bytes()
+            if looks_like_feed(data):
+                articles = parse_feed(data, origin=name, default_tz=settings.tz).entries
+            else:
+                articles = [parse_post(data, origin=name, default_tz=settings.tz)]
+        except SourceError as exc:
+            print(f"failed: {exc}", file=err)
+            failed += 1
+            continue
+        except OSError as exc:
+            print(f"failed: {name}: cannot read: {exc.strerror or exc}", file=err)
+            failed += 1
+            continue
+        for raw in articles:
+            prepared = prepare_article(raw, max_chars=max_chars)
+            print(f"{prepared.title}\n  {prepared.summary.text}\n  {_hashtags(prepared.tags)}\n", file=out)
+    return EXIT_FAILURES if failed else EXIT_OK
+
+
+def _summarize_jsonl(stdin: TextIO, out: TextIO, err: TextIO, *, max_chars: int) -> int:
+    failed = 0
+    for number, line in enumerate(stdin, start=1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+            if not isinstance(item, dict):
+                raise ValueError("not a JSON object")
+            title, text = str(item.get("title") or ""), str(item.get("text") or "")
+        except ValueError as exc:
+            print(f"failed: stdin line {number}: {exc}", file=err)
+            print(json.dumps({"id": None, "summary": "", "tags": [], "error": str(exc)}), file=out)
+            failed += 1
+            continue
+        raw = RawArticle(title=title, body=text, body_format="text", origin=f"stdin line {number}")
+        prepared = prepare_article(raw, max_chars=max_chars)
+        row = {"id": item.get("id"), "summary": prepared.summary.text, "tags": prepared.tags}
+        print(json.dumps(row, ensure_ascii=False), file=out, flush=False)
+    out.flush()
+    return EXIT_FAILURES if failed else EXIT_OK
+
+
+# ---- output ---------------------------------------------------------------------------------------------
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _local(value: datetime, tz: timezone | object) -> str:
+    return value.astimezone(tz).strftime("%Y-%m-%d %H:%M")  # type: ignore[arg-type]
+
+
+def _hashtags(tags: Sequence[str]) -> str:
+    return " ".join("#" + t.replace(" ", "_") for t in tags)
+
+
+def _article_json(view: ArticleView) -> dict[str, object]:
+    return {
+        "title": view.title,
+        "link": view.link,
+        "source": view.publisher,
+        "published": _iso(view.published_at or view.listed_at),
+        "summary": view.summary,
+        "summary_method": view.summary_method,
+        "tags": view.tags,
+        "image": view.image_url,
+        "chars": view.chars,
+    }
+
+
+def render_article_text(view: ArticleView, tz: object) -> str:
+    lines = [f"{_local(view.published_at or view.listed_at, tz)}  {view.publisher}", view.title, f"  {view.summary}"]
+    if view.tags:
+        lines.append(f"  {_hashtags(view.tags)}")
+    if view.link:
+        lines.append(f"  {view.link}")
+    return "\n".join(lines) + "\n"
+
+
+# ---- parsing and dispatch -------------------------------------------------------------------------------
+
+
+def _positive(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {value}")
+    return number
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="newsbot", description="News summaries for Telegram.")
+    parser.add_argument("--version", action="version", version=f"newsbot {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = commands.add_parser("import", help="import post files, folders (recursively) and RSS/Atom files")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+
+    commands.add_parser("fetch", help="poll every feed once and store new articles")
+
+    feeds = commands.add_parser("feeds", help="manage the feeds newsbot polls")
+    feed_commands = feeds.add_subparsers(dest="feeds_command", required=True, metavar="ACTION")
+    p = feed_commands.add_parser("add", help="follow a feed")
+    p.add_argument("url")
+    p.add_argument("--name")
+    p = feed_commands.add_parser("list", help="feeds with their last fetch, status and error streak")
+    p.add_argument("--json", action="store_true")
+    p = feed_commands.add_parser("remove", help="stop following a feed")
+    p.add_argument("feed", metavar="ID|URL")
+    p = feed_commands.add_parser("import", help="follow every feed of an OPML file")
+    p.add_argument("opml", metavar="OPML")
+    p = feed_commands.add_parser("export", help="write the feeds as OPML 2.0")
+    p.add_argument("-o", "--output", metavar="FILE")
+
+    p = commands.add_parser("summarize", help="print title, summary and tags of article files (no database)")
+    p.add_argument("files", nargs="*", metavar="FILE")
+    p.add_argument("--max-chars", type=_positive)
+    p.add_argument("--jsonl", action="store_true", help='read {"id","title","text"} lines from stdin')
+
+    p = commands.add_parser("latest", help="the newest articles")
+    p.add_argument("-n", type=_positive, default=10)
+    p.add_argument("--tag")
+    p.add_argument("--source")
+    p.add_argument("--json", action="store_true")
+
+    p = commands.add_parser("tags", help="the most used tags")
+    p.add_argument("--days", type=_positive, default=7)
+    p.add_argument("-n", type=_positive, default=30)
+    p.add_argument("--json", action="store_true")
+    return parser
+
+
+DB_COMMANDS = {
+    "import": cmd_import,
+    "fetch": cmd_fetch,
+    "feeds": cmd_feeds,
+    "latest": cmd_latest,
+    "tags": cmd_tags,
+}
+
+
+def run_cli(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    err = err or sys.stderr
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="newsbot: %(levelname)s %(name)s: %(message)s", stream=err)
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"newsbot: {exc}", file=err)
+        return EXIT_CANNOT_RUN
+    if args.command == "summarize":
+        return cmd_summarize(args, settings, out, err)
+
+    async def run() -> int:
+        async with open_app(settings) as app:
+            return await DB_COMMANDS[args.command](args, app, out, err)
+
+    try:
+        return asyncio.run(run())
+    except CannotRun as exc:
+        print(f"newsbot: {exc}", file=err)
+        return EXIT_CANNOT_RUN
+    except FeedError as exc:
+        print(f"newsbot: {exc}", file=err)
+        return EXIT_FAILURES
+    except KeyboardInterrupt:
+        print("newsbot: interrupted", file=err)
+        return 130

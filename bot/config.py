@@ -1,0 +1,114 @@
+"""Typed settings, read once from the environment and a `.env` file.
+
+`load_settings()` is the only entry point; nothing constructs Settings at import time. A bad value raises
+`SettingsError` whose message is one line naming the setting, never echoing a secret.
+"""
+
+from __future__ import annotations
+
+from datetime import time
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from typing_extensions import Annotated
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///newsbot.db"
+
+
+class SettingsError(Exception):
+    """A setting has a value newsbot cannot use. The message is one line and names the setting."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+        hide_input_in_errors=True,
+        env_ignore_empty=True,  # `KEY=` in .env means "use the default"
+    )
+
+    # storage
+    database_url: str = DEFAULT_DATABASE_URL
+    # time zone for naive dates in posts and for showing times
+    timezone: str = "Asia/Shanghai"
+    # summaries
+    summary_max_chars: int = Field(default=150, ge=20, le=2000)
+    # ingestion
+    max_file_bytes: int = Field(default=10_000_000, ge=1024)
+    fetch_timeout: float = Field(default=20.0, gt=0, le=600)
+    fetch_max_bytes: int = Field(default=5_000_000, ge=1024)
+    fetch_per_host: int = Field(default=2, ge=1, le=32)
+    fetch_concurrency: int = Field(default=16, ge=1, le=256)
+    fetch_max_redirects: int = Field(default=5, ge=0, le=20)
+    # telegram (used by the bot)
+    telegram_bot_token: SecretStr | None = None
+    telegram_base_url: str = "https://api.telegram.org/bot"
+    admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
+    digest_time: time = time(8, 0)
+    channel_id: str | None = None
+    # LLM summaries (used by the LLM summarizer)
+    summarizer: Literal["extractive", "llm", "auto"] = "auto"
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = None
+    openai_model: str = "gpt-4o-mini"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        value = value.strip()
+        if value.startswith(("postgres://", "postgresql://")):
+            # operators paste the URL their host gives them; use the async driver we ship
+            value = "postgresql+asyncpg://" + value.split("://", 1)[1]
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        return value
+
+    @field_validator("admin_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            parts = [p.strip() for p in value.replace(";", ",").split(",")]
+            return [p for p in parts if p]
+        return value
+
+    @field_validator("telegram_base_url", "openai_base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+def _describe(error: ValidationError) -> str:
+    first = error.errors()[0]
+    name = ".".join(str(p) for p in first["loc"]).upper() or "settings"
+    message = first["msg"]
+    if message.startswith("Value error, "):
+        message = message[len("Value error, ") :]
+    return f"invalid setting {name}: {message}"
+
+
+def load_settings(env_file: Path | str | None = ".env", **overrides: object) -> Settings:
+    """Read settings from the environment and `env_file`; raise SettingsError with one line on bad values."""
+    try:
+        return Settings(_env_file=env_file, **overrides)  # type: ignore[call-arg]
+    except ValidationError as exc:
+        raise SettingsError(_describe(exc)) from None

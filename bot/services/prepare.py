@@ -1,0 +1,107 @@
+"""Turn a RawArticle into what gets stored: clean text, image, language, summary, tags, content hash.
+
+Pure CPU work, no I/O: the ingest service runs it in a worker thread so the event loop stays responsive.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from dataclasses import dataclass
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from bot.sources.types import RawArticle
+from summarizer import (
+    CleanText,
+    Summary,
+    detect_language,
+    extract_tags,
+    html_to_text,
+    markdown_to_text,
+    summarize,
+)
+
+TITLE_SUMMARY_VERSION = "title-1"
+_NOT_WORD = re.compile(r"[\W_]+", re.UNICODE)
+# below this many normalized characters a body is too thin to identify a story on its own
+_MIN_HASHED_BODY = 40
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedArticle:
+    raw: RawArticle
+    title: str
+    link: str | None
+    text: str
+    image_url: str | None
+    language: str
+    summary: Summary
+    tags: list[str]
+    content_hash: str
+
+
+_TRACKING_PARAMS = ("utm_", "fbclid", "gclid")
+
+
+def canonical_link(url: str | None) -> str | None:
+    """The link that identifies an article: http(s) only, no fragment, no tracking parameters."""
+    if not url:
+        return None
+    parts = urlsplit(url.strip())
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        return None
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not k.startswith(_TRACKING_PARAMS)]
+    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path or "/", urlencode(query), ""))
+
+
+def clean_body(raw: RawArticle) -> CleanText:
+    if raw.body_format == "html":
+        return html_to_text(raw.body)
+    if raw.body_format == "markdown":
+        return markdown_to_text(raw.body)
+    return CleanText(text=raw.body.strip(), images=[])
+
+
+def _normalized(text: str) -> str:
+    return _NOT_WORD.sub("", unicodedata.normalize("NFKC", text).casefold())
+
+
+def content_hash(title: str, text: str) -> str:
+    """Same story text, same hash: white space, punctuation, case and width do not count.
+
+    Title-only items (flash news, video posts) are identified by their title instead.
+    """
+    body = _normalized(text)
+    key = body if len(body) >= _MIN_HASHED_BODY else "title:" + _normalized(title) + "|" + body
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def _cut_title(title: str, max_chars: int) -> str:
+    return title if len(title) <= max_chars else title[: max_chars - 1] + "…"
+
+
+def prepare_article(raw: RawArticle, *, max_chars: int) -> PreparedArticle:
+    cleaned = clean_body(raw)
+    title = " ".join(raw.title.split())
+    text = cleaned.text
+    # a body that only repeats the title (flash items) carries nothing more than the title
+    if _normalized(text) == _normalized(title):
+        text = ""
+    if text:
+        summary = summarize(text, title=title, max_chars=max_chars)
+    else:
+        summary = Summary(text=_cut_title(title, max_chars), method="title", version=TITLE_SUMMARY_VERSION)
+    tags = extract_tags(text, title=title)
+    image = raw.image_url or (cleaned.images[0] if cleaned.images else None)
+    return PreparedArticle(
+        raw=raw,
+        title=title,
+        link=canonical_link(raw.link),
+        text=text,
+        image_url=image,
+        language=detect_language(title + "\n" + text),
+        summary=summary,
+        tags=tags,
+        content_hash=content_hash(title, text),
+    )

@@ -1,0 +1,201 @@
+"""The schema, as typed SQLAlchemy 2.0 models.
+
+Articles are stored once (unique canonical link, unique guid per source, unique content hash). Every article has
+one current summary and ranked tags. Subscribers, subscriptions and deliveries serve the Telegram bot.
+Relationships are `lazy="raise"`: loading is always explicit, so no I/O hides in attribute access.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    Time,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from db.types import UTCDateTime
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Source(Base):
+    """A feed polled over HTTP, or a folder/file articles were imported from."""
+
+    __tablename__ = "sources"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # "feed" | "folder"
+    url: Mapped[str] = mapped_column(String(2048), unique=True)  # feed URL, or folder path for imports
+    name: Mapped[str] = mapped_column(String(256))
+    site_url: Mapped[str | None] = mapped_column(String(2048))
+    category: Mapped[str | None] = mapped_column(String(256))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # feed polling state
+    etag: Mapped[str | None] = mapped_column(String(512))
+    last_modified: Mapped[str | None] = mapped_column(String(128))
+    last_fetch_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_status: Mapped[str | None] = mapped_column(String(64))  # "ok", "not modified", "error"
+    last_error: Mapped[str | None] = mapped_column(Text)
+    error_streak: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Article(Base):
+    __tablename__ = "articles"
+    __table_args__ = (
+        UniqueConstraint("source_id", "guid"),
+        # /latest and the digest read newest first (a b-tree is scanned backwards just as fast);
+        # id breaks ties so paging is stable
+        Index("ix_articles_listed_at_id", "listed_at", "id"),
+        Index("ix_articles_source_listed", "source_id", "listed_at"),
+        Index("ix_articles_publisher_listed", "publisher", "listed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_id: Mapped[int | None] = mapped_column(ForeignKey("sources.id", ondelete="SET NULL"))
+    title: Mapped[str] = mapped_column(Text)
+    link: Mapped[str | None] = mapped_column(String(2048), unique=True)
+    guid: Mapped[str | None] = mapped_column(String(1024))
+    author: Mapped[str | None] = mapped_column(String(256))
+    # who readers see as the source: the feed's name, or the post's author (the publisher in blog archives)
+    publisher: Mapped[str] = mapped_column(String(256))
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # the order of listings: the published time, or the ingest time when the source gives none
+    listed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ingested_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    text: Mapped[str] = mapped_column(Text)  # cleaned, paragraphs separated by blank lines
+    html: Mapped[str] = mapped_column(Text)  # the body as the source gave it
+    image_url: Mapped[str | None] = mapped_column(String(2048))
+    content_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    language: Mapped[str] = mapped_column(String(8))
+    categories: Mapped[str] = mapped_column(Text, default="")  # the source's categories, "\n"-joined
+    is_excerpt: Mapped[bool] = mapped_column(Boolean, default=False)
+    origin: Mapped[str | None] = mapped_column(Text)  # file path or feed URL it came from
+
+    source: Mapped[Source | None] = relationship(lazy="raise")
+    summaries: Mapped[list[Summary]] = relationship(
+        back_populates="article", lazy="raise", cascade="all, delete-orphan"
+    )
+
+    @property
+    def chars(self) -> int:
+        return len(self.text)
+
+
+class Summary(Base):
+    """A summary of an article. Exactly one per article is current; older ones stay for comparison."""
+
+    __tablename__ = "summaries"
+    __table_args__ = (Index("ix_summaries_article_current", "article_id", "is_current"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
+    text: Mapped[str] = mapped_column(Text)
+    method: Mapped[str] = mapped_column(String(32))  # "extractive" | "llm" | "title"
+    model: Mapped[str | None] = mapped_column(String(128))
+    version: Mapped[str] = mapped_column(String(32))
+    is_current: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    prompt_tokens: Mapped[int | None] = mapped_column(Integer)
+    completion_tokens: Mapped[int | None] = mapped_column(Integer)
+
+    article: Mapped[Article] = relationship(back_populates="summaries", lazy="raise")
+
+
+class Tag(Base):
+    __tablename__ = "tags"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    key: Mapped[str] = mapped_column(String(128), unique=True)  # case-folded name, for lookups
+
+
+class ArticleTag(Base):
+    __tablename__ = "article_tags"
+    __table_args__ = (Index("ix_article_tags_tag_article", "tag_id", "article_id"),)
+
+    article_id: Mapped[int] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True
+    )
+    tag_id: Mapped[int] = mapped_column(ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True)
+    rank: Mapped[int] = mapped_column(Integer)  # 0 = the strongest tag
+    source: Mapped[str] = mapped_column(String(32), default="extractive")  # which tagger produced it
+
+
+class Subscriber(Base):
+    """A Telegram chat (private, group or channel) the bot talks to."""
+
+    __tablename__ = "subscribers"
+    __table_args__ = (Index("ix_subscribers_active_digest", "active", "digest_time"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    kind: Mapped[str] = mapped_column(String(16))  # "private" | "group" | "supergroup" | "channel"
+    title: Mapped[str | None] = mapped_column(String(256))
+    language: Mapped[str] = mapped_column(String(8), default="zh")
+    timezone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
+    digest_time: Mapped[time] = mapped_column(Time, default=time(8, 0))
+    digest_size: Mapped[int] = mapped_column(Integer, default=10)
+    wants_digest: Mapped[bool] = mapped_column(Boolean, default=False)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    inactive_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_digest_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Subscription(Base):
+    """What a chat follows: a topic word, a source, or a muted word."""
+
+    __tablename__ = "subscriptions"
+    __table_args__ = (UniqueConstraint("subscriber_id", "kind", "value"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))  # "topic" | "source" | "mute"
+    value: Mapped[str] = mapped_column(String(256))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Delivery(Base):
+    """Something sent (or to be sent) to a chat. A digest is unique per subscriber and local date."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("subscriber_id", "kind", "digest_date"),
+        Index("ix_deliveries_status_created", "status", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(16))  # "digest" | "channel" | "reply"
+    digest_date: Mapped[date | None] = mapped_column(Date)
+    article_ids: Mapped[str] = mapped_column(Text, default="")  # comma-separated ids of the items sent
+    status: Mapped[str] = mapped_column(String(16))  # "pending" | "sent" | "failed" | "dead"
+    message_id: Mapped[int | None] = mapped_column(BigInteger)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,0 +1,64 @@
+"""The one place that touches jieba: quiet setup, tokenizing, POS tagging, IDF table, stop words.
+
+jieba logs "Building prefix dict..." to stderr on first use; we raise its log level once here.
+`jieba.analyse` is deliberately never imported: importing it opens its IDF file without closing it
+(a ResourceWarning, an error under our pytest settings), so the IDF table is read here instead.
+Everything runs from files shipped inside the jieba and summarizer packages; nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+import jieba
+import jieba.posseg
+
+jieba.setLogLevel(logging.WARNING)
+
+__all__ = ["cut", "english_stopwords", "idf_table", "news_stopwords", "pos_cut"]
+
+
+def cut(text: str) -> list[str]:
+    """Tokens of `text` (precise mode, HMM on for unknown names)."""
+    return [t for t in jieba.lcut(text) if t.strip()]
+
+
+def pos_cut(text: str) -> list[tuple[str, str]]:
+    """(word, part-of-speech flag) pairs, using jieba's ICTCLAS-style flags (n, nr, ns, v, eng...)."""
+    return [(p.word, p.flag) for p in jieba.posseg.lcut(text) if p.word.strip()]
+
+
+@lru_cache(maxsize=1)
+def idf_table() -> tuple[dict[str, float], float]:
+    """jieba's bundled IDF values and their median (used for words missing from the table)."""
+    path = Path(jieba.__file__).parent / "analyse" / "idf.txt"
+    table: dict[str, float] = {}
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            parts = line.split()
+            if len(parts) == 2:
+                table[parts[0]] = float(parts[1])
+    values = sorted(table.values())
+    median = values[len(values) // 2] if values else 10.0
+    return table, median
+
+
+def _read_word_list(name: str) -> frozenset[str]:
+    text = resources.files("summarizer").joinpath("data", name).read_text(encoding="utf-8")
+    words = (line.split("#", 1)[0].strip() for line in text.splitlines())
+    return frozenset(w.lower() for w in words if w)
+
+
+@lru_cache(maxsize=1)
+def news_stopwords() -> frozenset[str]:
+    """Chinese news boilerplate and overly general words (data/stopwords_news.txt)."""
+    return _read_word_list("stopwords_news.txt")
+
+
+@lru_cache(maxsize=1)
+def english_stopwords() -> frozenset[str]:
+    """English function words and news filler, lower case (data/stopwords_en.txt)."""
+    return _read_word_list("stopwords_en.txt")

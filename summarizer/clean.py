@@ -1,0 +1,303 @@
+"""Turn article bodies (HTML, light Markdown or plain text) into clean paragraphs.
+
+Holds the text-cleaning step that runs before sentence splitting, summarizing and tagging:
+`html_to_text`, `markdown_to_text` and the `CleanText` they return. Everything here is pure and
+deterministic; it must not fetch the images it collects, read settings, or touch the database.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from selectolax.lexbor import LexborHTMLParser, LexborNode
+
+__all__ = ["CleanText", "html_to_text", "markdown_to_text", "normalize_whitespace"]
+
+
+@dataclass(frozen=True)
+class CleanText:
+    """Paragraphs separated by a blank line ("\\n\\n"), and the image URLs found, in order."""
+
+    text: str
+    images: list[str]
+
+
+# Elements whose content is never article text (players, widgets, code run by the page).
+_DROP_TAGS = (
+    "script",
+    "style",
+    "iframe",
+    "video",
+    "audio",
+    "noscript",
+    "form",
+    "button",
+    "svg",
+    "canvas",
+    "object",
+    "embed",
+    "template",
+    "select",
+    "textarea",
+    "head",
+)
+
+# Elements that start and end a paragraph. Table cells only get a space between them so that a
+# row stays one readable line.
+_BLOCK_TAGS = frozenset(
+    {
+        "address", "article", "aside", "blockquote", "body", "br", "center", "dd", "details", "dir",
+        "div", "dl", "dt", "figcaption", "figure", "footer", "h1", "h2", "h3", "h4", "h5", "h6",
+        "header", "hr", "html", "li", "main", "nav", "ol", "p", "section", "summary", "table",
+        "tbody", "tfoot", "thead", "tr", "ul", "caption",
+    }
+)
+_CELL_TAGS = frozenset({"td", "th"})
+
+# A paragraph made only of these is site furniture, not news. Kept deliberately short: every entry
+# was seen in the corpus, and a wrong entry would silently delete real sentences.
+_BOILERPLATE_LINE = re.compile(
+    r"""^(?:
+        点击(?:此处|这里)?(?:观看|查看|播放)(?:原视频|视频|大图|原图|原文|全文)
+      | 本文系.{0,20}(?:独家|原创)稿件.{0,40}
+      | .{0,20}未经授权[，,]?\s*不得转载.{0,20}
+      | 转载请注明出处.{0,20}
+      | -?\s*THE\s+END\s*-?
+      | 参考(?:链接|资料|文献)[:：]?
+      | (?:\[\d+\]\s*)?https?://\S+
+    )$""",
+    re.VERBOSE | re.IGNORECASE,
+)
+# Editor/credit fields; a paragraph that is nothing but these (e.g. "原文链接：游民星空 责任编辑：陈驰")
+# is dropped. Only labels that never start a real sentence are listed.
+_CREDIT_FIELD = re.compile(
+    r"[(（]?\s*(?:责任编辑|原文链接|编辑|校对|审核)\s*[:：]\s*[^\s，。,)）]{0,20}\s*[)）]?|文章纠错"
+)
+
+_ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
+_HORIZONTAL_SPACE = re.compile(r"[ \t\f\v\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]+")
+_TAG_LIKE = re.compile(r"<(?:[A-Za-z][A-Za-z0-9-]*|/[A-Za-z]|!--)[^>]*>")
+_CJK = r"\u3400-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef"
+
+
+def normalize_whitespace(s: str) -> str:
+    """Collapse every kind of space inside a paragraph to one ASCII space and trim the ends.
+
+    Newlines count as spaces here: a paragraph never keeps a line break. Zero-width and control
+    characters are removed because they break matching and tokenizing downstream.
+    """
+    s = s.translate(_ZERO_WIDTH)
+    s = "".join(ch for ch in s if ch in "\n\t" or unicodedata.category(ch) != "Cc")
+    s = s.replace("\r", " ").replace("\n", " ")
+    return _HORIZONTAL_SPACE.sub(" ", s).strip()
+
+
+def _is_boilerplate(paragraph: str) -> bool:
+    if _BOILERPLATE_LINE.match(paragraph):
+        return True
+    return _CREDIT_FIELD.search(paragraph) is not None and not _CREDIT_FIELD.sub("", paragraph).strip()
+
+
+def _finish(paragraphs: list[str], images: list[str]) -> CleanText:
+    kept: list[str] = []
+    for raw in paragraphs:
+        p = normalize_whitespace(raw)
+        if p and not _is_boilerplate(p):
+            kept.append(p)
+    return CleanText(text="\n\n".join(kept), images=images)
+
+
+def _add_image(images: list[str], url: str | None) -> None:
+    url = (url or "").strip()
+    if url and not url.lower().startswith("data:") and url not in images:
+        images.append(url)
+
+
+def _plain_text_paragraphs(text: str) -> list[str]:
+    """Paragraphs of tag-free text: blank lines separate them if there are any, else every line is one."""
+    text = html.unescape(text).replace("\r\n", "\n").replace("\r", "\n")
+    text = text.strip()
+    if re.search(r"\n[ \t\u3000]*\n", text):
+        blocks = re.split(r"\n[ \t\u3000]*\n", text)
+        return [_join_soft_lines(block.split("\n")) for block in blocks]
+    return text.split("\n")
+
+
+def _join_soft_lines(lines: list[str]) -> str:
+    """Join wrapped lines; no space between two CJK characters, where a space would be wrong."""
+    out = ""
+    for line in (ln.strip() for ln in lines):
+        if not line:
+            continue
+        if out and not (re.match(f"[{_CJK}]", out[-1]) and re.match(f"[{_CJK}]", line[0])):
+            out += " "
+        out += line
+    return out
+
+
+def html_to_text(html_source: str) -> CleanText:
+    """Extract readable paragraphs and image URLs from an HTML fragment or document.
+
+    Text without any tag is accepted too and treated as plain text (entities still unescaped).
+    """
+    if not _TAG_LIKE.search(html_source):
+        return _finish(_plain_text_paragraphs(html_source), [])
+
+    tree = LexborHTMLParser(html_source)
+    root = tree.root
+    if root is None:
+        return CleanText(text="", images=[])
+    root.strip_tags(list(_DROP_TAGS))
+
+    paragraphs: list[str] = []
+    images: list[str] = []
+    current: list[str] = []
+
+    def flush() -> None:
+        if current:
+            paragraphs.append("".join(current))
+            current.clear()
+
+    # Explicit stack instead of recursion: hostile input can nest thousands of elements deep.
+    # A None entry marks "leaving a block element".
+    stack: list[LexborNode | None] = [root]
+    while stack:
+        node = stack.pop()
+        if node is None:
+            flush()
+            continue
+        tag = node.tag or ""
+        if tag == "-text":
+            current.append(node.text_content or "")
+            continue
+        if tag in ("-comment", "!--"):
+            continue
+        if tag == "img":
+            attrs = node.attributes
+            _add_image(images, attrs.get("src") or attrs.get("data-src") or attrs.get("data-original"))
+            continue
+        if tag == "pre":
+            # Preformatted text keeps its lines; each becomes a paragraph.
+            flush()
+            paragraphs.extend(node.text(deep=True).split("\n"))
+            continue
+        if tag in _CELL_TAGS:
+            current.append(" ")
+        if tag in _BLOCK_TAGS:
+            flush()
+            stack.append(None)
+        children = list(node.iter(include_text=True))
+        stack.extend(reversed(children))
+    flush()
+    return _finish(paragraphs, images)
+
+
+# --- Markdown -------------------------------------------------------------------------------------
+
+_FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})")
+_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.*?)(?:\s+#+\s*)?$")
+_SETEXT_OR_RULE = re.compile(r"^\s{0,3}(?:[-=_*]\s*){3,}$")
+_LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d{1,9}[.)])\s+(?:\[[ xX]\]\s+)?")
+_QUOTE = re.compile(r"^\s{0,3}>\s?")
+_TABLE_DELIMITER = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(?:\|\s*:?-{2,}:?\s*)*\|?\s*$")
+_HTML_BLOCK_START = re.compile(r"^\s{0,3}<(?:[A-Za-z][A-Za-z0-9-]*|/[A-Za-z]|!--)")
+_IMAGE = re.compile(r"!\[([^\]]*)\]\(\s*<?([^)\s>]*)>?(?:\s+[\"'(][^)]*[\"')])?\s*\)")
+_LINK = re.compile(r"\[([^\]]*)\]\(\s*<?[^)\s>]*>?(?:\s+[\"'(][^)]*[\"')])?\s*\)")
+_REF_LINK = re.compile(r"\[([^\]]+)\]\[[^\]]*\]")
+_REF_DEFINITION = re.compile(r"^\s{0,3}\[[^\]]+\]:\s+\S+")
+_AUTOLINK = re.compile(r"<((?:https?|ftp)://[^>\s]+|[^>\s@]+@[^>\s@]+)>")
+_INLINE_CODE = re.compile(r"(`+)(.+?)\1")
+_EMPHASIS = (
+    re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1"),
+    re.compile(r"~~(?=\S)(.+?)(?<=\S)~~"),
+    re.compile(r"(?<![\w*])\*(?=\S)(.+?)(?<=\S)\*(?![\w*])"),
+    re.compile(r"(?<![\w_])_(?=\S)(.+?)(?<=\S)_(?![\w_])"),
+)
+_FRONT_MATTER = re.compile(r"\A---[ \t]*\n(?:[^\n]*\n)*?---[ \t]*(?:\n|\Z)")
+
+
+def _inline_markdown(line: str) -> str:
+    """Inline Markdown to HTML-safe text with <img> tags left for html_to_text to collect."""
+    codes: list[str] = []
+
+    def keep_code(m: re.Match[str]) -> str:
+        codes.append(html.escape(m.group(2).strip(), quote=False))
+        return f"\x00{len(codes) - 1}\x00"
+
+    line = _INLINE_CODE.sub(keep_code, line)
+    line = _IMAGE.sub(lambda m: f'<img src="{html.escape(m.group(2))}" alt="{html.escape(m.group(1))}">', line)
+    line = _LINK.sub(r"\1", line)
+    line = _REF_LINK.sub(r"\1", line)
+    line = _AUTOLINK.sub(lambda m: html.escape(m.group(1)), line)
+    line = _EMPHASIS[0].sub(r"\2", line)
+    for pattern in _EMPHASIS[1:]:
+        line = pattern.sub(r"\1", line)
+    return re.sub("\x00(\\d+)\x00", lambda m: codes[int(m.group(1))], line)
+
+
+def markdown_to_text(md: str) -> CleanText:
+    """Extract paragraphs and image URLs from light Markdown, including embedded HTML blocks.
+
+    The Markdown is rewritten into simple HTML (one element per paragraph, heading, list item,
+    code line) so that all cleaning rules live in `html_to_text` alone. A leading YAML front
+    matter block is skipped.
+    """
+    md = _FRONT_MATTER.sub("", md.replace("\r\n", "\n").replace("\r", "\n"), count=1)
+    out: list[str] = []
+    paragraph: list[str] = []
+    fence: str | None = None
+    in_html_block = False
+
+    def flush() -> None:
+        if paragraph:
+            out.append(f"<p>{_inline_markdown(_join_soft_lines(paragraph))}</p>")
+            paragraph.clear()
+
+    for line in md.split("\n"):
+        if fence is not None:
+            if line.strip().startswith(fence):
+                fence = None
+            else:
+                out.append(f"<p>{html.escape(line, quote=False)}</p>")
+            continue
+        fence_match = _FENCE.match(line)
+        if fence_match:
+            flush()
+            fence = fence_match.group(1)
+            continue
+        if not line.strip():
+            flush()
+            in_html_block = False
+            continue
+        if in_html_block or (not paragraph and _HTML_BLOCK_START.match(line)):
+            # Raw HTML passes through untouched until the next blank line, as in CommonMark.
+            in_html_block = True
+            out.append(line)
+            continue
+        if _REF_DEFINITION.match(line) or _TABLE_DELIMITER.match(line) and "|" in line:
+            continue
+        if _SETEXT_OR_RULE.match(line):
+            flush()
+            continue
+        heading = _HEADING.match(line)
+        if heading:
+            flush()
+            out.append(f"<h2>{_inline_markdown(heading.group(1))}</h2>")
+            continue
+        line = _QUOTE.sub("", line)
+        item = _LIST_ITEM.match(line)
+        if item:
+            flush()
+            paragraph.append(line[item.end() :])
+            continue
+        if line.strip().startswith("|"):
+            flush()
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            out.append(f"<p>{_inline_markdown(' '.join(c for c in cells if c))}</p>")
+            continue
+        paragraph.append(line)
+    flush()
+    return html_to_text("\n".join(out)) if out else CleanText(text="", images=[])

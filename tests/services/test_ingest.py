@@ -1,0 +1,198 @@
+"""Ingestion into real databases: the corpus, duplicates, and bad input that must not harm the rest."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.services.ingest import IngestService
+from db.models import Article, ArticleTag, Summary
+from db.repositories import latest_articles, top_tags
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+GOOD_POST = """---
+title: '{title}'
+categories:
+ - 新媒体
+ - 观察者网
+author: 观察者网
+date: 2022-05-05 16:28:04
+link: {link}
+---
+<div><p>{body}</p></div>
+"""
+BODY = (
+    "据新华社报道，中科院合肥物质科学研究院的全超导托卡马克核聚变实验装置实现了1056秒的长脉冲高参数等离子体运行。"
+    "这是目前世界上托卡马克装置高温等离子体运行的最长时间。科研人员称新纪录进一步证明核聚变能源的可行性。"
+)
+
+
+def make_service(sessions: async_sessionmaker[AsyncSession], **overrides: int) -> IngestService:
+    return IngestService(
+        sessions,
+        default_tz=SHANGHAI,
+        summary_max_chars=overrides.get("summary_max_chars", 150),
+        max_file_bytes=overrides.get("max_file_bytes", 10_000_000),
+    )
+
+
+def write_post(folder: Path, name: str, *, title: str, body: str = BODY, link: str = "") -> Path:
+    path = folder / name
+    path.write_text(GOOD_POST.format(title=title, body=body, link=link), encoding="utf-8")
+    return path
+
+
+async def test_corpus_imports_once_and_reimport_is_a_no_op(
+    sessions: async_sessionmaker[AsyncSession], corpus: Path
+) -> None:
+    service = make_service(sessions)
+    first = await service.import_paths([corpus / "articles"])
+    assert first.failed == []
+    # 0002, 0008, 0029 and 0052 are exact copies of a sibling (see SOURCES.md)
+    assert (first.imported, first.duplicates) == (50, 4)
+
+    again = await service.import_paths([corpus / "articles"])
+    assert (again.imported, again.duplicates, again.failed) == (0, 54, [])
+
+    async with sessions() as session:
+        assert await session.scalar(select(func.count(Article.id))) == 50
+        assert await session.scalar(select(func.count(Summary.id))) == 50
+        views = await latest_articles(session, limit=100)
+    assert len(views) == 50
+    for view in views:
+        assert 0 < len(view.summary) <= 150, view.title
+        if view.chars >= 200:
+            assert 3 <= len(view.tags) <= 6, (view.title, view.tags)
+        assert view.published_at is not None and view.published_at.tzinfo is not None
+    # newest first
+    assert [v.listed_at for v in views] == sorted((v.listed_at for v in views), reverse=True)
+    # a title-only flash item keeps its title as the summary (0031)
+    flash = next(v for v in views if v.title == "10年期美债收益率跌至1.6%下方 创一周新低")
+    assert flash.summary == flash.title and flash.summary_method == "title"
+    # picsum placeholders are no image; real head images are kept
+    assert all(v.image_url is None or "picsum.photos" not in v.image_url for v in views)
+    fusion = next(v for v in views if v.title.startswith("1056秒"))
+    assert fusion.image_url == "https://i.guancha.cn/news/mainland/2021/12/31/20211231134122209.jpg"
+    assert fusion.publisher == "观察者网"
+
+
+async def test_corpus_feeds_import(sessions: async_sessionmaker[AsyncSession], corpus: Path) -> None:
+    service = make_service(sessions)
+    feeds = corpus / "feeds"
+    good = [p for p in sorted(feeds.iterdir()) if "hexun" not in p.name and "yx-bsh-me" not in p.name]
+    result = await service.import_paths(good)
+    assert result.failed == []
+    assert result.imported > 100
+    bad = await service.import_paths(
+        [feeds / "rssant__http-blog-hexun-com-group-getrssresouce-aspx-classid-74.xml"]
+    )
+    assert bad.imported == 0 and len(bad.failed) == 1
+    assert "hexun" in bad.failed[0].where
+
+
+async def test_same_article_by_link_guid_or_text_is_stored_once(
+    sessions: async_sessionmaker[AsyncSession], tmp_path: Path
+) -> None:
+    service = make_service(sessions)
+    write_post(tmp_path, "a.md", title="原稿", link="https://www.guancha.cn/a.shtml")
+    # same link (with tracking parameters and a fragment), different text
+    write_post(
+        tmp_path,
+        "b.md",
+        title="改了标题",
+        body="完全不同的正文内容，但链接指向同一篇文章。" * 3,
+        link="https://www.guancha.cn/a.shtml?utm_source=rss#top",
+    )
+    # same text with other white space and punctuation, no link
+    write_post(tmp_path, "c.md", title="又一个标题", body=BODY.replace("。", "！ ").replace("，", ","))
+    result = await service.import_paths([tmp_path])
+    assert (result.imported, result.duplicates, result.failed) == (1, 2, [])
+
+
+async def test_bad_inputs_are_named_and_the_rest_is_imported(
+    sessions: async_sessionmaker[AsyncSession], tmp_path: Path
+) -> None:
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    write_post(folder, "good1.md", title="好文章一", link="https://example.com/1")
+    write_post(folder, "good2.md", title="好文章二", body=BODY.replace("1056", "403"), link="https://example.com/2")
+    (folder / "broken-yaml.md").write_text("---\ntitle: [unclosed\n---\n<p>正文</p>\n", encoding="utf-8")
+    (folder / "no-front-matter.md").write_text("just some words\n", encoding="utf-8")
+    (folder / "nothing.md").write_text("---\nauthor: 某人\n---\n\n", encoding="utf-8")
+    (folder / "junk.md").write_bytes(os.urandom(4096))
+    (folder / "empty.md").write_bytes(b"")
+    with (folder / "huge.md").open("wb") as huge:
+        huge.truncate(50 * 1024 * 1024)
+    (folder / "broken.xml").write_text("<rss><channel><item><title>half", encoding="utf-8")
+    (folder / "page.xml").write_text("<!DOCTYPE html><html><body>Not found</body></html>", encoding="utf-8")
+
+    failures: list[str] = []
+    result = await make_service(sessions).import_paths([folder], on_failure=lambda f: failures.append(str(f)))
+
+    assert result.imported == 2
+    bad_names = {"broken-yaml.md", "no-front-matter.md", "nothing.md", "junk.md", "empty.md", "huge.md",
+                 "broken.xml", "page.xml"}
+    assert {Path(f.where).name for f in result.failed} == bad_names
+    assert len(failures) == len(bad_names)
+    for line in failures:
+        assert "\n" not in line and ": " in line
+    reasons = {Path(f.where).name: f.reason for f in result.failed}
+    assert "empty" in reasons["empty.md"]
+    assert "limit" in reasons["huge.md"]
+    assert "YAML" in reasons["broken-yaml.md"] or "yaml" in reasons["broken-yaml.md"]
+    assert result.summary_line() == "imported 2, duplicates 0, failed 8"
+
+
+async def test_a_failing_article_leaves_stored_ones_intact(
+    sessions: async_sessionmaker[AsyncSession], tmp_path: Path
+) -> None:
+    service = make_service(sessions)
+    write_post(tmp_path, "a.md", title="第一篇", link="https://example.com/a")
+    assert (await service.import_paths([tmp_path / "a.md"])).imported == 1
+    async with sessions() as session:
+        before = await session.scalar(select(func.count(ArticleTag.tag_id)))
+    (tmp_path / "b.md").write_bytes(b"\x00\xff\xfe" * 100)
+    result = await service.import_paths([tmp_path / "b.md", tmp_path / "missing.md"])
+    assert result.imported == 0 and len(result.failed) == 2
+    assert "no such file" in result.failed[1].reason
+    async with sessions() as session:
+        assert await session.scalar(select(func.count(Article.id))) == 1
+        assert await session.scalar(select(func.count(ArticleTag.tag_id))) == before
+
+
+async def test_naive_dates_are_local_time_and_listing_filters(
+    sessions: async_sessionmaker[AsyncSession], tmp_path: Path
+) -> None:
+    service = make_service(sessions)
+    write_post(tmp_path, "a.md", title="核聚变新纪录", link="https://example.com/a")
+    await service.import_paths([tmp_path])
+    async with sessions() as session:
+        article = await session.scalar(select(Article))
+        assert article is not None
+        # '2022-05-05 16:28:04' in Asia/Shanghai
+        assert article.published_at == datetime(2022, 5, 5, 8, 28, 4, tzinfo=timezone.utc)
+        views = await latest_articles(session, limit=5)
+        tag = views[0].tags[0]
+        assert [v.id for v in await latest_articles(session, limit=5, tag=tag.upper())] == [article.id]
+        assert await latest_articles(session, limit=5, tag="不存在的标签") == []
+        assert len(await latest_articles(session, limit=5, publisher="观察者网")) == 1
+        assert await latest_articles(session, limit=5, publisher="36kr") == []
+        counts = await top_tags(session, since=datetime(2022, 1, 1, tzinfo=timezone.utc))
+        assert {c.name for c in counts} == set(views[0].tags)
+
+
+@pytest.mark.parametrize("max_chars", [40, 80])
+async def test_summary_budget_is_respected(
+    sessions: async_sessionmaker[AsyncSession], tmp_path: Path, max_chars: int
+) -> None:
+    write_post(tmp_path, "a.md", title="核聚变新纪录", link="https://example.com/a")
+    await make_service(sessions, summary_max_chars=max_chars).import_paths([tmp_path])
+    async with sessions() as session:
+        (view,) = await latest_articles(session, limit=5)
+    assert 0 < len(view.summary) <= max_chars

@@ -1,0 +1,202 @@
+"""fetch_feed and HostLimiter against a real local aiohttp server (tests/fakes/feed_server.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC
+
+import aiohttp
+import pytest
+
+from bot.sources.feeds import USER_AGENT, FetchResult, HostLimiter, fetch_feed, parse_feed
+from bot.sources.types import FeedFetchError, FeedParseError
+from tests.fakes.feed_server import (
+    CONDITIONAL_ETAG,
+    CONDITIONAL_LAST_MODIFIED,
+    GBK_FEED_TITLE,
+    GBK_ITEM_TITLES,
+    FeedServer,
+)
+
+FAST = 0.5  # client timeout for the slow route; keeps the suite fast
+
+
+async def fetch_error(http: aiohttp.ClientSession, url: str, **kwargs: object) -> FeedFetchError:
+    with pytest.raises(FeedFetchError) as caught:
+        await fetch_feed(http, url, **kwargs)  # type: ignore[arg-type]
+    assert caught.value.where == url
+    assert "\n" not in str(caught.value)
+    return caught.value
+
+
+async def test_every_corpus_feed_over_http(feed_server: FeedServer, http: aiohttp.ClientSession) -> None:
+    paths = [p for p in feed_server.requests] or []
+    assert paths == []
+    for name in ("rss-parser__guardian.rss", "rss-parser__heise.atom", "rss-parser__encoding-gb2312.xml"):
+        url = feed_server.url(f"/corpus/{name}")
+        result = await fetch_feed(http, url)
+        assert result.status == 200 and not result.not_modified
+        feed = parse_feed(result.content, origin=result.url, default_tz=UTC, content_type=result.content_type)
+        assert feed.entries
+
+
+async def test_200_then_304_with_conditional_headers(feed_server: FeedServer, http: aiohttp.ClientSession) -> None:
+    url = feed_server.url("/conditional.xml")
+    first = await fetch_feed(http, url)
+    assert first.status == 200 and not first.not_modified
+    assert first.etag == CONDITIONAL_ETAG
+    assert first.last_modified == CONDITIONAL_LAST_MODIFIED
+    assert first.content_type == "application/rss+xml"
+    assert first.content.startswith(b'<?xml version="1.0" encoding="utf-8"?>')
+    sent = feed_server.last_headers("/conditional.xml")
+    assert sent["User-Agent"] == USER_AGENT
+    assert "application/rss+xml" in sent["Accept"]
+    assert "If-None-Match" not in sent and "If-Modified-Since" not in sent
+
+    second = await fetch_feed(http, url, etag=first.etag, last_modified=first.last_modified)
+    assert second == FetchResult(
+        url=url,
+        status=304,
+        not_modified=True,
+        content=b"",
+        content_type=None,
+        etag=CONDITIONAL_ETAG,
+        last_modified=CONDITIONAL_LAST_MODIFIED,
+    ) or (second.not_modified and second.content == b"" and second.etag == CONDITIONAL_ETAG)
+    sent = feed_server.last_headers("/conditional.xml")
+    assert sent["If-None-Match"] == CONDITIONAL_ETAG
+    assert sent["If-Modified-Since"] == CONDITIONAL_LAST_MODIFIED
+    assert feed_server.count("/conditional.xml") == 2
+
+
+async def test_last_modified_alone_gives_304(feed_server: FeedServer, http: aiohttp.ClientSession) -> None:
+    result = await fetch_feed(http, feed_server.url("/conditional.xml"), last_modified=CONDITIONAL_LAST_MODIFIED)
+    assert result.not_modified and result.status == 304
+    assert result.last_modified == CONDITIONAL_LAST_MODIFIED
+
+
+async def test_stale_etag_gets_full_body(feed_server: FeedServer, http: aiohttp.ClientSession) -> None:
+    result = await fetch_feed(http, feed_server.url("/conditional.xml"), etag='"v0"')
+    assert result.status == 200 and result.content and result.etag == CONDITIONAL_ETAG
+
+
+@pytest.mark.parametrize(("path", "reason"), [("/404", "HTTP 404 Not Found"), ("/500", "HTTP 500 Internal Server Error")])
+async def test_http_errors(feed_server: FeedServer, http: aiohttp.ClientSession, path: str, reason: str) -> None:
+    error = await fetch_error(http, feed_server.url(path))
+    assert error.reason == reason
+
+
+async def test_unknown_path_is_404(feed_server: FeedServer, http: aiohttp.ClientSession) -> None:
+    error = await fetch_error(http, feed_server.url("/nope.xml"))
+    assert error.reason == "HTTP 404 Not Found"
+
+
+async def test_timeout(feed_server: FeedServer, http: aiohttp.ClientSession) -> None:
+    started = time.monotonic()
+    error = await fetch_error(http, feed_server.url("/slow"), timeout=FAST)
+    assert error.reason == "timed out after 0.5s"
+    assert isinstance(error.__cause__, TimeoutError)
+    assert time.monotonic() - started < 3
+
+
+async def test_redirect_loop(feed_server: FeedServer, http: aiohttp.ClientSession) -> None:
+    error = await fetch_error(http, feed_server.url("/loop"))
+    assert error.reason == "too many redirects (more than 5)"
+    assert isinstance(error.__cause__, aiohttp.TooManyRedirects)
+
+
+async def test_redirect_chain_limit(feed_server: FeedServer, http: aiohttp.ClientSession) -> None:
+    error = await fetch_error(http, feed_server.url("/hop1"), max_redirects=3)
+    assert error.reason == "too many redirects (more than 3)"
+    assert feed_server.count("/hop4") == 1 and feed_server.count("/hop5") == 0
+
+
+async def test_single_redirect_reports_final_url(feed_server: FeedServer, http: aiohttp.ClientSession) -> None:
+    result = await fetch_feed(http, feed_server.url("/moved"))
+    assert result.status == 200
+    assert result.url == feed_server.url("/corpus/rss-parser__guardian.rss")
+    feed = parse_feed(result.content, origin=result.url, default_tz=UTC, content_type=result.content_type)
+    assert feed.title == "The Guardian"
+
+
+async def test_oversized_streamed_body(feed_server: FeedServer, http: aiohttp.ClientSession) -> None:
+    error = await fetch_error(http, feed_server.url("/big"), max_bytes=100_000)
+    assert error.reason == "response larger than 100000 bytes"
+
+
+async def test_oversized_declared_body(feed_server: FeedServer, http: aiohttp.ClientSession) -> None:
+    error = await fetch_error(http, feed_server.url("/big-declared"), max_bytes=100_000)
+    assert error.reason == "response larger than 100000 bytes"
+
+
+async def test_body_under_cap_is_read_whole(feed_server: FeedServer, http: aiohttp.ClientSession) -> None:
+    result = await fetch_feed(http, feed_server.url("/big"), max_bytes=3_000_000)
+    assert len(result.content) > 2_000_000
+    assert result.content.endswith(b"</channel></rss>\n")
+
+
+async def test_connection_refused(http: aiohttp.ClientSession) -> None:
+    server = FeedServer()
+    url = (await server.start()) + "/gone.xml"
+    await server.close()  # nothing listens on that port any more
+    error = await fetch_error(http, url)
+    assert error.reason.startswith("ClientConnectorError: ")
+
+
+@pytest.mark.parametrize("url", ["ftp://example.com/feed.xml", "http://[::1/feed", "not a url"])
+async def test_bad_urls_are_fetch_errors(http: aiohttp.ClientSession, url: str) -> None:
+    await fetch_error(http, url)
+
+
+@pytest.mark.parametrize("name", ["declared.xml", "undeclared.xml", "header.xml", "lying-utf8.xml"])
+async def test_gbk_variants(feed_server: FeedServer, http: aiohttp.ClientSession, name: str) -> None:
+    result = await fetch_feed(http, feed_server.url(f"/gbk/{name}"))
+    feed = parse_feed(result.content, origin=result.url, default_tz=UTC, content_type=result.content_type)
+    assert feed.title == GBK_FEED_TITLE
+    assert tuple(e.title for e in feed.entries) == GBK_ITEM_TITLES
+    assert feed.entries[0].link == "https://news.example.cn/0"
+
+
+async def test_html_instead_of_xml_is_a_parse_error(feed_server: FeedServer, http: aiohttp.ClientSession) -> None:
+    result = await fetch_feed(http, feed_server.url("/html"))
+    assert result.status == 200 and result.content_type == "text/html; charset=utf-8"
+    with pytest.raises(FeedParseError, match="an HTML page, not a feed"):
+        parse_feed(result.content, origin=result.url, default_tz=UTC, content_type=result.content_type)
+
+
+# --- HostLimiter ----------------------------------------------------------------------------------
+
+
+async def test_host_limiter_caps_concurrency_per_host() -> None:
+    limiter = HostLimiter(2)
+    active: dict[str, int] = {"a.example": 0, "b.example": 0}
+    peak: dict[str, int] = {"a.example": 0, "b.example": 0}
+
+    async def job(url: str) -> None:
+        host = HostLimiter.host_of(url)
+        async with limiter.slot(url):
+            active[host] += 1
+            peak[host] = max(peak[host], active[host])
+            await asyncio.sleep(0.01)
+            active[host] -= 1
+
+    urls = [f"https://{h}/feed/{i}" for h in ("a.example", "B.example") for i in range(6)]
+    await asyncio.gather(*(job(u) for u in urls))
+    assert peak == {"a.example": 2, "b.example": 2}
+
+
+async def test_host_limiter_with_real_fetches(feed_server: FeedServer, http: aiohttp.ClientSession) -> None:
+    limiter = HostLimiter(1)
+
+    async def one(path: str) -> FetchResult:
+        async with limiter.slot(feed_server.url(path)):
+            return await fetch_feed(http, feed_server.url(path))
+
+    results = await asyncio.gather(*(one(p) for p in ("/gbk/declared.xml", "/gbk/header.xml", "/conditional.xml")))
+    assert [r.status for r in results] == [200, 200, 200]
+
+
+def test_host_limiter_rejects_zero() -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        HostLimiter(0)

