@@ -18,12 +18,17 @@ import jieba.posseg
 
 jieba.setLogLevel(logging.WARNING)
 
-__all__ = ["cut", "english_stopwords", "idf_table", "news_stopwords", "pos_cut"]
+__all__ = ["cut", "cut_keep_spaces", "english_stopwords", "idf_table", "news_stopwords", "pos_cut"]
 
 
 def cut(text: str) -> list[str]:
     """Tokens of `text` (precise mode, HMM on for unknown names)."""
     return [t for t in jieba.lcut(text) if t.strip()]
+
+
+def cut_keep_spaces(text: str) -> list[str]:
+    """Tokens of `text` including the spaces between them, so that "".join(...) == text."""
+    return list(jieba.cut(text))
 
 
 def pos_cut(text: str) -> list[tuple[str, str]]:

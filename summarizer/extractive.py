@@ -13,7 +13,7 @@ import math
 import re
 from dataclasses import dataclass
 
-from summarizer._jieba import cut, news_stopwords
+from summarizer._jieba import cut, cut_keep_spaces, news_stopwords
 from summarizer.sentences import split_sentences
 
 __all__ = ["EXTRACTIVE_VERSION", "Summary", "summarize"]
@@ -36,7 +36,7 @@ class Summary:
 # Ranking weights, tuned on the dev split of zh_news_summ only.
 _DAMPING = 0.85
 _ITERATIONS = 40
-_W_CENTRALITY = 1.0
+_W_CENTRALITY = 0.5
 _W_LEAD = 1.2
 _W_TITLE = 1.0
 _REDUNDANCY = 0.6
@@ -124,11 +124,20 @@ def _join(parts: list[str]) -> str:
     return out
 
 
+# A leading attribution clause ("据新华社报道，", "新华社北京12月30日电，", "记者从…获悉，") is the
+# first thing to go when a sentence has to be shortened.
+_LEADING_ATTRIBUTION = re.compile(
+    r"^(?:据[^，,。]{1,24}(?:报道|消息|介绍|通报|披露)|[^，,。]{2,24}[0-9０-９]{1,2}日(?:电|讯)|记者[^，,。]{0,20}(?:获悉|了解到))"
+    r"\s*[，,：:]\s*"
+)
+
+
 def _cut_to_budget(sentence: str, max_chars: int) -> str:
     """Shorten one sentence to at most `max_chars` characters, ellipsis included.
 
-    Cuts after the last clause mark that leaves room for "…"; without one, after the last
-    non-word character, and only as a last resort in the middle of a word.
+    Drops a leading attribution clause first, then cuts after the last clause mark that leaves at
+    least half the budget; failing that, after the last jieba word that fits, so that neither a
+    Chinese word nor a Latin word or number is split.
     """
     if len(sentence) <= max_chars:
         return sentence
@@ -136,15 +145,23 @@ def _cut_to_budget(sentence: str, max_chars: int) -> str:
         return ""
     if max_chars == 1:
         return ELLIPSIS
+    shorter = _LEADING_ATTRIBUTION.sub("", sentence, count=1)
+    if shorter and len(shorter) <= max_chars:
+        return shorter
+    if shorter:
+        sentence = shorter
     room = sentence[: max_chars - 1]
-    cut_at = max((room.rfind(ch) for ch in _CLAUSE_END), default=-1)
-    if cut_at >= 1:
-        head = room[:cut_at]
+    clause_end = max((room.rfind(ch) for ch in _CLAUSE_END), default=-1)
+    if clause_end >= max(1, (max_chars - 1) // 2):
+        head = room[:clause_end]
     else:
-        boundary = max((i for i, ch in enumerate(room) if not ch.isalnum()), default=-1)
-        head = room[:boundary] if boundary >= max(1, len(room) // 2) else room
+        head = ""
+        for token in cut_keep_spaces(sentence):
+            if len(head) + len(token) > max_chars - 1:
+                break
+            head += token
     head = head.rstrip(" " + _CLAUSE_END)
-    return head + ELLIPSIS if head else room + ELLIPSIS
+    return (head or room) + ELLIPSIS
 
 
 def _body_sentences(text: str, title: str) -> tuple[list[str], list[str]]:

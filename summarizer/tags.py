@@ -100,21 +100,25 @@ def _collect_english(text: str, weight: float, found: dict[str, _Candidate], off
     sentence_start = True
     for i, m in enumerate(_EN_WORD.finditer(text)):
         word = m.group(0).strip("'-")
-        before = text[max(0, m.start() - 2) : m.start()]
-        if i and re.search(r"[.!?:]\s*$", before):
+        if i and re.search(r"[.!?:]\s*$", text[max(0, m.start() - 2) : m.start()]):
             sentence_start = True
         lower = word.lower()
         if len(word) >= 3 and lower not in stop and not _NUMERIC.match(word):
-            # A capitalized word in mid-sentence is a name; keep its spelling.
-            proper = word[0].isupper() and not sentence_start
-            _add(found, word if proper else lower, offset + i, weight, entity=proper, fallback=False)
+            # A capitalized word in mid-sentence is a name; `_display` keeps the capitals when
+            # the word is never seen in lower case.
+            named = word[0].isupper() and not sentence_start
+            _add(found, word, offset + i, weight, entity=named, fallback=False)
             found[lower].idf = 1.0
         sentence_start = False
 
 
 def _display(cand: _Candidate) -> str:
-    # The most frequent spelling wins ("Excel" over "excel"); ties go to the first seen.
-    return max(cand.forms.items(), key=lambda kv: kv[1])[0] if cand.forms else cand.text
+    forms = sorted(cand.forms.items(), key=lambda kv: -kv[1])  # stable: ties keep first-seen order
+    if not forms:
+        return cand.text
+    if any(form.islower() for form, _ in forms) and all(form.isascii() for form, _ in forms):
+        return forms[0][0].lower()  # a common English word, capitalized only at sentence starts
+    return forms[0][0]  # "Excel" over "excel"; Chinese words have one form
 
 
 def extract_tags(text: str, *, title: str = "", max_tags: int = 6, min_tags: int = 3) -> list[str]:

@@ -30,7 +30,9 @@ _SUPERSETS: dict[str, str] = {
 # Text in these needs no ASCII-compatible reading, so their declaration must be tried before UTF-8.
 _WIDE_PREFIXES = ("utf-16", "utf-32")
 
-_XML_DECL_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._:-]+)["']""", re.IGNORECASE)
+_XML_DECL_ENCODING = re.compile(
+    rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._:-]+)["']""", re.IGNORECASE
+)
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9._:-]+)""", re.IGNORECASE)
 
 _BOMS: tuple[tuple[bytes, str], ...] = (
@@ -43,7 +45,12 @@ _BOMS: tuple[tuple[bytes, str], ...] = (
 
 
 # Labels seen in the wild that Python's codec registry does not know.
-_ALIASES: dict[str, str] = {"x-gbk": "gbk", "gb_2312-80": "gb2312", "x-gb2312": "gb2312", "x-euc-cn": "gb2312"}
+_ALIASES: dict[str, str] = {
+    "x-gbk": "gbk",
+    "gb_2312-80": "gb2312",
+    "x-gb2312": "gb2312",
+    "x-euc-cn": "gb2312",
+}
 
 
 def normalize_charset(label: str | None) -> str | None:

@@ -56,7 +56,8 @@ def _from_dateutil(text: str, default_tz: tzinfo) -> datetime | None:
         # Unknown zone names ("CST") warn and are dropped; the time is then read in default_tz.
         warnings.simplefilter("ignore")
         try:
-            parsed = dateutil_parser.parse(text, default=datetime(2000, 1, 1))
+            # Only fills fields the text lacks (a year is always present); the zone is handled below.
+            parsed = dateutil_parser.parse(text, default=datetime(2000, 1, 1))  # noqa: DTZ001
         except (ValueError, OverflowError, TypeError):
             return None
     return _aware(parsed, default_tz)
@@ -81,8 +82,4 @@ def parse_date(value: object, *, default_tz: tzinfo) -> datetime | None:
         return None
     if text.isdigit():
         return parse_date(int(text), default_tz=default_tz)
-    return (
-        _from_iso(text, default_tz)
-        or _from_rfc2822(text, default_tz)
-        or _from_dateutil(text, default_tz)
-    )
+    return _from_iso(text, default_tz) or _from_rfc2822(text, default_tz) or _from_dateutil(text, default_tz)

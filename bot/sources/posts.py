@@ -137,7 +137,7 @@ def _first(meta: dict[str, object], keys: Iterable[str]) -> object:
 
 
 def body_format_of(body: str) -> BodyFormat:
-    """"html" when the body contains an HTML tag, else "markdown"."""
+    """ "html" when the body contains an HTML tag, else "markdown"."""
     return "html" if _HTML_TAG.search(body) else "markdown"
 
 
@@ -191,7 +191,7 @@ def parse_post(data: bytes, *, origin: str, default_tz: tzinfo) -> RawArticle:
         raise PostParseError(origin, f"front matter is a {type(meta).__name__}, not a mapping")
     meta = {str(k).lower(): v for k, v in meta.items()}
 
-    body = text[match.end():].strip()
+    body = text[match.end() :].strip()
     title = _text(meta.get("title")) or (title_from_body(body) if body else None)
     if title is None:
         raise PostParseError(origin, "no title and no body")

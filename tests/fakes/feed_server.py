@@ -38,6 +38,13 @@ GBK_ITEM_TITLES = (
 ATOM = "application/atom+xml"
 CONDITIONAL_ETAG = '"v1"'
 CONDITIONAL_LAST_MODIFIED = "Wed, 31 Jan 2018 20:15:15 GMT"
+CONDITIONAL_FEED_TITLE = "Conditional GET test feed"
+CONDITIONAL_FEED = f"""<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0"><channel><title>{CONDITIONAL_FEED_TITLE}</title><link>https://cond.example.com/</link>
+<item><title>First post</title><link>https://cond.example.com/1</link><guid>cond-1</guid>
+<pubDate>Wed, 31 Jan 2018 20:15:15 GMT</pubDate><description>Hello &amp; welcome.</description></item>
+</channel></rss>
+""".encode()
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -75,7 +82,8 @@ class FeedServer:
     # --- lifecycle ---------------------------------------------------------------------------------
 
     async def start(self) -> str:
-        self._runner = web.AppRunner(self._app, handle_signals=False, access_log=None)
+        # A short shutdown_timeout: closing must not wait for the deliberately slow handlers.
+        self._runner = web.AppRunner(self._app, handle_signals=False, access_log=None, shutdown_timeout=0.1)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
@@ -184,7 +192,9 @@ class FeedServer:
 
         self.add_route(path, handler)
 
-    def add_stream(self, path: str, total_bytes: int, chunk: bytes = b"<!-- padding -->\n") -> None:
+    def add_stream(
+        self, path: str, total_bytes: int, chunk: bytes = b"<!-- " + b"padding " * 2048 + b"-->\n"
+    ) -> None:
         """Stream `total_bytes` of XML comment padding without a Content-Length (chunked)."""
 
         async def handler(request: web.Request) -> web.StreamResponse:
@@ -237,8 +247,9 @@ class FeedServer:
 
         /404, /500, /slow (sleeps 5 s), /loop (redirects to itself), /hop1 -> /hop2 -> ... (10 hops),
         /html (an HTML page with status 200), /big (streams about 2 MB, no Content-Length),
-        /big-declared (2 MB with a Content-Length), /moved -> /corpus/rss-parser__guardian.rss (301),
-        /conditional.xml (the guardian feed with ETag '"v1"' and a Last-Modified: 304 when matched).
+        /big-declared (2 MB with a Content-Length), /moved -> /conditional.xml (301),
+        /conditional.xml (CONDITIONAL_FEED with ETag CONDITIONAL_ETAG and Last-Modified
+        CONDITIONAL_LAST_MODIFIED; 304 when matched). None of them needs the corpus.
         """
         self.add_status("/404", 404, "no such feed")
         self.add_status("/500", 500, "server exploded")
@@ -253,10 +264,10 @@ class FeedServer:
         )
         self.add_stream("/big", 2_000_000)
         self.add_feed("/big-declared", b"<rss>" + b" " * 2_000_000 + b"</rss>", content_type=RSS)
-        self.add_redirect("/moved", "/corpus/rss-parser__guardian.rss", status=301)
+        self.add_redirect("/moved", "/conditional.xml", status=301)
         self.add_feed(
             "/conditional.xml",
-            (FEEDS_DIR / "rss-parser__guardian.rss").read_bytes(),
+            CONDITIONAL_FEED,
             content_type=RSS,
             etag=CONDITIONAL_ETAG,
             last_modified=CONDITIONAL_LAST_MODIFIED,

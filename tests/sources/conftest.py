@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
 import pytest
 
-# `tests` is not an installed package and pyproject sets no pytest `pythonpath`, so make the
-# project root importable for `tests.fakes`. Harmless once `pythonpath = ["."]` is configured.
-_ROOT = Path(__file__).resolve().parents[2]
-if str(_ROOT) not in sys.path:
-    sys.path.insert(0, str(_ROOT))
-
-from tests.fakes.feed_server import CORPUS_DIR, FeedServer  # noqa: E402
+from tests.fakes.feed_server import CORPUS_DIR, FeedServer
 
 
 @pytest.fixture(scope="session")
@@ -40,6 +33,7 @@ async def feed_server(corpus_dir: Path) -> AsyncIterator[FeedServer]:
     server = FeedServer()
     server.add_corpus_feeds()
     server.add_misbehaving_routes()
+    server.add_gbk_feeds()
     await server.start()
     try:
         yield server

@@ -97,12 +97,14 @@ def test_guardian_english(feeds_dir: Path) -> None:
     first = feed.entries[0]
     assert first.title.startswith("Trump State of the Union address promised unity")
     assert first.link == first.guid
-    assert first.link is not None and first.link.startswith("https://www.theguardian.com/us-news/2018/jan/31/")
+    assert first.link is not None
+    assert first.link.startswith("https://www.theguardian.com/us-news/2018/jan/31/")
     assert first.author == "David Smith in Washington"
     assert first.published == datetime(2018, 1, 31, 7, 26, 5, tzinfo=UTC)
     assert "Donald Trump" in first.categories
     # The widest of the untyped media:content pictures.
-    assert first.image_url is not None and "w=460" in first.image_url
+    assert first.image_url is not None
+    assert "w=460" in first.image_url
     assert "new American moment" in first.body
 
 
@@ -137,7 +139,8 @@ def test_entries_without_id_summary_or_url(feeds_dir: Path) -> None:
     untitled, no_content, relative_id = feed.entries
     assert untitled.title == "test-content"  # no title: its text stands in
     assert no_content.title.startswith("[Python] 最近看异步 IO")
-    assert no_content.body == "" and no_content.link is None
+    assert no_content.body == ""
+    assert no_content.link is None
     # feedparser resolves the relative <id> against the entry's xml:base.
     assert relative_id.guid == "https://www.v2ex.com/t/378265"
     assert all(e.author == "guyskk" for e in feed.entries)
@@ -149,7 +152,8 @@ def test_atom_with_content(feeds_dir: Path) -> None:
     assert first.title == "科技爱好者周刊：第 102 期"
     assert first.link == "http://www.ruanyifeng.com/blog/2020/04/weekly-issue-102.html"
     assert first.categories == ("Weekly",)
-    assert not first.is_excerpt and len(first.body) > 5000
+    assert not first.is_excerpt
+    assert len(first.body) > 5000
 
 
 # --- crafted documents ----------------------------------------------------------------------------
@@ -167,7 +171,9 @@ def rss(
 
 
 def test_relative_links_resolved_against_feed_link() -> None:
-    data = rss("<item><title>a</title><link>/posts/1</link></item>", link="https://example.com/blog/").encode()
+    data = rss(
+        "<item><title>a</title><link>/posts/1</link></item>", link="https://example.com/blog/"
+    ).encode()
     feed = parse_feed(data, origin="https://feeds.example.com/rss", default_tz=UTC)
     assert feed.entries[0].link == "https://example.com/posts/1"
 
@@ -191,8 +197,11 @@ def test_enclosure_image_and_tags() -> None:
 
 def test_long_untitled_entry_title_is_cut() -> None:
     text = "这是一段很长的文字" * 20
-    entry = parse_feed(rss(f"<item><description>{text}</description></item>").encode(), origin="x", default_tz=UTC).entries[0]
-    assert len(entry.title) <= 60 and entry.title.endswith("…")
+    entry = parse_feed(
+        rss(f"<item><description>{text}</description></item>").encode(), origin="x", default_tz=UTC
+    ).entries[0]
+    assert len(entry.title) <= 60
+    assert entry.title.endswith("…")
     assert entry.is_excerpt
 
 
@@ -204,7 +213,10 @@ def test_gbk_bytes_declared_utf8() -> None:
 
 
 def test_gb2312_declared_with_gb18030_only_characters() -> None:
-    text = rss("<item><title>朱镕基和王喆在堃城</title></item>", declaration='<?xml version="1.0" encoding="gb2312"?>')
+    text = rss(
+        "<item><title>朱镕基和王喆在堃城</title></item>",
+        declaration='<?xml version="1.0" encoding="gb2312"?>',
+    )
     feed = parse_feed(text.encode("gb18030"), origin="x", default_tz=UTC)
     assert feed.entries[0].title == "朱镕基和王喆在堃城"
 
@@ -230,12 +242,14 @@ def test_rdf_feed() -> None:
 </rdf:RDF>"""
     assert looks_like_feed(data)
     feed = parse_feed(data, origin="x", default_tz=UTC)
-    assert feed.title == "RDF" and feed.entries[0].link == "https://e.com/1"
+    assert feed.title == "RDF"
+    assert feed.entries[0].link == "https://e.com/1"
 
 
 def test_feed_with_title_and_no_entries_is_valid() -> None:
     feed = parse_feed(rss("").encode(), origin="x", default_tz=UTC)
-    assert feed.title == "示例" and feed.entries == []
+    assert feed.title == "示例"
+    assert feed.entries == []
 
 
 @pytest.mark.parametrize(

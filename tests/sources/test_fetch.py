@@ -13,6 +13,8 @@ from bot.sources.feeds import USER_AGENT, FetchResult, HostLimiter, fetch_feed, 
 from bot.sources.types import FeedFetchError, FeedParseError
 from tests.fakes.feed_server import (
     CONDITIONAL_ETAG,
+    CONDITIONAL_FEED,
+    CONDITIONAL_FEED_TITLE,
     CONDITIONAL_LAST_MODIFIED,
     GBK_FEED_TITLE,
     GBK_ITEM_TITLES,
@@ -31,39 +33,39 @@ async def fetch_error(http: aiohttp.ClientSession, url: str, **kwargs: object) -
 
 
 async def test_every_corpus_feed_over_http(feed_server: FeedServer, http: aiohttp.ClientSession) -> None:
-    paths = [p for p in feed_server.requests] or []
-    assert paths == []
     for name in ("rss-parser__guardian.rss", "rss-parser__heise.atom", "rss-parser__encoding-gb2312.xml"):
         url = feed_server.url(f"/corpus/{name}")
         result = await fetch_feed(http, url)
-        assert result.status == 200 and not result.not_modified
+        assert result.status == 200
+        assert not result.not_modified
         feed = parse_feed(result.content, origin=result.url, default_tz=UTC, content_type=result.content_type)
         assert feed.entries
 
 
-async def test_200_then_304_with_conditional_headers(feed_server: FeedServer, http: aiohttp.ClientSession) -> None:
+async def test_200_then_304_with_conditional_headers(
+    feed_server: FeedServer, http: aiohttp.ClientSession
+) -> None:
     url = feed_server.url("/conditional.xml")
     first = await fetch_feed(http, url)
-    assert first.status == 200 and not first.not_modified
+    assert first.status == 200
+    assert not first.not_modified
     assert first.etag == CONDITIONAL_ETAG
     assert first.last_modified == CONDITIONAL_LAST_MODIFIED
     assert first.content_type == "application/rss+xml"
-    assert first.content.startswith(b'<?xml version="1.0" encoding="utf-8"?>')
+    assert first.content == CONDITIONAL_FEED
     sent = feed_server.last_headers("/conditional.xml")
     assert sent["User-Agent"] == USER_AGENT
     assert "application/rss+xml" in sent["Accept"]
-    assert "If-None-Match" not in sent and "If-Modified-Since" not in sent
+    assert "If-None-Match" not in sent
+    assert "If-Modified-Since" not in sent
 
     second = await fetch_feed(http, url, etag=first.etag, last_modified=first.last_modified)
-    assert second == FetchResult(
-        url=url,
-        status=304,
-        not_modified=True,
-        content=b"",
-        content_type=None,
-        etag=CONDITIONAL_ETAG,
-        last_modified=CONDITIONAL_LAST_MODIFIED,
-    ) or (second.not_modified and second.content == b"" and second.etag == CONDITIONAL_ETAG)
+    assert second.status == 304
+    assert second.not_modified
+    assert second.url == url
+    assert second.content == b""
+    assert second.etag == CONDITIONAL_ETAG
+    assert second.last_modified == CONDITIONAL_LAST_MODIFIED
     sent = feed_server.last_headers("/conditional.xml")
     assert sent["If-None-Match"] == CONDITIONAL_ETAG
     assert sent["If-Modified-Since"] == CONDITIONAL_LAST_MODIFIED
@@ -71,18 +73,27 @@ async def test_200_then_304_with_conditional_headers(feed_server: FeedServer, ht
 
 
 async def test_last_modified_alone_gives_304(feed_server: FeedServer, http: aiohttp.ClientSession) -> None:
-    result = await fetch_feed(http, feed_server.url("/conditional.xml"), last_modified=CONDITIONAL_LAST_MODIFIED)
-    assert result.not_modified and result.status == 304
+    result = await fetch_feed(
+        http, feed_server.url("/conditional.xml"), last_modified=CONDITIONAL_LAST_MODIFIED
+    )
+    assert result.not_modified
+    assert result.status == 304
     assert result.last_modified == CONDITIONAL_LAST_MODIFIED
 
 
 async def test_stale_etag_gets_full_body(feed_server: FeedServer, http: aiohttp.ClientSession) -> None:
     result = await fetch_feed(http, feed_server.url("/conditional.xml"), etag='"v0"')
-    assert result.status == 200 and result.content and result.etag == CONDITIONAL_ETAG
+    assert result.status == 200
+    assert result.content
+    assert result.etag == CONDITIONAL_ETAG
 
 
-@pytest.mark.parametrize(("path", "reason"), [("/404", "HTTP 404 Not Found"), ("/500", "HTTP 500 Internal Server Error")])
-async def test_http_errors(feed_server: FeedServer, http: aiohttp.ClientSession, path: str, reason: str) -> None:
+@pytest.mark.parametrize(
+    ("path", "reason"), [("/404", "HTTP 404 Not Found"), ("/500", "HTTP 500 Internal Server Error")]
+)
+async def test_http_errors(
+    feed_server: FeedServer, http: aiohttp.ClientSession, path: str, reason: str
+) -> None:
     error = await fetch_error(http, feed_server.url(path))
     assert error.reason == reason
 
@@ -109,12 +120,39 @@ async def test_redirect_loop(feed_server: FeedServer, http: aiohttp.ClientSessio
 async def test_redirect_chain_limit(feed_server: FeedServer, http: aiohttp.ClientSession) -> None:
     error = await fetch_error(http, feed_server.url("/hop1"), max_redirects=3)
     assert error.reason == "too many redirects (more than 3)"
-    assert feed_server.count("/hop4") == 1 and feed_server.count("/hop5") == 0
+    # Three redirects followed (hop1 -> hop4), the fourth refused.
+    assert feed_server.count("/hop4") == 1
+    assert feed_server.count("/hop5") == 0
 
 
-async def test_single_redirect_reports_final_url(feed_server: FeedServer, http: aiohttp.ClientSession) -> None:
+async def test_redirects_within_limit_are_followed(
+    feed_server: FeedServer, http: aiohttp.ClientSession
+) -> None:
+    error = await fetch_error(http, feed_server.url("/hop8"), max_redirects=3)  # hop11 does not exist
+    assert error.reason == "HTTP 404 Not Found"
+    assert feed_server.count("/hop11") == 1
+
+
+async def test_no_redirects_allowed(feed_server: FeedServer, http: aiohttp.ClientSession) -> None:
+    error = await fetch_error(http, feed_server.url("/moved"), max_redirects=0)
+    assert error.reason == "too many redirects (more than 0)"
+
+
+async def test_single_redirect_reports_final_url(
+    feed_server: FeedServer, http: aiohttp.ClientSession
+) -> None:
     result = await fetch_feed(http, feed_server.url("/moved"))
     assert result.status == 200
+    assert result.url == feed_server.url("/conditional.xml")
+    feed = parse_feed(result.content, origin=result.url, default_tz=UTC, content_type=result.content_type)
+    assert feed.title == CONDITIONAL_FEED_TITLE
+    assert feed.entries[0].guid == "cond-1"
+    assert feed.entries[0].body == "Hello &amp; welcome."
+
+
+async def test_redirect_to_a_corpus_feed(feed_server: FeedServer, http: aiohttp.ClientSession) -> None:
+    feed_server.add_redirect("/old-guardian", "/corpus/rss-parser__guardian.rss", status=308)
+    result = await fetch_feed(http, feed_server.url("/old-guardian"))
     assert result.url == feed_server.url("/corpus/rss-parser__guardian.rss")
     feed = parse_feed(result.content, origin=result.url, default_tz=UTC, content_type=result.content_type)
     assert feed.title == "The Guardian"
@@ -158,9 +196,12 @@ async def test_gbk_variants(feed_server: FeedServer, http: aiohttp.ClientSession
     assert feed.entries[0].link == "https://news.example.cn/0"
 
 
-async def test_html_instead_of_xml_is_a_parse_error(feed_server: FeedServer, http: aiohttp.ClientSession) -> None:
+async def test_html_instead_of_xml_is_a_parse_error(
+    feed_server: FeedServer, http: aiohttp.ClientSession
+) -> None:
     result = await fetch_feed(http, feed_server.url("/html"))
-    assert result.status == 200 and result.content_type == "text/html; charset=utf-8"
+    assert result.status == 200
+    assert result.content_type == "text/html; charset=utf-8"
     with pytest.raises(FeedParseError, match="an HTML page, not a feed"):
         parse_feed(result.content, origin=result.url, default_tz=UTC, content_type=result.content_type)
 
@@ -193,7 +234,9 @@ async def test_host_limiter_with_real_fetches(feed_server: FeedServer, http: aio
         async with limiter.slot(feed_server.url(path)):
             return await fetch_feed(http, feed_server.url(path))
 
-    results = await asyncio.gather(*(one(p) for p in ("/gbk/declared.xml", "/gbk/header.xml", "/conditional.xml")))
+    results = await asyncio.gather(
+        *(one(p) for p in ("/gbk/declared.xml", "/gbk/header.xml", "/conditional.xml"))
+    )
     assert [r.status for r in results] == [200, 200, 200]
 
 

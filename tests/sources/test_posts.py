@@ -35,7 +35,8 @@ def test_every_corpus_article_parses(articles_dir: Path) -> None:
         assert article.origin == file.name
         assert len(article.categories) == 3, (file.name, article.categories)
         assert article.categories[0] in KNOWN_TOP_CATEGORIES, file.name
-        assert article.published is not None and article.published.tzinfo is UTC, file.name
+        assert article.published is not None, file.name
+        assert article.published.tzinfo is UTC, file.name
         assert article.body_format == "html", file.name
         assert article.author, file.name
 
@@ -49,7 +50,9 @@ def test_first_post_fields(articles_dir: Path) -> None:
     assert article.image_url == "https://i.guancha.cn/news/mainland/2021/12/31/20211231134122209.jpg"
     assert article.body.startswith("<div>")
     assert "EAST" in article.body
-    assert article.link is None and article.guid is None and not article.is_excerpt
+    assert article.link is None
+    assert article.guid is None
+    assert not article.is_excerpt
 
 
 def test_old_template_four_space_categories_no_headimg(articles_dir: Path) -> None:
@@ -135,7 +138,8 @@ def test_categories_and_tags(categories: str, tags: str, expected: tuple[str, ..
 def test_date_variants(value: str, expected: datetime) -> None:
     published = parse(post(f"title: t\ndate: {value}")).published
     assert published == expected
-    assert published is not None and published.utcoffset() is not None
+    assert published is not None
+    assert published.utcoffset() is not None
 
 
 def test_naive_date_is_read_in_default_zone() -> None:

@@ -1,0 +1,114 @@
+"""Feed management and polling against a real local HTTP server and real databases."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import datetime, timezone
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import aiohttp
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.services.feeds import FeedError, FeedService, FetchLimits
+from bot.services.ingest import IngestService
+from bot.sources.opml import parse_opml
+from db.models import Article
+from tests.fakes.feed_server import FeedServer
+
+FIXED_NOW = datetime(2026, 11, 25, 8, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+async def server(corpus: Path) -> AsyncIterator[FeedServer]:
+    fake = FeedServer()
+    fake.add_misbehaving_routes()
+    guardian = (corpus / "feeds" / "rss-parser__guardian.rss").read_bytes()
+    fake.add_feed("/guardian", guardian, content_type="application/rss+xml", etag='"v1"')
+    fake.add_feed(
+        "/gb2312",
+        (corpus / "feeds" / "rss-parser__encoding-gb2312.orig-77ffd78.xml").read_bytes(),
+        content_type="text/xml",
+        last_modified="Wed, 01 Jul 2020 10:00:00 GMT",
+    )
+    await fake.start()
+    try:
+        yield fake
+    finally:
+        await fake.close()
+
+
+def make_service(sessions: async_sessionmaker[AsyncSession]) -> FeedService:
+    ingest = IngestService(
+        sessions, default_tz=ZoneInfo("Asia/Shanghai"), summary_max_chars=150, max_file_bytes=10_000_000
+    )
+    limits = FetchLimits(timeout=1.0, max_bytes=1_000_000, max_redirects=3, per_host=2, concurrency=8)
+    return FeedService(sessions, ingest, limits=limits, now=lambda: FIXED_NOW)
+
+
+async def test_poll_stores_new_entries_then_uses_conditional_get(
+    sessions: async_sessionmaker[AsyncSession], server: FeedServer
+) -> None:
+    feeds = make_service(sessions)
+    await feeds.add(server.url("/guardian"))
+    await feeds.add(server.url("/gb2312"), name="腾讯新闻")
+    for path in ("/404", "/500", "/slow", "/loop", "/html", "/big"):
+        await feeds.add(server.url(path))
+
+    async with aiohttp.ClientSession() as http:
+        first = await feeds.fetch_all(http)
+        by_url = {o.url: o for o in first}
+        guardian = by_url[server.url("/guardian")]
+        assert guardian.status == "ok" and guardian.result.imported > 10
+        assert guardian.name == "The Guardian"  # named after the feed's own title
+        tencent = by_url[server.url("/gb2312")]
+        assert tencent.status == "ok" and tencent.result.imported > 0
+        errors = {path: by_url[server.url(path)].error or "" for path in ("/404", "/500", "/slow", "/loop", "/html", "/big")}
+        assert "404" in errors["/404"]
+        assert "500" in errors["/500"]
+        assert "timed out" in errors["/slow"]
+        assert "redirect" in errors["/loop"]
+        assert "larger than" in errors["/big"]
+        assert errors["/html"]  # an HTML page is not a feed
+
+        second = await feeds.fetch_all(http)
+    by_url = {o.url: o for o in second}
+    assert by_url[server.url("/guardian")].status == "not modified"
+    assert server.last_headers("/guardian").get("If-None-Match") == '"v1"'
+    assert by_url[server.url("/gb2312")].status == "not modified"
+
+    listed = {s.url: s for s in await feeds.list()}
+    assert listed[server.url("/404")].error_streak == 2
+    assert listed[server.url("/404")].last_status == "error"
+    assert listed[server.url("/guardian")].error_streak == 0
+    assert listed[server.url("/guardian")].last_success_at == FIXED_NOW
+    async with sessions() as session:
+        stored = await session.scalar(select(func.count(Article.id)))
+        publishers = set(await session.scalars(select(Article.publisher).distinct()))
+    assert stored == guardian.result.imported + tencent.result.imported
+    assert publishers == {"The Guardian", "腾讯新闻"}
+
+
+async def test_add_remove_and_opml_round_trip(sessions: async_sessionmaker[AsyncSession], tmp_path: Path) -> None:
+    feeds = make_service(sessions)
+    first = await feeds.add("https://example.com/rss", name="Example")
+    await feeds.add("https://news.example.org/atom.xml")
+    with pytest.raises(FeedError, match="already following"):
+        await feeds.add("https://example.com/rss")
+    with pytest.raises(FeedError, match="not an http"):
+        await feeds.add("ftp://example.com/rss")
+
+    document = await feeds.export_opml()
+    exported = parse_opml(document.encode("utf-8"), origin="export")
+    assert [f.url for f in exported] == ["https://example.com/rss", "https://news.example.org/atom.xml"]
+
+    removed = await feeds.remove(str(first.id))
+    assert removed.url == "https://example.com/rss"
+    with pytest.raises(FeedError, match="no feed"):
+        await feeds.remove("https://example.com/rss")
+
+    added, skipped = await feeds.import_opml(document.encode("utf-8"), origin="subs.opml")
+    assert [s.url for s in added] == ["https://example.com/rss"]
+    assert skipped == ["https://news.example.org/atom.xml"]
