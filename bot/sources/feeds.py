@@ -29,7 +29,7 @@ import feedparser
 from bot.sources.charset import charset_from_content_type, decode_document
 from bot.sources.dates import parse_date
 from bot.sources.posts import title_from_body
-from bot.sources.types import FeedFetchError, FeedParseError, ParsedFeed, RawArticle
+from bot.sources.types import BodyFormat, FeedFetchError, FeedParseError, ParsedFeed, RawArticle
 
 log = logging.getLogger(__name__)
 
@@ -164,9 +164,12 @@ def _entry_article(entry: Any, *, origin: str, base: str | None, default_tz: tzi
     contents = [c for c in entry.get("content") or [] if (c.get("value") or "").strip()]
     summary = entry.get("summary") or ""
     if contents:
-        body, is_excerpt = contents[0]["value"].strip(), False
+        body, is_excerpt, kind = contents[0]["value"].strip(), False, contents[0].get("type")
     else:
-        body, is_excerpt = summary.strip(), bool(summary.strip())
+        detail = entry.get("summary_detail") or {}
+        body, is_excerpt, kind = summary.strip(), bool(summary.strip()), detail.get("type")
+    # Atom type="text" arrives unescaped; calling it HTML would let "<" and "&" be misread.
+    body_format: BodyFormat = "text" if kind == "text/plain" else "html"
 
     title = _one_line(entry.get("title") or "") or (title_from_body(body) if body else None)
     if not title:
@@ -177,7 +180,7 @@ def _entry_article(entry: Any, *, origin: str, base: str | None, default_tz: tzi
     return RawArticle(
         title=title,
         body=body,
-        body_format="html",
+        body_format=body_format,
         origin=origin,
         link=_http_url(entry.get("link"), base),
         guid=guid,
