@@ -199,3 +199,34 @@ class Delivery(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class OutboxMessage(Base):
+    """A scheduled message waiting to be sent (digests, channel posts). It survives restarts.
+
+    It leaves "pending" only when Telegram accepted it ("sent"), when its chat is gone ("dropped"), or after the
+    last allowed attempt ("dead", kept with its last error).
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index("ix_outbox_status_not_before", "status", "not_before"),
+        Index("ix_outbox_delivery", "delivery_id", "seq"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    delivery_id: Mapped[int | None] = mapped_column(ForeignKey("deliveries.id", ondelete="CASCADE"))
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    chat_kind: Mapped[str] = mapped_column(String(16))  # picks the per-chat rate budget
+    seq: Mapped[int] = mapped_column(Integer, default=0)  # order of the parts of one delivery
+    text: Mapped[str] = mapped_column(Text)  # Telegram HTML, within the message (or caption) limit
+    photo_url: Mapped[str | None] = mapped_column(String(2048))  # sent as a photo with `text` as caption
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | sent | dropped | dead
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    not_before: Mapped[datetime] = mapped_column(UTCDateTime)  # backoff and retry_after
+    as_plain_text: Mapped[bool] = mapped_column(Boolean, default=False)  # after "can't parse entities"
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    message_id: Mapped[int | None] = mapped_column(BigInteger)
