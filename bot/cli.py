@@ -24,64 +24,20 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot import __version__
 from bot.config import Settings, SettingsError, load_settings
-from bot.services.feeds import FeedError, FeedService, FetchLimits
-from bot.services.ingest import Failure, IngestService
+from bot.context import AppContext, CannotRun, open_app
+from bot.render import html_to_plain
+from bot.replies import ChatContext
+from bot.services.feeds import FeedError
+from bot.services.ingest import Failure
 from bot.services.prepare import prepare_article
 from bot.sources.feeds import looks_like_feed, parse_feed
 from bot.sources.posts import parse_post
 from bot.sources.types import RawArticle, SourceError
-from db.engine import make_engine, make_sessionmaker, upgrade_schema
 from db.repositories import ArticleView, latest_articles, top_tags
 
 log = logging.getLogger("newsbot")
 
 EXIT_OK, EXIT_FAILURES, EXIT_CANNOT_RUN = 0, 1, 2
-
-
-class CannotRun(Exception):
-    """newsbot cannot start this command (bad setting, unreachable database); one line for stderr."""
-
-
-@dataclass(slots=True)
-class AppContext:
-    settings: Settings
-    engine: AsyncEngine
-    sessions: async_sessionmaker[AsyncSession]
-    ingest: IngestService
-    feeds: FeedService
-
-
-@asynccontextmanager
-async def open_app(settings: Settings) -> AsyncIterator[AppContext]:
-    """Connect to the database, bring its schema up to date, and build the services."""
-    engine = make_engine(settings.database_url)
-    try:
-        try:
-            await upgrade_schema(engine)
-        except (OSError, SQLAlchemyError) as exc:
-            raise CannotRun(f"cannot open the database: {_one_line(exc)}") from None
-        sessions = make_sessionmaker(engine)
-        ingest = IngestService(
-            sessions,
-            default_tz=settings.tz,
-            summary_max_chars=settings.summary_max_chars,
-            max_file_bytes=settings.max_file_bytes,
-        )
-        limits = FetchLimits(
-            timeout=settings.fetch_timeout,
-            max_bytes=settings.fetch_max_bytes,
-            max_redirects=settings.fetch_max_redirects,
-            per_host=settings.fetch_per_host,
-            concurrency=settings.fetch_concurrency,
-        )
-        yield AppContext(settings, engine, sessions, ingest, FeedService(sessions, ingest, limits=limits))
-    finally:
-        await engine.dispose()
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(getattr(exc, "orig", None) or exc) or exc.__class__.__name__
-    return text.strip().splitlines()[0][:300]
 
 
 # ---- commands -------------------------------------------------------------------------------------------
@@ -199,6 +155,52 @@ async def cmd_tags(args: argparse.Namespace, app: AppContext, out: TextIO, err: 
         print(f"no tagged articles in the last {args.days} days", file=out)
     for c in counts:
         print(f"{c.count:>6}  {c.name}", file=out)
+    return EXIT_OK
+
+
+async def cmd_run(args: argparse.Namespace, app: AppContext, out: TextIO, err: TextIO) -> int:
+    from bot.runner import run_bot
+
+    return await run_bot(app)
+
+
+async def cmd_console(args: argparse.Namespace, app: AppContext, out: TextIO, err: TextIO) -> int:
+    from bot.console import CONSOLE_CHAT_ID, run_console
+    from bot.runner import build_bot_services
+
+    services = build_bot_services(app)
+    admin = args.admin or CONSOLE_CHAT_ID in app.settings.admin_ids
+    ctx = ChatContext(
+        chat_id=CONSOLE_CHAT_ID,
+        chat_kind="private",
+        user_id=app.settings.admin_ids[0] if admin and app.settings.admin_ids else CONSOLE_CHAT_ID,
+        language_code=args.lang,
+        chat_title="console",
+    )
+    if args.admin and not app.settings.admin_ids:
+        services = build_bot_services(app, extra_admins=[CONSOLE_CHAT_ID])
+    await run_console(services.commands, ctx, sys.stdin, out)
+    return EXIT_OK
+
+
+async def cmd_digest(args: argparse.Namespace, app: AppContext, out: TextIO, err: TextIO) -> int:
+    from bot.runner import build_bot_services, send_digests_now
+
+    services = build_bot_services(app)
+    if args.dry_run:
+        planned = await services.digests.plan(force=True)
+        if not planned:
+            print("no subscriber is waiting for a digest today", file=out)
+        for digest in planned:
+            s = digest.subscriber
+            count = len(digest.article_ids)
+            print(f"== chat {s.chat_id} ({s.kind}, {s.title or '-'}): {count} items", file=out)
+            for chunk in digest.chunks:
+                print(html_to_plain(chunk), file=out)
+            print(file=out)
+        return EXIT_OK
+    report = await send_digests_now(app, services)
+    print(report, file=out)
     return EXIT_OK
 
 
@@ -340,6 +342,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--source")
     p.add_argument("--json", action="store_true")
 
+    commands.add_parser("run", help="run the Telegram bot with the feed poller and the digest scheduler")
+
+    p = commands.add_parser("console", help="chat with the bot in the terminal, without Telegram")
+    p.add_argument("--lang", choices=["zh", "en"], default="zh")
+    p.add_argument("--admin", action="store_true", help="allow the admin commands")
+
+    p = commands.add_parser("digest", help="today's digests: print them, or send them at once")
+    mode = p.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--dry-run", action="store_true", help="print what each subscriber would receive now")
+    mode.add_argument("--send-now", action="store_true", help="send today's digest to whoever has not had it")
+
     p = commands.add_parser("tags", help="the most used tags")
     p.add_argument("--days", type=_positive, default=7)
     p.add_argument("-n", type=_positive, default=30)
@@ -353,6 +366,9 @@ DB_COMMANDS = {
     "feeds": cmd_feeds,
     "latest": cmd_latest,
     "tags": cmd_tags,
+    "run": cmd_run,
+    "console": cmd_console,
+    "digest": cmd_digest,
 }
 
 

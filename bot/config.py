@@ -51,6 +51,19 @@ class Settings(BaseSettings):
     admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
     digest_time: time = time(8, 0)
     channel_id: str | None = None
+    webhook_url: str | None = None  # webhook mode when set; long polling otherwise
+    webhook_listen: str = "0.0.0.0"
+    webhook_port: int = Field(default=8443, ge=1, le=65535)
+    webhook_secret: SecretStr | None = None
+    # the running bot
+    fetch_interval: float = Field(default=600.0, ge=10)  # seconds between feed polls
+    inbox_dir: Path | None = None  # post files dropped here are imported as they appear
+    inbox_interval: float = Field(default=5.0, ge=0.5)  # seconds between looks at INBOX_DIR
+    # outbox sending budgets (Telegram's documented limits)
+    send_global_per_second: float = Field(default=30.0, gt=0)
+    send_private_per_second: float = Field(default=1.0, gt=0)
+    send_group_per_minute: float = Field(default=20.0, gt=0)
+    send_max_attempts: int = Field(default=8, ge=1, le=100)
     # LLM summaries (used by the LLM summarizer)
     summarizer: Literal["extractive", "llm", "auto"] = "auto"
     openai_api_key: SecretStr | None = None
@@ -85,7 +98,7 @@ class Settings(BaseSettings):
             return [p for p in parts if p]
         return value
 
-    @field_validator("telegram_base_url", "openai_base_url")
+    @field_validator("telegram_base_url", "openai_base_url", "webhook_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("http://", "https://")):

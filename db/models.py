@@ -154,7 +154,8 @@ class Subscriber(Base):
     chat_id: Mapped[int] = mapped_column(BigInteger, unique=True)
     kind: Mapped[str] = mapped_column(String(16))  # "private" | "group" | "supergroup" | "channel"
     title: Mapped[str | None] = mapped_column(String(256))
-    language: Mapped[str] = mapped_column(String(8), default="zh")
+    language: Mapped[str | None] = mapped_column(String(8))  # chosen in /settings; None: follow Telegram's
+    telegram_language: Mapped[str | None] = mapped_column(String(16))  # language_code last seen from the user
     timezone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
     digest_time: Mapped[time] = mapped_column(Time, default=time(8, 0))
     digest_size: Mapped[int] = mapped_column(Integer, default=10)

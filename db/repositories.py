@@ -9,11 +9,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, delete, func, or_, select, update
+from sqlalchemy import Select, and_, delete, exists, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import Article, ArticleTag, Source, Summary, Tag
+from db.models import Article, ArticleTag, Delivery, OutboxMessage, Source, Subscriber, Subscription, Summary, Tag
 
 
 def tag_key(name: str) -> str:
@@ -120,6 +120,18 @@ class SourceRepo:
         await self._session.execute(delete(Source).where(Source.id == source.id))
 
 
+_VIEW_COLUMNS = (
+    Article.id,
+    Article.title,
+    Article.link,
+    Article.publisher,
+    Article.published_at,
+    Article.listed_at,
+    Article.image_url,
+    func.length(Article.text),
+)
+
+
 def _listing(query: Select[tuple[Article]], *, tag: str | None, publisher: str | None) -> Select[tuple[Article]]:
     if tag:
         query = query.join(ArticleTag, ArticleTag.article_id == Article.id).join(
@@ -141,20 +153,7 @@ async def latest_articles(
     """The newest articles, newest first, with their current summary and tags (three queries in all)."""
     query = _listing(select(Article), tag=tag, publisher=publisher)
     query = query.order_by(Article.listed_at.desc(), Article.id.desc()).limit(limit).offset(offset)
-    rows = (
-        await session.execute(
-            query.with_only_columns(
-                Article.id,
-                Article.title,
-                Article.link,
-                Article.publisher,
-                Article.published_at,
-                Article.listed_at,
-                Article.image_url,
-                func.length(Article.text),
-            )
-        )
-    ).all()
+    rows = (await session.execute(query.with_only_columns(*_VIEW_COLUMNS))).all()
     return await _views(session, rows)
 
 
@@ -221,4 +220,127 @@ async def top_tags(session: AsyncSession, *, since: datetime, limit: int = 20) -
 async def mark_summaries_not_current(session: AsyncSession, article_id: int) -> None:
     await session.execute(
         update(Summary).where(Summary.article_id == article_id).values(is_current=False)
+    )
+
+
+async def search_articles(
+    session: AsyncSession, words: Sequence[str], *, limit: int = 10, offset: int = 0
+) -> list[ArticleView]:
+    """Articles whose title, current summary or a tag contains every word (case-insensitive), newest first."""
+    query = select(Article)
+    for word in words:
+        tagged = exists().where(
+            ArticleTag.article_id == Article.id,
+            ArticleTag.tag_id == Tag.id,
+            Tag.key == tag_key(word),
+        )
+        summarized = exists().where(
+            Summary.article_id == Article.id,
+            Summary.is_current.is_(True),
+            Summary.text.icontains(word, autoescape=True),
+        )
+        query = query.where(or_(Article.title.icontains(word, autoescape=True), summarized, tagged))
+    query = query.order_by(Article.listed_at.desc(), Article.id.desc()).limit(limit).offset(offset)
+    rows = (await session.execute(query.with_only_columns(*_VIEW_COLUMNS))).all()
+    return await _views(session, rows)
+
+
+async def articles_since(session: AsyncSession, since: datetime, *, limit: int = 500) -> list[ArticleView]:
+    """Articles listed after `since`, newest first: the candidates of a digest."""
+    query = (
+        select(*_VIEW_COLUMNS)
+        .where(Article.listed_at > since)
+        .order_by(Article.listed_at.desc(), Article.id.desc())
+        .limit(limit)
+    )
+    return await _views(session, (await session.execute(query)).all())
+
+
+class SubscriberRepo:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def by_chat(self, chat_id: int) -> Subscriber | None:
+        return await self._session.scalar(select(Subscriber).where(Subscriber.chat_id == chat_id))
+
+    async def digest_candidates(self) -> list[Subscriber]:
+        """Active chats that want the daily digest; whose local time has come is decided by the caller."""
+        query = select(Subscriber).where(Subscriber.active.is_(True), Subscriber.wants_digest.is_(True))
+        return list(await self._session.scalars(query.order_by(Subscriber.id)))
+
+    async def subscriptions(self, subscriber_ids: Sequence[int]) -> dict[int, list[Subscription]]:
+        found: dict[int, list[Subscription]] = {sid: [] for sid in subscriber_ids}
+        if not subscriber_ids:
+            return found
+        rows = await self._session.scalars(
+            select(Subscription)
+            .where(Subscription.subscriber_id.in_(subscriber_ids))
+            .order_by(Subscription.subscriber_id, Subscription.id)
+        )
+        for row in rows:
+            found[row.subscriber_id].append(row)
+        return found
+
+    async def values(self, subscriber_id: int, kind: str) -> list[str]:
+        rows = await self._session.scalars(
+            select(Subscription.value)
+            .where(Subscription.subscriber_id == subscriber_id, Subscription.kind == kind)
+            .order_by(Subscription.id)
+        )
+        return list(rows)
+
+    async def add_values(self, subscriber: Subscriber, kind: str, values: Sequence[str], *, now: datetime) -> None:
+        existing = {v.casefold() for v in await self.values(subscriber.id, kind)}
+        for value in values:
+            if value.casefold() not in existing:
+                existing.add(value.casefold())
+                self._session.add(Subscription(subscriber_id=subscriber.id, kind=kind, value=value, created_at=now))
+        await self._session.flush()
+
+    async def remove_values(self, subscriber_id: int, kind: str, values: Sequence[str] | None) -> list[str]:
+        """Remove these values (all of this kind when None); returns the values removed."""
+        rows = list(
+            await self._session.scalars(
+                select(Subscription).where(Subscription.subscriber_id == subscriber_id, Subscription.kind == kind)
+            )
+        )
+        wanted = None if values is None else {v.casefold() for v in values}
+        removed = []
+        for row in rows:
+            if wanted is None or row.value.casefold() in wanted:
+                removed.append(row.value)
+                await self._session.delete(row)
+        await self._session.flush()
+        return removed
+
+
+@dataclass(frozen=True, slots=True)
+class Stats:
+    subscribers: int
+    active: int
+    articles: int
+    recent: int
+    sent: int
+    pending: int
+    failed: int
+    dead: int
+
+
+async def stats(session: AsyncSession, *, since: datetime) -> Stats:
+    subscribers = await session.scalar(select(func.count(Subscriber.id))) or 0
+    active = await session.scalar(select(func.count(Subscriber.id)).where(Subscriber.active.is_(True))) or 0
+    articles = await session.scalar(select(func.count(Article.id))) or 0
+    recent = await session.scalar(select(func.count(Article.id)).where(Article.listed_at >= since)) or 0
+    rows = await session.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status))
+    by_status = {status: count for status, count in rows.tuples()}
+    failed = await session.scalar(select(func.count(Delivery.id)).where(Delivery.status == "failed")) or 0
+    return Stats(
+        subscribers=subscribers,
+        active=active,
+        articles=articles,
+        recent=recent,
+        sent=by_status.get("sent", 0),
+        pending=by_status.get("pending", 0),
+        failed=failed + by_status.get("dropped", 0),
+        dead=by_status.get("dead", 0),
     )

@@ -1,0 +1,160 @@
+"""The Telegram adapter: a python-telegram-bot Application whose handlers turn updates into ChatContext, call
+CommandService and send its Reply. No database, formatting or business rules here.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from telegram import (
+    BotCommand,
+    BotCommandScopeDefault,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    LinkPreviewOptions,
+    Message,
+    Update,
+)
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, TelegramError
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    Defaults,
+    MessageHandler,
+    filters,
+)
+
+from bot.commands import CommandService
+from bot.i18n import COMMAND_DESCRIPTIONS, LANGUAGES, choose_language, t
+from bot.render import html_to_plain
+from bot.replies import Button, ChatContext, Reply
+
+log = logging.getLogger(__name__)
+
+
+def chat_context(update: Update) -> ChatContext | None:
+    chat = update.effective_chat
+    if chat is None:
+        return None
+    user = update.effective_user
+    return ChatContext(
+        chat_id=chat.id,
+        chat_kind=chat.type,
+        user_id=user.id if user else None,
+        language_code=user.language_code if user else None,
+        chat_title=chat.title or (user.full_name if user else None),
+    )
+
+
+def keyboard(buttons: Sequence[Sequence[Button]]) -> InlineKeyboardMarkup | None:
+    if not buttons:
+        return None
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(b.text, callback_data=b.callback_data, url=b.url) for b in row] for row in buttons]
+    )
+
+
+class TelegramAdapter:
+    """PTB callbacks: parse the update, ask the command layer, send what it answers."""
+
+    def __init__(self, commands: CommandService) -> None:
+        self._commands = commands
+
+    async def on_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        ctx, message = chat_context(update), update.effective_message
+        if ctx is None or message is None or not message.text:
+            return
+        name = message.text.split()[0].lstrip("/").split("@")[0]
+        reply = await self._commands.handle(ctx, name, context.args or [])
+        await self.send(context, ctx.chat_id, reply)
+
+    async def on_other_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        ctx, message = chat_context(update), update.effective_message
+        if ctx is None or message is None or not message.text:
+            return
+        first = message.text.split()[0]
+        if "@" in first and first.split("@", 1)[1].lower() != (context.bot.username or "").lower():
+            return  # addressed to another bot in this group
+        await self.send(context, ctx.chat_id, await self._commands.handle(ctx, first.lstrip("/").split("@")[0], []))
+
+    async def on_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        ctx = chat_context(update)
+        if ctx is not None:
+            await self.send(context, ctx.chat_id, await self._commands.free_text(ctx))
+
+    async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        ctx = chat_context(update)
+        if query is None or ctx is None:
+            return
+        await query.answer()
+        reply = await self._commands.button(ctx, query.data or "")
+        message = query.message
+        if reply.edit and isinstance(message, Message) and len(reply.chunks) == 1:
+            try:
+                await message.edit_text(reply.chunks[0], reply_markup=keyboard(reply.buttons))
+                return
+            except BadRequest as exc:
+                if "not modified" in str(exc).lower():
+                    return
+                log.info("editing a message failed (%s); sending a new one", exc)
+        await self.send(context, ctx.chat_id, reply)
+
+    async def send(self, context: ContextTypes.DEFAULT_TYPE, chat_id: int, reply: Reply) -> None:
+        """Send each chunk at once (replies do not wait in the outbox); buttons go with the last chunk."""
+        for index, chunk in enumerate(reply.chunks):
+            markup = keyboard(reply.buttons) if index == len(reply.chunks) - 1 else None
+            try:
+                await context.bot.send_message(chat_id, chunk, reply_markup=markup)
+            except BadRequest as exc:
+                if "parse entities" not in str(exc).lower():
+                    raise
+                log.warning("Telegram refused our HTML (%s); sending plain text", exc)
+                await context.bot.send_message(chat_id, html_to_plain(chunk), reply_markup=markup, parse_mode=None)
+
+    async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        error = context.error
+        log.error("handling an update failed: %s: %s", type(error).__name__, error, exc_info=error)
+        if isinstance(update, Update) and (ctx := chat_context(update)) is not None:
+            try:
+                lang = choose_language(None, ctx.language_code)
+                await context.bot.send_message(ctx.chat_id, t(lang, "error"))
+            except TelegramError as exc:
+                log.warning("could not tell chat %s about the error: %s", ctx.chat_id, exc)
+
+
+async def register_commands(application: Application) -> None:  # type: ignore[type-arg]
+    """setMyCommands in Chinese (also the default) and English."""
+    for lang in LANGUAGES:
+        commands = [BotCommand(name, description) for name, description in COMMAND_DESCRIPTIONS[lang]]
+        await application.bot.set_my_commands(commands, scope=BotCommandScopeDefault(), language_code=lang)
+    default = [BotCommand(name, description) for name, description in COMMAND_DESCRIPTIONS["zh"]]
+    await application.bot.set_my_commands(default, scope=BotCommandScopeDefault())
+
+
+def build_application(
+    *, token: str, base_url: str, commands: CommandService, builder: ApplicationBuilder | None = None  # type: ignore[type-arg]
+) -> Application:  # type: ignore[type-arg]
+    defaults = Defaults(parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True))
+    application = (
+        (builder or ApplicationBuilder())
+        .token(token)
+        .base_url(base_url)
+        .defaults(defaults)
+        .concurrent_updates(True)
+        .build()
+    )
+    adapter = TelegramAdapter(commands)
+    application.add_handler(CommandHandler(commands.command_names, adapter.on_command))
+    application.add_handler(MessageHandler(filters.COMMAND, adapter.on_other_command))
+    application.add_handler(CallbackQueryHandler(adapter.on_button))
+    application.add_handler(
+        MessageHandler(filters.TEXT & ~filters.COMMAND & filters.ChatType.PRIVATE, adapter.on_text)
+    )
+    application.add_error_handler(adapter.on_error)
+    return application

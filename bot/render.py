@@ -1,0 +1,502 @@
+"""Articles and digests -> Telegram HTML: lists of escaped chunks, each within Telegram's size limits.
+
+Pure: no I/O, no settings, no clock and no human-language words. Headers, labels and the time zone come from
+the callers, who own translations; everything dynamic is escaped here.
+
+Telegram facts this module relies on:
+- messages go out with parse_mode=HTML; only <b>, <i>, <u>, <s>, <a href>, <code>, <pre>, <blockquote> and
+  <tg-spoiler> are allowed, and in text only `<`, `>`, `&` (plus `"` inside attribute values) need escaping;
+- a message text holds at most 4096 and a photo caption at most 1024 UTF-16 code units, counted after entity
+  parsing. We count the escaped HTML instead (`&amp;` is 5 units here, 1 for Telegram) - stricter than
+  necessary, hence always safe;
+- a hashtag is '#' followed by letters, digits and underscores with at least one letter.
+
+Every chunk returned is well-formed on its own: chunks are cut between items, never inside an item, a tag or
+an entity (`split_text`, for arbitrary HTML, closes and reopens the tags it has to cut through).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone, tzinfo
+from html.parser import HTMLParser
+from urllib.parse import urlsplit
+
+from db.repositories import ArticleView
+
+__all__ = [
+    "CAPTION_LIMIT",
+    "MESSAGE_LIMIT",
+    "DigestGroup",
+    "escape",
+    "format_local_time",
+    "hashtag",
+    "html_to_plain",
+    "render_caption",
+    "render_digest",
+    "render_item",
+    "render_items",
+    "split_text",
+    "utf16_len",
+]
+
+MESSAGE_LIMIT = 4096
+CAPTION_LIMIT = 1024
+
+# One item never takes more than this, so it fits in a message together with a header or a digest heading.
+_ITEM_MAX_UNITS = 3500
+_TITLE_MAX_CHARS = 256
+# a title of quotes escapes to six times its length; this bounds what a hostile one can take from the summary
+_TITLE_MAX_UNITS = 768
+_SUMMARY_MAX_CHARS = 1500
+_PUBLISHER_MAX_CHARS = 128
+_PUBLISHER_MAX_UNITS = 256
+# longer links are rendered as plain titles: they would eat the room of the summary
+_HREF_MAX_UNITS = 1024
+_TAGS_MAX_UNITS = 512
+_HASHTAG_MAX_CHARS = 64
+_TOPIC_MAX_CHARS = 64
+
+_ELLIPSIS = "…"
+_META_SEPARATOR = " · "
+_BLOCK_SEPARATOR = "\n\n"
+_UNDERSCORES = re.compile(r"_+")
+_BLANK_LINES = re.compile(r"\n\s*\n")
+
+
+def utf16_len(text: str) -> int:
+    """Length in UTF-16 code units, the unit of Telegram's limits (an emoji outside the BMP counts 2)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def escape(text: str) -> str:
+    """Escape text for Telegram HTML, in element content and in attribute values alike."""
+    return html.escape(text, quote=True)
+
+
+def hashtag(tag: str) -> str | None:
+    """'#' + tag made into something Telegram recognises as one hashtag, or None when that is impossible.
+
+    Anything but letters, digits and underscores becomes '_' (runs collapsed, ends stripped), the body is cut to
+    64 characters, and a tag without any letter ('2022', '+++') gives None since Telegram would not link it.
+    """
+    chars: list[str] = []
+    for ch in unicodedata.normalize("NFC", tag):
+        category = unicodedata.category(ch)
+        if category[0] == "L" or category == "Nd":
+            chars.append(ch)
+        elif category[0] == "M" and chars and chars[-1] != "_":
+            # vowel signs and other combining marks are part of the letter before them (Hindi, Thai)
+            chars.append(ch)
+        else:
+            chars.append("_")
+    body = _UNDERSCORES.sub("_", "".join(chars)).strip("_")
+    body = body[:_HASHTAG_MAX_CHARS].rstrip("_")
+    if not any(unicodedata.category(ch)[0] == "L" for ch in body):
+        return None
+    return "#" + body
+
+
+def format_local_time(when: datetime, tz: tzinfo) -> str:
+    """'2022-09-03 12:44' in the given time zone. A naive value is taken as UTC, as the database stores it."""
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    local = when.astimezone(tz)
+    return f"{local.year:04d}-{local.month:02d}-{local.day:02d} {local.hour:02d}:{local.minute:02d}"
+
+
+# --- one item ---------------------------------------------------------------------------------------------
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _summary_lines(text: str) -> str:
+    # blank lines would make one item look like two, and split_text would treat them as block boundaries
+    return "\n".join(line for line in (_one_line(part) for part in text.splitlines()) if line)
+
+
+def _escaped_units(ch: str) -> int:
+    if ch in "<>&\"'":
+        return len(escape(ch))
+    return 2 if ord(ch) > 0xFFFF else 1
+
+
+def _cut(text: str, *, max_chars: int, max_units: int) -> str:
+    """Text cut (with '…') so it has at most max_chars characters and its escaped form at most max_units.
+
+    Cutting the raw text before escaping means a cut can never fall inside an entity.
+    """
+    if len(text) <= max_chars and utf16_len(escape(text)) <= max_units:
+        return text
+    used = 0
+    end = 0
+    # keep one character and one unit for the ellipsis
+    for ch in text[: max(max_chars - 1, 0)]:
+        units = _escaped_units(ch)
+        if used + units > max_units - 1:
+            break
+        used += units
+        end += 1
+    kept = text[:end].rstrip()
+    return kept + _ELLIPSIS if kept else ""
+
+
+def _safe_href(link: str | None) -> str | None:
+    """The escaped href for an absolute http(s) link; None for anything else (javascript:, data:, relative)."""
+    if not link:
+        return None
+    link = link.strip()
+    if any(ch.isspace() or unicodedata.category(ch) == "Cc" for ch in link):
+        return None
+    try:
+        parts = urlsplit(link)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return None
+    href = escape(link)
+    return href if utf16_len(href) <= _HREF_MAX_UNITS else None
+
+
+def _hashtag_line(tags: Iterable[str], max_units: int = _TAGS_MAX_UNITS) -> str:
+    seen: set[str] = set()
+    kept: list[str] = []
+    used = 0
+    for tag in tags:
+        made = hashtag(tag)
+        if made is None or made.casefold() in seen:
+            continue
+        units = utf16_len(made) + (1 if kept else 0)
+        if used + units > max_units:
+            continue
+        seen.add(made.casefold())
+        kept.append(made)
+        used += units
+    return " ".join(kept)
+
+
+def _repeats_title(summary: str, title: str) -> bool:
+    """True for title-only items, whose summary is the title itself or the title cut with '…'."""
+    summary, title = _one_line(summary).casefold(), _one_line(title).casefold()
+    if summary == title:
+        return True
+    return summary.endswith(_ELLIPSIS) and title.startswith(summary[:-1].rstrip())
+
+
+@dataclass(frozen=True, slots=True)
+class _Shape:
+    """How much of an item to keep; tried from the richest to the barest until the fixed lines fit."""
+
+    linked: bool
+    tags: bool
+    title_chars: int
+    title_units: int
+    publisher_chars: int
+    publisher_units: int
+
+
+_SHAPES = (
+    _Shape(True, True, _TITLE_MAX_CHARS, _TITLE_MAX_UNITS, _PUBLISHER_MAX_CHARS, _PUBLISHER_MAX_UNITS),
+    _Shape(True, False, _TITLE_MAX_CHARS, _TITLE_MAX_UNITS, _PUBLISHER_MAX_CHARS, _PUBLISHER_MAX_UNITS),
+    _Shape(False, False, _TITLE_MAX_CHARS, _TITLE_MAX_UNITS, _PUBLISHER_MAX_CHARS, _PUBLISHER_MAX_UNITS),
+    _Shape(False, False, 64, 128, 32, 64),
+)
+
+
+def _render_item(view: ArticleView, *, tz: tzinfo, index: int | None, budget: int) -> str:
+    title = _one_line(view.title) or _ELLIPSIS
+    publisher = _one_line(view.publisher)
+    href = _safe_href(view.link)
+    when = format_local_time(view.published_at or view.listed_at, tz)
+    tags = _hashtag_line(view.tags)
+    summary = "" if _repeats_title(view.summary, title) else _summary_lines(view.summary)
+    prefix = f"{index}. " if index is not None else ""
+
+    for shape in _SHAPES:
+        shown_title = escape(_cut(title, max_chars=shape.title_chars, max_units=shape.title_units))
+        if shape.linked and href is not None:
+            shown_title = f'<a href="{href}">{shown_title}</a>'
+        shown_publisher = escape(
+            _cut(publisher, max_chars=shape.publisher_chars, max_units=shape.publisher_units)
+        )
+        meta = f"{shown_publisher}{_META_SEPARATOR}{when}" if shown_publisher else when
+        lines = [f"{prefix}<b>{shown_title}</b>", f"<i>{meta}</i>"]
+        tail = [tags] if shape.tags and tags else []
+        fixed = utf16_len("\n".join(lines + tail))
+        if fixed <= budget:
+            break
+    else:
+        raise ValueError(f"an item does not fit in {budget} UTF-16 code units")
+
+    # the summary takes what is left, less the newline before it
+    shown_summary = _cut(summary, max_chars=_SUMMARY_MAX_CHARS, max_units=budget - fixed - 1)
+    if shown_summary:
+        lines.append(escape(shown_summary))
+    return "\n".join(lines + tail)
+
+
+def render_item(view: ArticleView, *, tz: tzinfo, index: int | None = None) -> str:
+    """One article as Telegram HTML, always small enough to share a message with a header:
+
+        {index}. <b><a href="LINK">TITLE</a></b>
+        <i>PUBLISHER · 2022-09-03 12:44</i>
+        SUMMARY            (left out when it only repeats the title)
+        #tag #tag          (left out when no tag makes a valid hashtag)
+
+    The title is cut to 256 and the summary to 1,500 characters, and further if escaping would make the item
+    too long; links other than absolute http(s) ones are not linked.
+    """
+    return _render_item(view, tz=tz, index=index, budget=_ITEM_MAX_UNITS)
+
+
+def render_caption(view: ArticleView, *, tz: tzinfo, limit: int = CAPTION_LIMIT) -> str:
+    """The item as a photo caption within `limit` units: the summary is cut (before escaping) to fit."""
+    return _render_item(view, tz=tz, index=None, budget=limit)
+
+
+# --- lists and digests ------------------------------------------------------------------------------------
+
+
+def _pack(blocks: Iterable[str], *, limit: int, separator: str = _BLOCK_SEPARATOR) -> list[str]:
+    """Blocks joined by separator into as few chunks as possible, in order; each block must fit on its own.
+
+    Greedy filling is optimal here: with the order fixed, closing a chunk early never saves one later.
+    """
+    chunks: list[str] = []
+    current = ""
+    current_units = 0
+    separator_units = utf16_len(separator)
+    for block in blocks:
+        units = utf16_len(block)
+        if units > limit:
+            raise ValueError(f"a block of {units} UTF-16 code units does not fit in {limit}")
+        if current and current_units + separator_units + units <= limit:
+            current += separator + block
+            current_units += separator_units + units
+            continue
+        if current:
+            chunks.append(current)
+        current, current_units = block, units
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+def _header_blocks(header: str | None, limit: int) -> list[str]:
+    if not header:
+        return []
+    return [header] if utf16_len(header) <= limit else split_text(header, limit=limit)
+
+
+def render_items(
+    views: Sequence[ArticleView],
+    *,
+    tz: tzinfo,
+    header: str | None = None,
+    numbered: bool = False,
+    start: int = 1,
+    limit: int = MESSAGE_LIMIT,
+) -> list[str]:
+    """The header, then the items separated by blank lines, in as few chunks of at most `limit` units as possible.
+
+    `header` is HTML and is NOT escaped here: the caller escapes whatever it puts in it. Chunks are cut only
+    between items. No views: just the header, or nothing at all.
+    """
+    budget = min(_ITEM_MAX_UNITS, limit)
+    items = (
+        _render_item(view, tz=tz, index=start + i if numbered else None, budget=budget)
+        for i, view in enumerate(views)
+    )
+    return _pack([*_header_blocks(header, limit), *items], limit=limit)
+
+
+@dataclass(frozen=True, slots=True)
+class DigestGroup:
+    """The articles of one topic in a digest."""
+
+    topic: str
+    items: list[ArticleView]
+
+
+def _topic_heading(topic: str) -> str:
+    made = hashtag(topic)
+    if made is None:
+        made = escape(_cut(_one_line(topic), max_chars=_TOPIC_MAX_CHARS, max_units=6 * _TOPIC_MAX_CHARS))
+    return f"<b>{made}</b>"
+
+
+def render_digest(
+    groups: Sequence[DigestGroup], *, tz: tzinfo, header: str, limit: int = MESSAGE_LIMIT
+) -> list[str]:
+    """The header (HTML, escaped by the caller), then each topic's heading and its items, numbered across the
+    whole digest; chunked like `render_items`. A heading always travels with its first item; empty groups are
+    left out.
+    """
+    blocks = _header_blocks(header, limit)
+    number = 1
+    for group in groups:
+        if not group.items:
+            continue
+        heading = _topic_heading(group.topic)
+        first_budget = min(_ITEM_MAX_UNITS, limit - utf16_len(heading) - 1)
+        first = _render_item(group.items[0], tz=tz, index=number, budget=first_budget)
+        blocks.append(f"{heading}\n{first}")
+        number += 1
+        for view in group.items[1:]:
+            blocks.append(_render_item(view, tz=tz, index=number, budget=min(_ITEM_MAX_UNITS, limit)))
+            number += 1
+    return _pack(blocks, limit=limit)
+
+
+# --- HTML to plain text -----------------------------------------------------------------------------------
+
+
+class _PlainText(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self._out: list[str] = []
+        # the href and the text gathered so far of each <a> still open
+        self._links: list[tuple[str | None, list[str]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "br":
+            self._emit("\n")
+        elif tag == "a":
+            self._links.append((dict(attrs).get("href"), []))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "a" and self._links:
+            self._close_link()
+
+    def handle_data(self, data: str) -> None:
+        self._emit(data)
+
+    def _emit(self, text: str) -> None:
+        (self._links[-1][1] if self._links else self._out).append(text)
+
+    def _close_link(self) -> None:
+        href, parts = self._links.pop()
+        text = "".join(parts)
+        if href and href.strip() != text.strip():
+            text = f"{text} ({href})" if text.strip() else href
+        self._emit(text)
+
+    def text(self) -> str:
+        self.close()
+        while self._links:
+            self._close_link()
+        return "".join(self._out)
+
+
+def html_to_plain(html_text: str) -> str:
+    """Telegram HTML as plain text, for the console and for resending after Telegram rejects the markup.
+
+    `<a href="U">T</a>` becomes 'T (U)' (just 'T' when U is T), `<br>` a newline; other tags are dropped and
+    entities unescaped.
+    """
+    parser = _PlainText()
+    parser.feed(html_text)
+    return parser.text()
+
+
+# --- splitting arbitrary HTML -----------------------------------------------------------------------------
+
+# Tags and entities are the atoms nothing may be cut inside; this tokenizes our own or callers' Telegram HTML,
+# which is flat and simple, so that the text between them can be cut character by character.
+_TAG_OR_ENTITY = re.compile(r"</?[A-Za-z][^<>]*>|&(?:#[0-9]+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);")
+_TAG_NAME = re.compile(r"</?([A-Za-z][A-Za-z0-9-]*)")
+_VOID_TAGS = frozenset({"br", "hr", "img", "wbr"})
+
+
+def _atoms(text: str) -> list[str]:
+    atoms: list[str] = []
+    pos = 0
+    for match in _TAG_OR_ENTITY.finditer(text):
+        atoms.extend(text[pos : match.start()])
+        atoms.append(match.group())
+        pos = match.end()
+    atoms.extend(text[pos:])
+    return atoms
+
+
+def _apply_tag(atom: str, stack: list[tuple[str, str]]) -> None:
+    """Update the stack of open (name, opening tag) pairs with one atom."""
+    if not atom.startswith("<") or len(atom) < 3:
+        return
+    match = _TAG_NAME.match(atom)
+    if match is None:
+        return
+    name = match.group(1).lower()
+    if atom.startswith("</"):
+        for i in range(len(stack) - 1, -1, -1):
+            if stack[i][0] == name:
+                del stack[i:]
+                break
+    elif name not in _VOID_TAGS and not atom.endswith("/>"):
+        stack.append((name, atom))
+
+
+def _closing(stack: Sequence[tuple[str, str]]) -> str:
+    return "".join(f"</{name}>" for name, _ in reversed(stack))
+
+
+def _boundary(atoms: Sequence[str], k: int) -> tuple[int, int]:
+    """(preference, where the next chunk starts) for a cut before atoms[k]; lower preference is better.
+
+    The separator a cut is made at is dropped: it would only be white space at a chunk's edge.
+    """
+    if k == len(atoms):
+        return -1, k
+    if atoms[k] == "\n":
+        if k + 1 < len(atoms) and atoms[k + 1] == "\n":
+            return 0, k + 2
+        return 1, k + 1
+    if atoms[k] == " ":
+        return 2, k + 1
+    return 3, k
+
+
+def split_text(text_html: str, *, limit: int = MESSAGE_LIMIT) -> list[str]:
+    """Long HTML in chunks of at most `limit` units, cut between blocks ("\\n\\n") where possible, else between
+    lines, else between words or characters; never inside a tag or an entity. Tags open at a cut are closed at
+    the end of the chunk and reopened at the start of the next, so every chunk is well-formed.
+
+    Raises ValueError when the tags open at some point are too long to close and reopen within `limit`.
+    """
+    if utf16_len(text_html) <= limit:
+        return [text_html] if html_to_plain(text_html).strip() else []
+    atoms = _atoms(text_html)
+    chunks: list[str] = []
+    open_at_start: list[tuple[str, str]] = []
+    start = 0
+    while start < len(atoms):
+        prefix = "".join(tag for _, tag in open_at_start)
+        stack = list(open_at_start)
+        used = utf16_len(prefix)
+        best: dict[int, tuple[int, int, list[tuple[str, str]]]] = {}
+        k = start
+        while k < len(atoms):
+            atom = atoms[k]
+            used += utf16_len(atom)
+            _apply_tag(atom, stack)
+            k += 1
+            # text only adds to `used`, and a closing tag moves its length from the closing suffix into `used`:
+            # the sum never shrinks, so once over the limit no later cut can fit
+            if used + utf16_len(_closing(stack)) > limit:
+                break
+            preference, next_start = _boundary(atoms, k)
+            best[preference] = (k, next_start, list(stack))
+        if not best:
+            raise ValueError(f"cannot split: the open tags alone exceed {limit} UTF-16 code units")
+        end, next_start, open_at_end = best[min(best)]
+        chunk = prefix + "".join(atoms[start:end]) + _closing(open_at_end)
+        if html_to_plain(chunk).strip():
+            chunks.append(chunk)
+        open_at_start, start = open_at_end, next_start
+    return chunks

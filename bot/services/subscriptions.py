@@ -1,0 +1,212 @@
+"""Chats and what they follow: subscriber records, topic subscriptions, muted words and digest settings."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, time
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.replies import ChatContext
+from bot.services.ingest import utc_now
+from db.models import Subscriber
+from db.repositories import SubscriberRepo
+
+TOPIC = "topic"
+MUTE = "mute"
+MAX_TOPIC_CHARS = 32
+MAX_TOPICS = 30
+MAX_DIGEST_SIZE = 30
+DEFAULT_DIGEST_SIZE = 10
+
+
+class SettingError(ValueError):
+    """A /settings value that cannot be used; `key` names the i18n message, `value` what the user gave."""
+
+    def __init__(self, key: str, value: str) -> None:
+        super().__init__(f"{key}: {value}")
+        self.key = key
+        self.value = value
+
+
+@dataclass(frozen=True, slots=True)
+class Following:
+    subscriber: Subscriber
+    topics: list[str]
+    mutes: list[str]
+
+
+def parse_digest_time(value: str) -> time:
+    try:
+        hours, minutes = value.strip().replace("：", ":").split(":")
+        return time(int(hours), int(minutes))
+    except ValueError:
+        raise SettingError("settings_bad_time", value) from None
+
+
+def parse_timezone(value: str) -> str:
+    try:
+        ZoneInfo(value.strip())
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SettingError("settings_bad_tz", value) from None
+    return value.strip()
+
+
+def parse_digest_size(value: str) -> int:
+    if not value.strip().isdigit() or not 1 <= int(value) <= MAX_DIGEST_SIZE:
+        raise SettingError("settings_bad_size", value)
+    return int(value)
+
+
+def clean_topic(word: str) -> str | None:
+    """A topic as stored: without '#', trimmed; None when empty or too long."""
+    topic = word.strip().lstrip("#").strip()
+    return topic if 0 < len(topic) <= MAX_TOPIC_CHARS else None
+
+
+class SubscriptionService:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        default_timezone: str,
+        default_digest_time: time,
+        now: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self._sessions = sessions
+        self._timezone = default_timezone
+        self._digest_time = default_digest_time
+        self._now = now
+
+    async def _subscriber(self, session: AsyncSession, ctx: ChatContext) -> Subscriber:
+        repo = SubscriberRepo(session)
+        subscriber = await repo.by_chat(ctx.chat_id)
+        if subscriber is None:
+            subscriber = Subscriber(
+                chat_id=ctx.chat_id,
+                kind=ctx.chat_kind,
+                title=(ctx.chat_title or "")[:256] or None,
+                language=None,
+                telegram_language=ctx.language_code,
+                timezone=self._timezone,
+                digest_time=self._digest_time,
+                digest_size=DEFAULT_DIGEST_SIZE,
+                wants_digest=False,
+                active=True,
+                created_at=self._now(),
+            )
+            session.add(subscriber)
+            await session.flush()
+        elif ctx.language_code and ctx.language_code != subscriber.telegram_language:
+            subscriber.telegram_language = ctx.language_code
+        return subscriber
+
+    async def touch(self, ctx: ChatContext) -> Subscriber:
+        """The chat's record, created on first contact; remembers the user's Telegram language."""
+        try:
+            async with self._sessions() as session, session.begin():
+                return await self._subscriber(session, ctx)
+        except IntegrityError:
+            # two updates of a new chat raced; the other one created the record
+            async with self._sessions() as session, session.begin():
+                return await self._subscriber(session, ctx)
+
+    async def start(self, ctx: ChatContext) -> tuple[Subscriber, bool]:
+        """Handle /start; returns the subscriber and whether it had left and is active again."""
+        async with self._sessions() as session, session.begin():
+            subscriber = await self._subscriber(session, ctx)
+            reactivated = not subscriber.active
+            subscriber.active = True
+            subscriber.inactive_reason = None
+            return subscriber, reactivated
+
+    async def subscribe(self, ctx: ChatContext, topics: Sequence[str]) -> Following:
+        """No topics: the digest of everything. Topics: the digest of those only."""
+        async with self._sessions() as session, session.begin():
+            subscriber = await self._subscriber(session, ctx)
+            subscriber.wants_digest = True
+            subscriber.active = True
+            repo = SubscriberRepo(session)
+            if topics:
+                await repo.add_values(subscriber, TOPIC, topics, now=self._now())
+            else:
+                await repo.remove_values(subscriber.id, TOPIC, None)
+            return Following(subscriber, await repo.values(subscriber.id, TOPIC), await repo.values(subscriber.id, MUTE))
+
+    async def count_topics(self, ctx: ChatContext) -> int:
+        async with self._sessions() as session:
+            subscriber = await SubscriberRepo(session).by_chat(ctx.chat_id)
+            return 0 if subscriber is None else len(await SubscriberRepo(session).values(subscriber.id, TOPIC))
+
+    async def unsubscribe(self, ctx: ChatContext, topics: Sequence[str] | None) -> tuple[list[str], Following]:
+        """No topics (or "all"): stop the digest. Topics: stop those; the last one gone stops the digest."""
+        async with self._sessions() as session, session.begin():
+            subscriber = await self._subscriber(session, ctx)
+            repo = SubscriberRepo(session)
+            if topics is None:
+                removed = await repo.remove_values(subscriber.id, TOPIC, None)
+                subscriber.wants_digest = False
+            else:
+                removed = await repo.remove_values(subscriber.id, TOPIC, topics)
+                if removed and not await repo.values(subscriber.id, TOPIC):
+                    subscriber.wants_digest = False
+            return removed, Following(
+                subscriber, await repo.values(subscriber.id, TOPIC), await repo.values(subscriber.id, MUTE)
+            )
+
+    async def mute(self, ctx: ChatContext, word: str) -> None:
+        async with self._sessions() as session, session.begin():
+            subscriber = await self._subscriber(session, ctx)
+            await SubscriberRepo(session).add_values(subscriber, MUTE, [word], now=self._now())
+
+    async def unmute(self, ctx: ChatContext, word: str) -> bool:
+        async with self._sessions() as session, session.begin():
+            subscriber = await self._subscriber(session, ctx)
+            return bool(await SubscriberRepo(session).remove_values(subscriber.id, MUTE, [word]))
+
+    async def following(self, ctx: ChatContext) -> Following:
+        async with self._sessions() as session, session.begin():
+            subscriber = await self._subscriber(session, ctx)
+            repo = SubscriberRepo(session)
+            return Following(subscriber, await repo.values(subscriber.id, TOPIC), await repo.values(subscriber.id, MUTE))
+
+    async def following_by_id(self, subscriber: Subscriber) -> Following:
+        """What a known subscriber follows, read only."""
+        async with self._sessions() as session:
+            repo = SubscriberRepo(session)
+            return Following(subscriber, await repo.values(subscriber.id, TOPIC), await repo.values(subscriber.id, MUTE))
+
+    async def update_settings(
+        self,
+        ctx: ChatContext,
+        *,
+        digest_time: time | None = None,
+        timezone: str | None = None,
+        digest_size: int | None = None,
+        language: str | None = None,
+    ) -> Subscriber:
+        async with self._sessions() as session, session.begin():
+            subscriber = await self._subscriber(session, ctx)
+            if digest_time is not None:
+                subscriber.digest_time = digest_time
+            if timezone is not None:
+                subscriber.timezone = timezone
+            if digest_size is not None:
+                subscriber.digest_size = digest_size
+            if language is not None:
+                subscriber.language = language
+            return subscriber
+
+    async def ensure_channel(self, chat_id: int, title: str | None) -> Subscriber:
+        """The channel of CHANNEL_ID as a subscriber that receives every digest."""
+        ctx = ChatContext(chat_id=chat_id, chat_kind="channel", chat_title=title)
+        async with self._sessions() as session, session.begin():
+            subscriber = await self._subscriber(session, ctx)
+            subscriber.kind = "channel"
+            subscriber.wants_digest = True
+            subscriber.active = True
+            subscriber.inactive_reason = None
+            return subscriber

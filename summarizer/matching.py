@@ -1,0 +1,36 @@
+"""Literal topic matching on jieba tokens: does a topic word occur in an item's tags, title or summary?
+
+A topic matches a tag when they are equal ignoring case, and matches text when its tokens occur as a contiguous
+run of the text's tokens (so 华为 matches "华为发布新机" but 中 does not match every "中国"). No regular
+expressions from users ever reach this module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from summarizer._jieba import cut
+
+
+def tokens(text: str) -> list[str]:
+    """Lower-cased jieba tokens without white space."""
+    return [token.casefold() for token in cut(text)]
+
+
+def contains_tokens(haystack: Sequence[str], needle: Sequence[str]) -> bool:
+    if not needle:
+        return False
+    first, size = needle[0], len(needle)
+    return any(
+        haystack[i] == first and list(haystack[i : i + size]) == list(needle)
+        for i in range(len(haystack) - size + 1)
+    )
+
+
+def matches_topic(topic: str, *, tags: Iterable[str], text_tokens: Sequence[str]) -> bool:
+    key = topic.strip().lstrip("#").casefold()
+    if not key:
+        return False
+    if any(tag.casefold() == key for tag in tags):
+        return True
+    return contains_tokens(text_tokens, tokens(key))

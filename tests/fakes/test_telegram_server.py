@@ -1,0 +1,163 @@
+"""The fake Telegram server, driven by the real `telegram.Bot`: its answers raise PTB's real exceptions."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+from telegram import Bot, BotCommand, BotCommandScopeChat, LinkPreviewOptions
+from telegram.constants import ParseMode
+from telegram.error import (
+    BadRequest,
+    EndPointNotFound,
+    ChatMigrated,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+)
+
+from tests.fakes.telegram_server import FakeTelegram
+
+
+@pytest.fixture(autouse=True)
+def timedelta_periods(monkeypatch: pytest.MonkeyPatch) -> None:
+    # PTB 22 warns (an error here) when RetryAfter is built with int periods; opt in to timedelta.
+    monkeypatch.setenv("PTB_TIMEDELTA", "1")
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeTelegram]:
+    async with FakeTelegram() as server:
+        yield server
+
+
+@pytest.fixture
+async def bot(fake: FakeTelegram) -> AsyncIterator[Bot]:
+    client = Bot(fake.token, base_url=fake.base_url)
+    await client.initialize()
+    try:
+        yield client
+    finally:
+        await client.shutdown()
+
+
+async def test_get_me_and_send_message(fake: FakeTelegram, bot: Bot) -> None:
+    assert bot.username == "newsbot_test_bot"
+    first = await bot.send_message(
+        42, "<b>Hi</b> &amp; bye", parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True)
+    )
+    second = await bot.send_message(42, "again")
+    assert first.text == "Hi & bye"
+    assert first.chat.id == 42 and first.chat.type == "private"
+    assert second.message_id > first.message_id
+    sent = fake.sent(42)
+    assert [p["text"] for p in sent] == ["<b>Hi</b> &amp; bye", "again"]
+    assert sent[0]["parse_mode"] == "HTML"
+    assert sent[0]["link_preview_options"] == {"is_disabled": True}
+
+
+async def test_wrong_token_is_unauthorized(fake: FakeTelegram) -> None:
+    client = Bot("999:wrong", base_url=fake.base_url)
+    with pytest.raises(InvalidToken):
+        await client.initialize()
+    await client.shutdown()
+
+
+async def test_validation_like_telegram(fake: FakeTelegram, bot: Bot) -> None:
+    with pytest.raises(BadRequest, match="(?i)message is too long"):
+        await bot.send_message(1, "x" * 4097)
+    await bot.send_message(1, "<b>" + "x" * 4096 + "</b>", parse_mode=ParseMode.HTML)  # tags do not count
+    with pytest.raises(BadRequest, match="(?i)message is too long"):
+        await bot.send_message(1, "😀" * 2049)  # 4098 UTF-16 units
+    with pytest.raises(BadRequest, match='(?i)end tag corresponding to start tag "b"'):
+        await bot.send_message(1, "<b>open", parse_mode=ParseMode.HTML)
+    with pytest.raises(BadRequest, match='(?i)Unsupported start tag "br"'):
+        await bot.send_message(1, "a<br>b", parse_mode=ParseMode.HTML)
+    await bot.send_message(1, "a<br>b")  # no parse mode: plain text
+    with pytest.raises(BadRequest, match="(?i)message caption is too long"):
+        await bot.send_photo(1, photo="https://example.com/a.jpg", caption="y" * 1025)
+    assert len(fake.sent(1)) == 2
+
+
+async def test_photo(fake: FakeTelegram, bot: Bot) -> None:
+    message = await bot.send_photo(1, photo="https://example.com/a.jpg", caption="<i>c</i>", parse_mode="HTML")
+    assert message.caption == "c" and message.photo
+    fake.refuse_photos()
+    with pytest.raises(BadRequest, match="(?i)wrong file identifier/HTTP URL specified"):
+        await bot.send_photo(1, photo="https://example.com/a.jpg")
+
+
+async def test_scripted_faults_raise_ptb_exceptions(fake: FakeTelegram, bot: Bot) -> None:
+    fake.block(1)
+    fake.kick(-2)
+    fake.deactivate(3)
+    fake.not_found(4)
+    fake.rate_limit(5, retry_after=7)
+    fake.fail(6)
+    fake.migrate(-7, -1007)
+    fake.reject_parse(8)
+    with pytest.raises(Forbidden, match="(?i)blocked by the user"):
+        await bot.send_message(1, "x")
+    with pytest.raises(Forbidden, match="(?i)kicked"):
+        await bot.send_message(-2, "x")
+    with pytest.raises(Forbidden, match="(?i)user is deactivated"):
+        await bot.send_message(3, "x")
+    with pytest.raises(BadRequest, match="(?i)chat not found"):
+        await bot.send_message(4, "x")
+    with pytest.raises(RetryAfter) as retry:
+        await bot.send_message(5, "x")
+    assert retry.value.retry_after == timedelta(seconds=7)
+    await bot.send_message(5, "x")  # once only
+    with pytest.raises(NetworkError, match="(?i)Bad Gateway") as gateway:
+        await bot.send_message(6, "x")
+    assert not isinstance(gateway.value, BadRequest)
+    with pytest.raises(ChatMigrated) as migrated:
+        await bot.send_message(-7, "x")
+    assert migrated.value.new_chat_id == -1007
+    await bot.send_message(-1007, "x")
+    with pytest.raises(BadRequest, match="(?i)can't parse entities"):
+        await bot.send_message(8, "plain")
+    assert [p["chat_id"] for p in fake.sent()] == [5, -1007]
+    assert fake.scripted_429s == 1
+
+
+async def test_enforced_limits_answer_429(fake: FakeTelegram, bot: Bot) -> None:
+    fake.enforce_limits(global_per_second=30, per_chat_per_second=1, per_group_per_minute=20)
+    await bot.send_message(1, "x")
+    with pytest.raises(RetryAfter):
+        await bot.send_message(1, "y")
+    assert fake.limit_429s == 1
+
+
+async def test_updates_commands_and_chats(fake: FakeTelegram, bot: Bot) -> None:
+    fake.push_message(42, "/start@newsbot_test_bot hello")
+    fake.push_callback(42, "more:2", message_id=5)
+    updates = await bot.get_updates(timeout=1)
+    assert [u.update_id for u in updates] == [1, 2]
+    assert updates[0].message is not None
+    assert updates[0].message.text == "/start@newsbot_test_bot hello"
+    assert updates[0].message.parse_entities() == {updates[0].message.entities[0]: "/start@newsbot_test_bot"}
+    assert updates[1].callback_query is not None and updates[1].callback_query.data == "more:2"
+    assert await bot.get_updates(offset=3, timeout=1) == ()
+
+    scope = BotCommandScopeChat(42)
+    await bot.set_my_commands([BotCommand("latest", "最新")], scope=scope, language_code="zh")
+    assert [c.command for c in await bot.get_my_commands(scope=scope, language_code="zh")] == ["latest"]
+    assert await bot.get_my_commands() == ()
+
+    channel = await bot.get_chat("@newsbot_channel")
+    assert channel.type == "channel" and channel.id < 0
+    message = await bot.send_message(42, "a")
+    edited = await bot.edit_message_text("b", chat_id=42, message_id=message.message_id)
+    assert not isinstance(edited, bool) and edited.text == "b"
+    with pytest.raises(BadRequest, match="(?i)message is not modified"):
+        await bot.edit_message_text("b", chat_id=42, message_id=message.message_id)
+    assert await bot.answer_callback_query("1")
+    assert await bot.send_chat_action(42, "typing")
+
+
+async def test_unknown_method_is_not_found(fake: FakeTelegram, bot: Bot) -> None:
+    with pytest.raises(EndPointNotFound):
+        await bot.do_api_request("noSuchMethod")

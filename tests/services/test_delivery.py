@@ -1,0 +1,524 @@
+"""The outbox sender against real databases, the real `telegram.Bot` and a local fake Telegram server.
+
+Most tests move a fake clock (its sleep advances time at once); the pacing and loop tests use the real clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from telegram import Bot
+from telegram.request import HTTPXRequest
+
+from bot.services.delivery import OutboxSender, SendLimits, SendReport, SystemClock
+from db.engine import make_engine, make_sessionmaker
+from db.models import Delivery, OutboxMessage, Subscriber
+from db.outbox import OutboxRepo
+from tests.fakes.telegram_server import FakeTelegram
+
+START = datetime(2026, 11, 25, 8, 0, tzinfo=timezone.utc)
+Sessions = async_sessionmaker[AsyncSession]
+
+
+class FakeClock:
+    """Time that only moves when told to, or when slept on (instantly)."""
+
+    def __init__(self, start: datetime = START) -> None:
+        self._now = start
+
+    def now(self) -> datetime:
+        return self._now
+
+    async def sleep(self, seconds: float) -> None:
+        self._now += timedelta(seconds=seconds)
+        await asyncio.sleep(0)
+
+    def advance(self, seconds: float) -> None:
+        self._now += timedelta(seconds=seconds)
+
+
+@pytest.fixture(autouse=True)
+def timedelta_periods(monkeypatch: pytest.MonkeyPatch) -> None:
+    # PTB 22 warns (an error here) when it builds RetryAfter with int periods; opt in to timedelta.
+    monkeypatch.setenv("PTB_TIMEDELTA", "1")
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeTelegram]:
+    async with FakeTelegram() as server:
+        yield server
+
+
+@pytest.fixture
+async def bot(fake: FakeTelegram) -> AsyncIterator[Bot]:
+    client = Bot(fake.token, base_url=fake.base_url)
+    await client.initialize()
+    try:
+        yield client
+    finally:
+        await client.shutdown()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+def make_sender(
+    sessions: Sessions, bot: Bot, clock: FakeClock | SystemClock, *, max_attempts: int = 8, **limits: float
+) -> OutboxSender:
+    return OutboxSender(sessions, bot, limits=SendLimits(**limits), clock=clock, max_attempts=max_attempts)
+
+
+async def subscribe(sessions: Sessions, *chats: tuple[int, str]) -> list[Subscriber]:
+    subscribers = [Subscriber(chat_id=chat_id, kind=kind, created_at=START) for chat_id, kind in chats]
+    async with sessions() as session, session.begin():
+        session.add_all(subscribers)
+    return subscribers
+
+
+async def enqueue(
+    sessions: Sessions,
+    subscriber: Subscriber,
+    chunks: Sequence[str],
+    *,
+    now: datetime = START,
+    photo_url: str | None = None,
+    delivery: bool = True,
+) -> int | None:
+    """Queue the chunks (as one delivery, unless told otherwise); returns the delivery id."""
+    async with sessions() as session, session.begin():
+        delivery_id = None
+        if delivery:
+            row = Delivery(
+                subscriber_id=subscriber.id,
+                chat_id=subscriber.chat_id,
+                kind="digest",
+                status="pending",
+                created_at=now,
+            )
+            session.add(row)
+            await session.flush()
+            delivery_id = row.id
+        await OutboxRepo(session).enqueue(
+            subscriber=subscriber, chunks=chunks, delivery_id=delivery_id, now=now, photo_url=photo_url
+        )
+    return delivery_id
+
+
+async def outbox_rows(sessions: Sessions, subscriber_id: int | None = None) -> list[OutboxMessage]:
+    async with sessions() as session:
+        query = select(OutboxMessage).order_by(OutboxMessage.id)
+        if subscriber_id is not None:
+            query = query.where(OutboxMessage.subscriber_id == subscriber_id)
+        return list(await session.scalars(query))
+
+
+async def get_delivery(sessions: Sessions, delivery_id: int | None) -> Delivery:
+    async with sessions() as session:
+        row = await session.get(Delivery, delivery_id)
+        assert row is not None
+        return row
+
+
+async def get_subscriber(sessions: Sessions, subscriber_id: int) -> Subscriber:
+    async with sessions() as session:
+        row = await session.get(Subscriber, subscriber_id)
+        assert row is not None
+        return row
+
+
+def texts(fake: FakeTelegram, chat_id: int) -> list[str]:
+    return [p.get("text") or p.get("caption") or "" for p in fake.sent(chat_id)]
+
+
+# --- sending -------------------------------------------------------------------------------------------
+
+
+async def test_parts_go_out_in_order_as_html_without_previews(
+    sessions: Sessions, fake: FakeTelegram, bot: Bot, clock: FakeClock
+) -> None:
+    alice, group = await subscribe(sessions, (101, "private"), (-202, "group"))
+    first = await enqueue(sessions, alice, ["<b>1</b>", "2", "3"])
+    second = await enqueue(sessions, alice, ["4"])
+    group_delivery = await enqueue(sessions, group, ["g1", "g2"])
+
+    report = await make_sender(sessions, bot, clock).send_due()
+
+    assert report == SendReport(sent=6)
+    assert texts(fake, 101) == ["<b>1</b>", "2", "3", "4"]
+    assert texts(fake, -202) == ["g1", "g2"]
+    assert all(p["parse_mode"] == "HTML" for p in fake.sent())
+    assert all(p["link_preview_options"] == {"is_disabled": True} for p in fake.sent())
+    rows = await outbox_rows(sessions)
+    assert {r.status for r in rows} == {"sent"}
+    assert all(r.message_id is not None and r.sent_at is not None for r in rows)
+    for delivery_id in (first, second, group_delivery):
+        delivery = await get_delivery(sessions, delivery_id)
+        first_part = next(r for r in rows if r.delivery_id == delivery_id and r.seq == 0)
+        assert delivery.status == "sent"
+        assert delivery.message_id == first_part.message_id
+        assert delivery.sent_at is not None
+    async with sessions() as session:
+        assert await OutboxRepo(session).pending_count() == 0
+
+
+async def test_private_chat_parts_are_paced_one_a_second(
+    sessions: Sessions, fake: FakeTelegram, bot: Bot, clock: FakeClock
+) -> None:
+    (alice,) = await subscribe(sessions, (101, "private"))
+    await enqueue(sessions, alice, ["1", "2", "3"])
+
+    await make_sender(sessions, bot, clock).send_due()
+
+    sent_at = [r.sent_at for r in await outbox_rows(sessions)]
+    assert all(b - a >= timedelta(seconds=1) for a, b in zip(sent_at, sent_at[1:]))  # type: ignore[operator]
+
+
+async def test_photo_then_text_parts(sessions: Sessions, fake: FakeTelegram, bot: Bot, clock: FakeClock) -> None:
+    (alice,) = await subscribe(sessions, (101, "private"))
+    await enqueue(sessions, alice, ["<i>caption</i>", "more"], photo_url="https://img.example.com/a.jpg")
+
+    await make_sender(sessions, bot, clock).send_due()
+
+    sent = fake.sent(101)
+    assert [p["method"] for p in sent] == ["sendPhoto", "sendMessage"]
+    assert sent[0]["photo"] == "https://img.example.com/a.jpg"
+    assert sent[0]["caption"] == "<i>caption</i>" and sent[0]["parse_mode"] == "HTML"
+
+
+async def test_refused_photo_goes_out_as_text(
+    sessions: Sessions, fake: FakeTelegram, bot: Bot, clock: FakeClock
+) -> None:
+    (alice,) = await subscribe(sessions, (101, "private"))
+    delivery_id = await enqueue(sessions, alice, ["<b>caption</b>"], photo_url="https://img.example.com/a.jpg")
+    fake.refuse_photos()
+
+    report = await make_sender(sessions, bot, clock).send_due()
+
+    assert report.photos_as_text == 1 and report.sent == 1
+    assert [(p["method"], p["text"]) for p in fake.sent(101)] == [("sendMessage", "<b>caption</b>")]
+    (row,) = await outbox_rows(sessions)
+    assert row.status == "sent" and row.photo_url is None
+    assert row.last_error is not None and "wrong file identifier" in row.last_error.lower()
+    assert (await get_delivery(sessions, delivery_id)).status == "sent"
+
+
+@pytest.mark.parametrize(
+    ("fault", "reason"),
+    [
+        ("block", "blocked by the user"),
+        ("deactivate", "user is deactivated"),
+        ("kick", "kicked from the group chat"),
+        ("not_found", "chat not found"),
+    ],
+)
+async def test_gone_chat_deactivates_and_drops(
+    sessions: Sessions, fake: FakeTelegram, bot: Bot, clock: FakeClock, fault: str, reason: str
+) -> None:
+    gone, other = await subscribe(sessions, (-303, "group"), (404, "private"))
+    first = await enqueue(sessions, gone, ["a", "b"])
+    second = await enqueue(sessions, gone, ["c"])
+    await enqueue(sessions, other, ["hello"])
+    getattr(fake, fault)(-303)
+
+    report = await make_sender(sessions, bot, clock).send_due()
+
+    assert report == SendReport(sent=1, dropped=3, deactivated=1)
+    assert fake.sent(-303) == [] and texts(fake, 404) == ["hello"]
+    assert len(fake.calls_to("sendMessage")) == 2  # one try for the gone chat, not one per message
+    subscriber = await get_subscriber(sessions, gone.id)
+    assert not subscriber.active
+    assert subscriber.inactive_reason is not None and reason in subscriber.inactive_reason.lower()
+    assert {r.status for r in await outbox_rows(sessions, gone.id)} == {"dropped"}
+    for delivery_id in (first, second):
+        assert (await get_delivery(sessions, delivery_id)).status == "dropped"
+    assert (await make_sender(sessions, bot, clock).send_due()) == SendReport()
+
+
+async def test_rate_limited_chat_waits_alone(
+    sessions: Sessions, fake: FakeTelegram, bot: Bot, clock: FakeClock
+) -> None:
+    limited, b, c = await subscribe(sessions, (1, "private"), (2, "private"), (3, "group"))
+    await enqueue(sessions, limited, ["L1", "L2"])
+    await enqueue(sessions, b, ["B"])
+    await enqueue(sessions, c, ["C"])
+    fake.rate_limit(1, retry_after=30)
+    sender = make_sender(sessions, bot, clock)
+
+    report = await sender.send_due()
+
+    assert report == SendReport(sent=2, rate_limited=1)
+    assert fake.sent(1) == []
+    rows = await outbox_rows(sessions, limited.id)
+    assert [r.status for r in rows] == ["pending", "pending"]
+    assert all(r.attempts == 0 for r in rows)  # a 429 is not the message's fault
+    assert all(r.not_before >= START + timedelta(seconds=30) for r in rows)
+
+    clock.advance(30)
+    assert (await sender.send_due()).sent == 2
+    order = [p["chat_id"] for p in fake.sent()]
+    assert order.index(1) > order.index(2) and order.index(1) > order.index(3)
+    assert texts(fake, 1) == ["L1", "L2"]
+    assert fake.scripted_429s == 1
+
+
+async def test_server_errors_back_off_then_succeed(
+    sessions: Sessions, fake: FakeTelegram, bot: Bot, clock: FakeClock
+) -> None:
+    (alice,) = await subscribe(sessions, (101, "private"))
+    await enqueue(sessions, alice, ["1", "2"])
+    fake.fail(101, status=502, times=2)
+    sender = make_sender(sessions, bot, clock)
+
+    assert await sender.send_due() == SendReport(retried=1)
+    first, second = await outbox_rows(sessions)
+    assert first.attempts == 1 and first.last_error is not None and "bad gateway" in first.last_error.lower()
+    assert first.not_before == second.not_before  # part 2 waits with part 1
+    assert first.not_before - clock.now() == timedelta(seconds=2)
+
+    clock.advance(2)
+    assert await sender.send_due() == SendReport(retried=1)
+    first, _ = await outbox_rows(sessions)
+    assert first.attempts == 2 and first.not_before - clock.now() == timedelta(seconds=4)
+
+    clock.advance(4)
+    assert await sender.send_due() == SendReport(sent=2)
+    assert texts(fake, 101) == ["1", "2"]
+
+
+async def test_dead_after_max_attempts_and_the_chat_goes_on(
+    sessions: Sessions, fake: FakeTelegram, bot: Bot, clock: FakeClock
+) -> None:
+    (alice,) = await subscribe(sessions, (101, "private"))
+    delivery_id = await enqueue(sessions, alice, ["1", "2"])
+    fake.fail(101, status=500, times=3)
+    sender = make_sender(sessions, bot, clock, max_attempts=3)
+
+    reports = []
+    for _ in range(4):
+        reports.append(await sender.send_due())
+        clock.advance(300)
+
+    assert [r.retried for r in reports] == [1, 1, 0, 0]
+    assert reports[2] == SendReport(dead=1, sent=1)
+    first, second = await outbox_rows(sessions)
+    assert first.status == "dead" and first.attempts == 3
+    assert first.last_error is not None and "internal server error" in first.last_error.lower()
+    assert second.status == "sent"
+    assert texts(fake, 101) == ["2"]
+    delivery = await get_delivery(sessions, delivery_id)
+    assert delivery.status == "failed" and delivery.last_error == first.last_error
+    async with sessions() as session:
+        repo = OutboxRepo(session)
+        assert await repo.dead_count() == 1 and await repo.pending_count() == 0
+        assert [m.id for m in await repo.dead()] == [first.id]
+
+
+async def test_timeout_is_retried(sessions: Sessions, fake: FakeTelegram, clock: FakeClock) -> None:
+    (alice,) = await subscribe(sessions, (101, "private"))
+    await enqueue(sessions, alice, ["1"])
+    fake.stall(101, seconds=1.0)
+    impatient = Bot(fake.token, base_url=fake.base_url, request=HTTPXRequest(read_timeout=0.2))
+    await impatient.initialize()
+    try:
+        sender = make_sender(sessions, impatient, clock)
+        assert await sender.send_due() == SendReport(retried=1)
+        (row,) = await outbox_rows(sessions)
+        assert row.status == "pending" and row.attempts == 1
+        assert row.last_error is not None and row.last_error.startswith("TimedOut")
+        clock.advance(2)
+        assert (await sender.send_due()).sent == 1
+    finally:
+        await impatient.shutdown()
+
+
+async def test_migrated_group_follows_to_the_supergroup(
+    sessions: Sessions, fake: FakeTelegram, bot: Bot, clock: FakeClock
+) -> None:
+    (group,) = await subscribe(sessions, (-505, "group"))
+    delivery_id = await enqueue(sessions, group, ["1", "2"])
+    fake.migrate(-505, -1000505)
+
+    report = await make_sender(sessions, bot, clock).send_due()
+
+    assert report == SendReport(sent=2, migrated=1)
+    assert texts(fake, -1000505) == ["1", "2"]
+    subscriber = await get_subscriber(sessions, group.id)
+    assert (subscriber.chat_id, subscriber.kind, subscriber.active) == (-1000505, "supergroup", True)
+    rows = await outbox_rows(sessions)
+    assert {(r.chat_id, r.chat_kind, r.status) for r in rows} == {(-1000505, "supergroup", "sent")}
+    delivery = await get_delivery(sessions, delivery_id)
+    assert (delivery.status, delivery.chat_id) == ("sent", -1000505)
+
+
+async def test_migrated_into_a_subscribed_supergroup(
+    sessions: Sessions, fake: FakeTelegram, bot: Bot, clock: FakeClock
+) -> None:
+    old, new = await subscribe(sessions, (-505, "group"), (-1000505, "supergroup"))
+    await enqueue(sessions, old, ["old"])
+    await enqueue(sessions, new, ["new"])
+    fake.migrate(-505, -1000505)
+
+    report = await make_sender(sessions, bot, clock).send_due()
+
+    assert report == SendReport(sent=1, migrated=1, deactivated=1, dropped=1)
+    assert texts(fake, -1000505) == ["new"]
+    subscriber = await get_subscriber(sessions, old.id)
+    assert not subscriber.active and subscriber.chat_id == -505
+    assert [r.status for r in await outbox_rows(sessions, old.id)] == ["dropped"]
+
+
+async def test_rejected_markup_is_resent_as_plain_text(
+    sessions: Sessions, fake: FakeTelegram, bot: Bot, clock: FakeClock
+) -> None:
+    (alice,) = await subscribe(sessions, (101, "private"))
+    await enqueue(sessions, alice, ['<b>bold <a href="https://e.com/x">link</a> &amp; more'])
+
+    report = await make_sender(sessions, bot, clock).send_due()
+
+    assert report == SendReport(sent=1, plain_text_resends=1)
+    (resent,) = fake.sent(101)
+    assert "parse_mode" not in resent
+    assert resent["text"] == "bold link (https://e.com/x) & more"
+    (row,) = await outbox_rows(sessions)
+    assert row.status == "sent" and row.as_plain_text
+    assert row.last_error is not None and "can't parse entities" in row.last_error.lower()
+
+
+async def test_rejected_twice_is_dead(sessions: Sessions, fake: FakeTelegram, bot: Bot, clock: FakeClock) -> None:
+    (alice,) = await subscribe(sessions, (101, "private"))
+    delivery_id = await enqueue(sessions, alice, ["<b>fine</b>"])
+    fake.reject_parse(101, times=2)
+
+    report = await make_sender(sessions, bot, clock).send_due()
+
+    assert report == SendReport(dead=1, plain_text_resends=1)
+    (row,) = await outbox_rows(sessions)
+    assert row.status == "dead" and row.as_plain_text
+    assert (await get_delivery(sessions, delivery_id)).status == "failed"
+
+
+async def test_outbox_survives_a_restart(
+    database_url: str, sessions: Sessions, fake: FakeTelegram, bot: Bot, clock: FakeClock
+) -> None:
+    alice, bob = await subscribe(sessions, (101, "private"), (102, "private"))
+    await enqueue(sessions, alice, ["a1", "a2"])
+    await enqueue(sessions, bob, ["b1"])
+    fake.fail(101)
+    assert await make_sender(sessions, bot, clock).send_due() == SendReport(sent=1, retried=1)
+
+    # a new process: its own engine, bot and sender over the same database
+    engine = make_engine(database_url)
+    fresh_bot = Bot(fake.token, base_url=fake.base_url)
+    await fresh_bot.initialize()
+    try:
+        clock.advance(60)
+        report = await make_sender(make_sessionmaker(engine), fresh_bot, clock).send_due()
+    finally:
+        await fresh_bot.shutdown()
+        await engine.dispose()
+
+    assert report == SendReport(sent=2)
+    assert texts(fake, 101) == ["a1", "a2"] and texts(fake, 102) == ["b1"]
+
+
+async def test_a_thousand_subscribers(sessions: Sessions, fake: FakeTelegram, bot: Bot, clock: FakeClock) -> None:
+    chats = [(n, "private") for n in range(1, 701)] + [(-n, "group") for n in range(1, 301)]
+    subscribers = await subscribe(sessions, *chats)
+    async with sessions() as session, session.begin():
+        repo = OutboxRepo(session)
+        for s in subscribers:
+            await repo.enqueue(subscriber=s, chunks=[f"news for {s.chat_id}"], delivery_id=None, now=START)
+    blocked = {chat_id for i, (chat_id, _) in enumerate(chats) if i % 50 == 7}
+    limited = {chat_id for i, (chat_id, _) in enumerate(chats) if i % 37 == 3} - blocked
+    failing = {chat_id for i, (chat_id, _) in enumerate(chats) if i % 41 == 5} - blocked
+    for chat_id in blocked:
+        fake.block(chat_id)
+    for chat_id in limited:
+        fake.rate_limit(chat_id, retry_after=1 + chat_id % 3)
+    for chat_id in failing:
+        fake.fail(chat_id)
+
+    # the real budgets (30/s, 1/s per chat, 20/min per group) on a clock that runs as fast as it is slept on
+    sender = make_sender(sessions, bot, clock)
+    totals = SendReport()
+    for _ in range(5):
+        report = await sender.send_due()
+        for name in vars(totals):
+            setattr(totals, name, getattr(totals, name) + getattr(report, name))
+        clock.advance(10)
+
+    active = [chat_id for chat_id, _ in chats if chat_id not in blocked]
+    assert all(len(fake.sent(chat_id)) == 1 for chat_id in active)
+    assert all(fake.sent(chat_id) == [] for chat_id in blocked)
+    assert totals.sent == len(active) == len(fake.sent())
+    assert totals.deactivated == totals.dropped == len(blocked)
+    assert totals.rate_limited == len(limited) and totals.retried == len(failing - limited) + len(
+        failing & limited
+    )
+    rows = await outbox_rows(sessions)
+    by_chat = {r.chat_id: r.status for r in rows}
+    assert all(by_chat[c] == "dropped" for c in blocked) and all(by_chat[c] == "sent" for c in active)
+    async with sessions() as session:
+        inactive = set(await session.scalars(select(Subscriber.chat_id).where(Subscriber.active.is_(False))))
+    assert inactive == blocked
+
+
+async def test_real_budgets_cause_no_429s(sessions: Sessions, fake: FakeTelegram, bot: Bot) -> None:
+    """Telegram's limits, enforced by the fake on its own clock: the sender's pacing stays within them."""
+    fake.enforce_limits(global_per_second=30, per_chat_per_second=1, per_group_per_minute=20)
+    subscribers = await subscribe(
+        sessions, *[(n, "private") for n in range(1, 41)], (-1, "group"), (-2, "supergroup")
+    )
+    now = datetime.now(timezone.utc)
+    for s in subscribers:
+        await enqueue(sessions, s, ["one", "two"] if s.chat_id in (1, -1) else ["only"], now=now)
+
+    report = await make_sender(sessions, bot, SystemClock()).send_due()
+
+    assert fake.total_429s == 0
+    assert report == SendReport(sent=44)
+
+
+async def test_run_sends_what_is_enqueued_until_stopped(sessions: Sessions, fake: FakeTelegram, bot: Bot) -> None:
+    (alice,) = await subscribe(sessions, (101, "private"))
+    sender = make_sender(sessions, bot, SystemClock())
+    stop = asyncio.Event()
+    running = asyncio.create_task(sender.run(stop, idle=30))
+    try:
+        await enqueue(sessions, alice, ["hello"], now=datetime.now(timezone.utc))
+        sender.wake()
+        for _ in range(100):
+            if fake.sent(101):
+                break
+            await asyncio.sleep(0.02)
+        assert texts(fake, 101) == ["hello"]
+    finally:
+        stop.set()
+        await asyncio.wait_for(running, timeout=5)
+
+
+# --- the repository ----------------------------------------------------------------------------------------
+
+
+async def test_repo_due_drop_and_retarget(sessions: Sessions) -> None:
+    alice, group = await subscribe(sessions, (101, "private"), (-7, "group"))
+    later = START + timedelta(minutes=5)
+    await enqueue(sessions, group, ["g"], now=later, delivery=False)
+    await enqueue(sessions, alice, ["a1", "a2"], delivery=False)
+    async with sessions() as session, session.begin():
+        repo = OutboxRepo(session)
+        assert [m.text for m in await repo.due(START, limit=10)] == ["a1", "a2"]
+        assert [m.text for m in await repo.due(later, limit=10)] == ["a1", "a2", "g"]
+        assert await repo.next_due_at() == START
+        assert await repo.retarget(group.id, -1007) == 1
+        assert await repo.drop_pending_for(alice.id, "test") == 2
+        assert await repo.pending_count() == 1
+    rows = await outbox_rows(sessions)
+    assert [(r.chat_id, r.status) for r in rows] == [(-1007, "pending"), (101, "dropped"), (101, "dropped")]
