@@ -57,6 +57,7 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr | None = None
     # the running bot
     fetch_interval: float = Field(default=600.0, ge=10)  # seconds between feed polls
+    digest_check_interval: float = Field(default=30.0, ge=0.1, le=3600)  # seconds between looks for due digests
     inbox_dir: Path | None = None  # post files dropped here are imported as they appear
     inbox_interval: float = Field(default=5.0, ge=0.5)  # seconds between looks at INBOX_DIR
     # outbox sending budgets (Telegram's documented limits)

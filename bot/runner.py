@@ -30,8 +30,6 @@ from bot.services.subscriptions import SubscriptionService
 
 log = logging.getLogger(__name__)
 
-DIGEST_CHECK_SECONDS = 30.0
-
 
 @dataclass(slots=True)
 class BotServices:
@@ -194,7 +192,7 @@ def _schedule_jobs(
             sender.wake()
 
     jobs.run_repeating(poll_feeds, interval=timedelta(seconds=settings.fetch_interval), first=5, name="feeds")
-    jobs.run_repeating(run_digests, interval=DIGEST_CHECK_SECONDS, first=1, name="digests")
+    jobs.run_repeating(run_digests, interval=settings.digest_check_interval, first=1, name="digests")
     if settings.inbox_dir is not None:
         watcher = InboxWatcher(settings.inbox_dir)
 

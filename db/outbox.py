@@ -3,12 +3,9 @@
 `OutboxRepo` takes a session owned by the caller; it never opens, commits or closes one. It does not talk to
 Telegram: `bot.services.delivery.OutboxSender` does, and records what happened through these methods.
 
-Message states: "pending" until Telegram accepted it ("sent"), its chat is gone ("dropped"), or the last allowed
-attempt failed ("dead", kept with `last_error`). Within one chat, messages go out in `chat_order` (the order
-they were enqueued; the parts of a delivery by `seq`).
-
-Write methods start with a write where they can: on SQLite a transaction that reads first and writes later can
-fail at once with "database is locked" when another connection wrote in between.
+Message states: "pending" until Telegram accepted it ("sent"), its chat is gone ("dropped"), or the last
+allowed attempt failed ("dead", kept with `last_error`). Within one chat, messages go out in `chat_order`
+(the order they were enqueued; the parts of a delivery by `seq`).
 """
 
 from __future__ import annotations
@@ -110,9 +107,10 @@ class OutboxRepo:
 
     async def next_due_at(self) -> datetime | None:
         """When the earliest pending message becomes due; None when nothing is pending."""
-        return await self._session.scalar(
+        earliest: datetime | None = await self._session.scalar(
             select(func.min(OutboxMessage.not_before)).where(OutboxMessage.status == PENDING)
         )
+        return earliest
 
     async def pending_count(self) -> int:
         return await self._count(PENDING)
@@ -159,7 +157,7 @@ class OutboxRepo:
     async def record_failure(
         self, message_id: int, *, error: str, attempts: int, chat_id: int, not_before: datetime
     ) -> None:
-        """A failed attempt to be retried at `not_before`; the chat's later messages wait too, keeping order."""
+        """A failed attempt, retried at `not_before`; the chat's later messages wait too, keeping order."""
         await self._session.execute(
             update(OutboxMessage)
             .where(OutboxMessage.id == message_id, OutboxMessage.status == PENDING)
@@ -190,7 +188,9 @@ class OutboxRepo:
     async def drop_photo(self, message_id: int, *, error: str) -> None:
         """Telegram refused the photo: the message goes out as text (its caption) instead."""
         await self._session.execute(
-            update(OutboxMessage).where(OutboxMessage.id == message_id).values(photo_url=None, last_error=error)
+            update(OutboxMessage)
+            .where(OutboxMessage.id == message_id)
+            .values(photo_url=None, last_error=error)
         )
 
     async def drop_pending_for(self, subscriber_id: int, reason: str) -> int:
@@ -212,12 +212,14 @@ class OutboxRepo:
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
     async def deactivate_subscriber(self, subscriber_id: int, *, reason: str, now: datetime) -> int:
-        """The chat is gone (blocked, kicked, deleted): mark the subscriber inactive, drop and settle its mail.
+        """The chat is gone (blocked, kicked, deleted): subscriber inactive, its mail dropped and settled.
 
         Returns how many pending messages were dropped.
         """
         await self._session.execute(
-            update(Subscriber).where(Subscriber.id == subscriber_id).values(active=False, inactive_reason=reason)
+            update(Subscriber)
+            .where(Subscriber.id == subscriber_id)
+            .values(active=False, inactive_reason=reason)
         )
         deliveries = await self._pending_deliveries(subscriber_id)
         dropped = await self.drop_pending_for(subscriber_id, reason)
@@ -242,8 +244,8 @@ class OutboxRepo:
     ) -> Migration:
         """A group became a supergroup: the subscriber and its pending messages follow it to `new_chat_id`.
 
-        When another subscriber already has the new chat (someone subscribed there after the upgrade), this one
-        is deactivated and its pending messages dropped instead, so the chat does not get everything twice.
+        When another subscriber already has the new chat (someone subscribed there after the upgrade), this
+        one is deactivated and its pending messages dropped instead, so the chat does not get all twice.
         """
         taken = await self._session.scalar(
             select(Subscriber.id).where(Subscriber.chat_id == new_chat_id, Subscriber.id != subscriber_id)
@@ -254,7 +256,9 @@ class OutboxRepo:
             return Migration(subscriber_id, retargeted=0, dropped=dropped, deactivated=True)
         retargeted = await self.retarget(subscriber_id, new_chat_id)
         await self._session.execute(
-            update(Subscriber).where(Subscriber.id == subscriber_id).values(chat_id=new_chat_id, kind="supergroup")
+            update(Subscriber)
+            .where(Subscriber.id == subscriber_id)
+            .values(chat_id=new_chat_id, kind="supergroup")
         )
         await self._session.execute(
             update(Delivery)
@@ -270,7 +274,12 @@ class OutboxRepo:
         the first part's message id.
         """
         result = await self._session.execute(
-            select(OutboxMessage.status, OutboxMessage.message_id, OutboxMessage.last_error, OutboxMessage.attempts)
+            select(
+                OutboxMessage.status,
+                OutboxMessage.message_id,
+                OutboxMessage.last_error,
+                OutboxMessage.attempts,
+            )
             .where(OutboxMessage.delivery_id == delivery_id)
             .order_by(OutboxMessage.seq, OutboxMessage.id)
         )

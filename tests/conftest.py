@@ -17,17 +17,14 @@ import pytest
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.config import Settings
 from db.engine import make_engine, make_sessionmaker, upgrade_schema
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED = REPO_ROOT.parent / "shared"
 CORPUS = SHARED / "corpus"
 DEFAULT_PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
-SETTING_NAMES = (
-    "DATABASE_URL TIMEZONE SUMMARY_MAX_CHARS SUMMARIZER MAX_FILE_BYTES FETCH_TIMEOUT FETCH_MAX_BYTES "
-    "FETCH_PER_HOST FETCH_CONCURRENCY FETCH_MAX_REDIRECTS TELEGRAM_BOT_TOKEN TELEGRAM_BASE_URL ADMIN_IDS "
-    "DIGEST_TIME CHANNEL_ID OPENAI_API_KEY OPENAI_BASE_URL OPENAI_MODEL"
-).split()
+SETTING_NAMES = [name.upper() for name in Settings.model_fields]
 
 
 @pytest.fixture(autouse=True)

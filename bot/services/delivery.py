@@ -1,6 +1,6 @@
 """Sending the outbox: due messages go to Telegram within its flood limits, and every outcome is recorded.
 
-`OutboxSender.send_due()` sends what is due now and returns a `SendReport`; `run()` repeats that until stopped.
+`OutboxSender.send_due()` sends what is due now and returns a `SendReport`; `run()` repeats it until stopped.
 It only sends: what to say comes rendered (`bot.render`) and queued (`db.outbox.OutboxRepo.enqueue`).
 
 Pacing, measured on the injected `Clock` with sliding windows like Telegram's:
@@ -12,16 +12,16 @@ own, one message at a time in enqueue order (the parts of a delivery by seq), at
 in flight.
 
 What Telegram answers, and what happens (error texts matched case-insensitively; nothing stops the sender):
-    accepted                     -> "sent" (message_id, sent_at); the delivery is settled once no part is pending
+    accepted                     -> "sent" (message_id, sent_at); the delivery settles once no part is pending
     RetryAfter (429)             -> only this chat waits retry_after; not counted as an attempt
-    ChatMigrated                 -> the subscriber and its pending messages move to the supergroup; resent at once
+    ChatMigrated                 -> the subscriber and its pending messages move to the supergroup; resent now
     Forbidden (403), BadRequest "chat not found" and the like
                                  -> subscriber inactive with the reason; its pending messages "dropped"
     BadRequest about the photo   -> the caption goes out as a text message instead
     other BadRequest             -> resent once as plain text; failing again -> "dead"
     NetworkError/TimedOut (5xx, connection), other TelegramError
                                  -> attempts+1, the chat waits 2, 4, 8 ... 300 s; "dead" after max_attempts
-Note that `BadRequest` and `TimedOut` are subclasses of `NetworkError` in PTB, so the order of the handlers matters.
+`BadRequest` and `TimedOut` are subclasses of `NetworkError` in PTB, so the order of the handlers matters.
 A TimedOut request may still have reached Telegram: retrying it can deliver a message twice (at least once).
 
 Each state change is its own short transaction with its own session; no session is shared between chats.
@@ -125,6 +125,14 @@ class SendReport:
     def total(self) -> int:
         return sum(getattr(self, f.name) for f in fields(self))
 
+    def __add__(self, other: SendReport) -> SendReport:
+        return SendReport(**{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)})
+
+    def __str__(self) -> str:
+        """One line for logs and the command line, e.g. 'sent 12, retried 1' ('nothing sent')."""
+        counts = ((f.name.replace("_", " "), getattr(self, f.name)) for f in fields(self))
+        return ", ".join(f"{name} {count}" for name, count in counts if count) or "nothing sent"
+
 
 class _Step(enum.Enum):
     DONE = "done"  # the message left the pending set: go on with the chat's next one
@@ -169,9 +177,10 @@ def _plain(text_html: str, *, limit: int) -> str:
     text = html_to_plain(text_html)
     if utf16_len(text) <= limit:
         return text
-    while utf16_len(text) > limit - 1:
-        text = text[: len(text) - max(1, (utf16_len(text) - limit + 1) // 2)]
-    return text + "…"
+    cut = text[: limit - 1]
+    while utf16_len(cut) > limit - 1:  # astral characters take two units
+        cut = cut[:-1]
+    return cut + "…"
 
 
 def _matches(error: TelegramError, markers: Sequence[str]) -> bool:
@@ -241,6 +250,11 @@ class OutboxSender:
                 waking.cancel()
         finally:
             stopping.cancel()
+
+    async def next_due_at(self) -> datetime | None:
+        """When the earliest pending message becomes due (None when nothing is pending)."""
+        async with self._sessions() as session:
+            return await OutboxRepo(session).next_due_at()
 
     async def send_due(self) -> SendReport:
         """Send every message that is due now, within the budgets; return when nothing more is due.

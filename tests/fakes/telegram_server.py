@@ -1,8 +1,9 @@
 """A real local HTTP server speaking the Telegram Bot API, for tests that drive the real `telegram.Bot`.
 
-No mocks: tests give PTB `base_url=await fake.start()` (it ends in "/bot"; PTB appends the token) and the real
-`Bot` / `Application` talk HTTP to it. Answers use Telegram's envelopes, `{"ok": true, "result": ...}` and
-`{"ok": false, "error_code": N, "description": "...", "parameters": {...}}`, so PTB raises its real exceptions.
+No mocks: tests give PTB `base_url=await fake.start()` (it ends in "/bot"; PTB appends the token) and the
+real `Bot` / `Application` talk HTTP to it. Answers use Telegram's envelopes, `{"ok": true, "result": ...}`
+and `{"ok": false, "error_code": N, "description": "...", "parameters": {...}}`, so PTB raises its real
+exceptions.
 
     async with FakeTelegram() as fake:           # or: base_url = await fake.start(); ...; await fake.close()
         bot = Bot(fake.token, base_url=fake.base_url)
@@ -12,19 +13,21 @@ No mocks: tests give PTB `base_url=await fake.start()` (it ends in "/bot"; PTB a
         ...
         fake.sent(42)                            # the accepted sendMessage/sendPhoto params for chat 42
 
-Scripted faults (per chat id, checked before anything else): `block`, `deactivate`, `kick`, `not_found` (for
-good); `rate_limit`, `fail`, `reject_parse`, `stall` (`times` requests); `migrate` (for good, like Telegram: the
-old group id keeps answering "upgraded"); `refuse_photos()` (every sendPhoto). `enforce_limits(...)` answers 429
-whenever a send breaks Telegram's documented flood limits, measured with sliding windows on the server's
-monotonic clock; `limit_429s` counts those, `scripted_429s` the scripted ones.
+Scripted faults (per chat id, checked before anything else): `block`, `deactivate`, `kick`, `not_found`
+(for good); `rate_limit`, `fail`, `reject_parse`, `stall` (`times` requests); `migrate` (for good, like
+Telegram: the old group id keeps answering "upgraded"); `refuse_photos()` (every sendPhoto).
+`enforce_limits(...)` answers 429 whenever a send breaks Telegram's documented flood limits, measured with
+sliding windows on the server's monotonic clock; `limit_429s` counts those, `scripted_429s` the scripted ones.
 
-Validation follows Telegram: empty text, text over 4096 UTF-16 units (after entity parsing), captions over 1024,
-and HTML that Telegram's parser rejects (unknown or unclosed tags) answer 400 with Telegram's descriptions.
+Validation follows Telegram: empty text, text over 4096 UTF-16 units (after entity parsing), captions over
+1024, and HTML that Telegram's parser rejects (unknown or unclosed tags) answer 400 with Telegram's
+descriptions.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import time
@@ -40,13 +43,14 @@ DEFAULT_TOKEN = "123456:TEST-token"
 MESSAGE_LIMIT = 4096
 CAPTION_LIMIT = 1024
 ALLOWED_TAGS = frozenset(
-    "b strong i em u ins s strike del a code pre blockquote tg-spoiler tg-emoji span".split()
+    {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "a", "code", "pre", "blockquote"}
+    | {"tg-spoiler", "tg-emoji", "span"}
 )
 SEND_METHODS = frozenset({"sendmessage", "sendphoto"})
 # Parameters Telegram documents as strings; every other form value PTB sends JSON-encoded (numbers, objects).
 _STRING_PARAMS = frozenset(
-    "text caption parse_mode photo callback_query_id url secret_token language_code action "
-    "inline_message_id business_connection_id message_effect_id".split()
+    {"text", "caption", "parse_mode", "photo", "callback_query_id", "url", "secret_token", "language_code"}
+    | {"action", "inline_message_id", "business_connection_id", "message_effect_id"}
 )
 
 PHOTO_REFUSED = "Bad Request: wrong file identifier/HTTP URL specified"
@@ -105,7 +109,7 @@ def utf16_len(text: str) -> int:
 
 
 class _EntityParser(HTMLParser):
-    """Telegram's HTML parse mode, as far as tests need it: allowed tags, properly nested; collects the text."""
+    """Telegram's HTML parse mode as far as tests need it: allowed tags, properly nested. Keeps the text."""
 
     def __init__(self, source: str) -> None:
         super().__init__(convert_charrefs=True)
@@ -133,7 +137,7 @@ class _EntityParser(HTMLParser):
         if self.error is not None:
             return
         if not self.stack:
-            self.error = f'Unexpected end tag at byte offset {self._offset()}'
+            self.error = f"Unexpected end tag at byte offset {self._offset()}"
         elif self.stack[-1] != tag:
             self.error = (
                 f'Can\'t find end tag corresponding to start tag "{self.stack[-1]}"'
@@ -279,7 +283,12 @@ class FakeTelegram:
 
     def reject_parse(self, chat_id: int, times: int = 1) -> None:
         self._faults[chat_id].append(
-            _Fault(400, "Bad Request: can't parse entities: Unsupported start tag \"x\" at byte offset 0", None, times)
+            _Fault(
+                400,
+                'Bad Request: can\'t parse entities: Unsupported start tag "x" at byte offset 0',
+                None,
+                times,
+            )
         )
 
     def refuse_photos(self, refuse: bool = True) -> None:
@@ -351,14 +360,17 @@ class FakeTelegram:
     ) -> int:
         """Queue a callback query (a button press on message `message_id`); returns its update_id."""
         user = self._user(user_id if user_id is not None else chat_id, first_name, language_code)
-        stored = self._messages.get((chat_id, message_id))
-        message = stored or {
-            "message_id": message_id,
-            "from": self.me,
-            "chat": self._chat(chat_id, chat_type, first_name=first_name),
-            "date": int(time.time()),
-            "text": "",
-        }
+        # the bot's message the button is on; made up (and kept, so the bot can edit it) when not sent here
+        message = self._messages.setdefault(
+            (chat_id, message_id),
+            {
+                "message_id": message_id,
+                "from": self.me,
+                "chat": self._chat(chat_id, chat_type, first_name=first_name),
+                "date": int(time.time()),
+                "text": "…",
+            },
+        )
         callback = {
             "id": str(next(self._callback_ids)),
             "from": user,
@@ -457,7 +469,10 @@ class FakeTelegram:
             return
         now = time.monotonic()
         w = self._windows
-        checks = [(w.all, self._limits.global_per_second, 1.0), (w.per_chat[chat_id], self._limits.per_chat_per_second, 1.0)]
+        checks = [
+            (w.all, self._limits.global_per_second, 1.0),
+            (w.per_chat[chat_id], self._limits.per_chat_per_second, 1.0),
+        ]
         if chat_id < 0:
             checks.append((w.per_group[chat_id], self._limits.per_group_per_minute, 60.0))
         wait = 0.0
@@ -469,7 +484,9 @@ class FakeTelegram:
         if wait > 0:
             self.limit_429s += 1
             retry_after = max(1, int(wait + 0.999))
-            raise TelegramApiError(429, f"Too Many Requests: retry after {retry_after}", {"retry_after": retry_after})
+            raise TelegramApiError(
+                429, f"Too Many Requests: retry after {retry_after}", {"retry_after": retry_after}
+            )
         for window, _limit, _length in checks:
             window.append(now)
 
@@ -487,10 +504,8 @@ class FakeTelegram:
             self._new_update.clear()
             wait = min(float(params.get("timeout") or 0), 0.2)
             if wait > 0:
-                try:
+                with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(self._new_update.wait(), wait)
-                except asyncio.TimeoutError:
-                    pass
         limit = int(params.get("limit") or 100)
         return self._updates[:limit]
 
@@ -505,7 +520,11 @@ class FakeTelegram:
         return True
 
     async def _m_getwebhookinfo(self, params: dict[str, Any], chat_id: int | None) -> Any:
-        return {"url": self.webhook_url, "has_custom_certificate": False, "pending_update_count": len(self._updates)}
+        return {
+            "url": self.webhook_url,
+            "has_custom_certificate": False,
+            "pending_update_count": len(self._updates),
+        }
 
     def _commands_key(self, params: dict[str, Any]) -> tuple[str, str]:
         scope = params.get("scope") or {"type": "default"}
@@ -560,7 +579,13 @@ class FakeTelegram:
             raise bad_request("message caption is too long")
         self._sent.append({"method": "sendPhoto", **params})
         sizes = [
-            {"file_id": f"photo-{w}", "file_unique_id": f"u{w}", "width": w, "height": w * 3 // 4, "file_size": w * 90}
+            {
+                "file_id": f"photo-{w}",
+                "file_unique_id": f"u{w}",
+                "width": w,
+                "height": w * 3 // 4,
+                "file_size": w * 90,
+            }
             for w in (90, 320, 800)
         ]
         fields: dict[str, Any] = {"photo": sizes}
@@ -589,8 +614,8 @@ class FakeTelegram:
         markup = params.get("reply_markup")
         if visible == stored.get("text") and markup == stored.get("reply_markup"):
             raise bad_request(
-                "message is not modified: specified new message content and reply markup are exactly the same "
-                "as a current content and reply markup of the message"
+                "message is not modified: specified new message content and reply markup are exactly "
+                "the same as a current content and reply markup of the message"
             )
         stored["text"] = visible
         stored["edit_date"] = int(time.time())
@@ -655,6 +680,6 @@ async def _read_params(request: web.Request) -> dict[str, Any]:
     for name, value in form.items():
         if isinstance(value, str):
             params[name] = _decode_form_value(name, value)
-        else:  # an uploaded file
+        elif isinstance(value, web.FileField):  # an uploaded file
             params[name] = value.filename or "upload"
     return params

@@ -10,8 +10,8 @@ from telegram import Bot, BotCommand, BotCommandScopeChat, LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.error import (
     BadRequest,
-    EndPointNotFound,
     ChatMigrated,
+    EndPointNotFound,
     Forbidden,
     InvalidToken,
     NetworkError,
@@ -46,11 +46,15 @@ async def bot(fake: FakeTelegram) -> AsyncIterator[Bot]:
 async def test_get_me_and_send_message(fake: FakeTelegram, bot: Bot) -> None:
     assert bot.username == "newsbot_test_bot"
     first = await bot.send_message(
-        42, "<b>Hi</b> &amp; bye", parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True)
+        42,
+        "<b>Hi</b> &amp; bye",
+        parse_mode=ParseMode.HTML,
+        link_preview_options=LinkPreviewOptions(is_disabled=True),
     )
     second = await bot.send_message(42, "again")
     assert first.text == "Hi & bye"
-    assert first.chat.id == 42 and first.chat.type == "private"
+    assert first.chat.id == 42
+    assert first.chat.type == "private"
     assert second.message_id > first.message_id
     sent = fake.sent(42)
     assert [p["text"] for p in sent] == ["<b>Hi</b> &amp; bye", "again"]
@@ -66,26 +70,29 @@ async def test_wrong_token_is_unauthorized(fake: FakeTelegram) -> None:
 
 
 async def test_validation_like_telegram(fake: FakeTelegram, bot: Bot) -> None:
-    with pytest.raises(BadRequest, match="(?i)message is too long"):
+    with pytest.raises(BadRequest, match=r"(?i)message is too long"):
         await bot.send_message(1, "x" * 4097)
     await bot.send_message(1, "<b>" + "x" * 4096 + "</b>", parse_mode=ParseMode.HTML)  # tags do not count
-    with pytest.raises(BadRequest, match="(?i)message is too long"):
+    with pytest.raises(BadRequest, match=r"(?i)message is too long"):
         await bot.send_message(1, "😀" * 2049)  # 4098 UTF-16 units
-    with pytest.raises(BadRequest, match='(?i)end tag corresponding to start tag "b"'):
+    with pytest.raises(BadRequest, match=r'(?i)end tag corresponding to start tag "b"'):
         await bot.send_message(1, "<b>open", parse_mode=ParseMode.HTML)
-    with pytest.raises(BadRequest, match='(?i)Unsupported start tag "br"'):
+    with pytest.raises(BadRequest, match=r'(?i)Unsupported start tag "br"'):
         await bot.send_message(1, "a<br>b", parse_mode=ParseMode.HTML)
     await bot.send_message(1, "a<br>b")  # no parse mode: plain text
-    with pytest.raises(BadRequest, match="(?i)message caption is too long"):
+    with pytest.raises(BadRequest, match=r"(?i)message caption is too long"):
         await bot.send_photo(1, photo="https://example.com/a.jpg", caption="y" * 1025)
     assert len(fake.sent(1)) == 2
 
 
 async def test_photo(fake: FakeTelegram, bot: Bot) -> None:
-    message = await bot.send_photo(1, photo="https://example.com/a.jpg", caption="<i>c</i>", parse_mode="HTML")
-    assert message.caption == "c" and message.photo
+    message = await bot.send_photo(
+        1, photo="https://example.com/a.jpg", caption="<i>c</i>", parse_mode="HTML"
+    )
+    assert message.caption == "c"
+    assert message.photo
     fake.refuse_photos()
-    with pytest.raises(BadRequest, match="(?i)wrong file identifier/HTTP URL specified"):
+    with pytest.raises(BadRequest, match=r"(?i)wrong file identifier/HTTP URL specified"):
         await bot.send_photo(1, photo="https://example.com/a.jpg")
 
 
@@ -98,26 +105,26 @@ async def test_scripted_faults_raise_ptb_exceptions(fake: FakeTelegram, bot: Bot
     fake.fail(6)
     fake.migrate(-7, -1007)
     fake.reject_parse(8)
-    with pytest.raises(Forbidden, match="(?i)blocked by the user"):
+    with pytest.raises(Forbidden, match=r"(?i)blocked by the user"):
         await bot.send_message(1, "x")
-    with pytest.raises(Forbidden, match="(?i)kicked"):
+    with pytest.raises(Forbidden, match=r"(?i)kicked"):
         await bot.send_message(-2, "x")
-    with pytest.raises(Forbidden, match="(?i)user is deactivated"):
+    with pytest.raises(Forbidden, match=r"(?i)user is deactivated"):
         await bot.send_message(3, "x")
-    with pytest.raises(BadRequest, match="(?i)chat not found"):
+    with pytest.raises(BadRequest, match=r"(?i)chat not found"):
         await bot.send_message(4, "x")
     with pytest.raises(RetryAfter) as retry:
         await bot.send_message(5, "x")
     assert retry.value.retry_after == timedelta(seconds=7)
     await bot.send_message(5, "x")  # once only
-    with pytest.raises(NetworkError, match="(?i)Bad Gateway") as gateway:
+    with pytest.raises(NetworkError, match=r"(?i)Bad Gateway") as gateway:
         await bot.send_message(6, "x")
     assert not isinstance(gateway.value, BadRequest)
     with pytest.raises(ChatMigrated) as migrated:
         await bot.send_message(-7, "x")
     assert migrated.value.new_chat_id == -1007
     await bot.send_message(-1007, "x")
-    with pytest.raises(BadRequest, match="(?i)can't parse entities"):
+    with pytest.raises(BadRequest, match=r"(?i)can't parse entities"):
         await bot.send_message(8, "plain")
     assert [p["chat_id"] for p in fake.sent()] == [5, -1007]
     assert fake.scripted_429s == 1
@@ -139,7 +146,8 @@ async def test_updates_commands_and_chats(fake: FakeTelegram, bot: Bot) -> None:
     assert updates[0].message is not None
     assert updates[0].message.text == "/start@newsbot_test_bot hello"
     assert updates[0].message.parse_entities() == {updates[0].message.entities[0]: "/start@newsbot_test_bot"}
-    assert updates[1].callback_query is not None and updates[1].callback_query.data == "more:2"
+    assert updates[1].callback_query is not None
+    assert updates[1].callback_query.data == "more:2"
     assert await bot.get_updates(offset=3, timeout=1) == ()
 
     scope = BotCommandScopeChat(42)
@@ -148,13 +156,18 @@ async def test_updates_commands_and_chats(fake: FakeTelegram, bot: Bot) -> None:
     assert await bot.get_my_commands() == ()
 
     channel = await bot.get_chat("@newsbot_channel")
-    assert channel.type == "channel" and channel.id < 0
+    assert channel.type == "channel"
+    assert channel.id < 0
     message = await bot.send_message(42, "a")
     edited = await bot.edit_message_text("b", chat_id=42, message_id=message.message_id)
-    assert not isinstance(edited, bool) and edited.text == "b"
-    with pytest.raises(BadRequest, match="(?i)message is not modified"):
+    assert not isinstance(edited, bool)
+    assert edited.text == "b"
+    with pytest.raises(BadRequest, match=r"(?i)message is not modified"):
         await bot.edit_message_text("b", chat_id=42, message_id=message.message_id)
     assert await bot.answer_callback_query("1")
+    pressed = await bot.edit_message_text("page 2", chat_id=42, message_id=5)  # the message under the button
+    assert not isinstance(pressed, bool)
+    assert pressed.text == "page 2"
     assert await bot.send_chat_action(42, "typing")
 
 

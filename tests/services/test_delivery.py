@@ -6,6 +6,7 @@ Most tests move a fake clock (its sleep advances time at once); the pacing and l
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime, timedelta, timezone
 
@@ -177,10 +178,12 @@ async def test_private_chat_parts_are_paced_one_a_second(
     await make_sender(sessions, bot, clock).send_due()
 
     sent_at = [r.sent_at for r in await outbox_rows(sessions)]
-    assert all(b - a >= timedelta(seconds=1) for a, b in zip(sent_at, sent_at[1:]))  # type: ignore[operator]
+    assert all(b - a >= timedelta(seconds=1) for a, b in itertools.pairwise(sent_at))  # type: ignore[operator]
 
 
-async def test_photo_then_text_parts(sessions: Sessions, fake: FakeTelegram, bot: Bot, clock: FakeClock) -> None:
+async def test_photo_then_text_parts(
+    sessions: Sessions, fake: FakeTelegram, bot: Bot, clock: FakeClock
+) -> None:
     (alice,) = await subscribe(sessions, (101, "private"))
     await enqueue(sessions, alice, ["<i>caption</i>", "more"], photo_url="https://img.example.com/a.jpg")
 
@@ -189,23 +192,29 @@ async def test_photo_then_text_parts(sessions: Sessions, fake: FakeTelegram, bot
     sent = fake.sent(101)
     assert [p["method"] for p in sent] == ["sendPhoto", "sendMessage"]
     assert sent[0]["photo"] == "https://img.example.com/a.jpg"
-    assert sent[0]["caption"] == "<i>caption</i>" and sent[0]["parse_mode"] == "HTML"
+    assert sent[0]["caption"] == "<i>caption</i>"
+    assert sent[0]["parse_mode"] == "HTML"
 
 
 async def test_refused_photo_goes_out_as_text(
     sessions: Sessions, fake: FakeTelegram, bot: Bot, clock: FakeClock
 ) -> None:
     (alice,) = await subscribe(sessions, (101, "private"))
-    delivery_id = await enqueue(sessions, alice, ["<b>caption</b>"], photo_url="https://img.example.com/a.jpg")
+    delivery_id = await enqueue(
+        sessions, alice, ["<b>caption</b>"], photo_url="https://img.example.com/a.jpg"
+    )
     fake.refuse_photos()
 
     report = await make_sender(sessions, bot, clock).send_due()
 
-    assert report.photos_as_text == 1 and report.sent == 1
+    assert report.photos_as_text == 1
+    assert report.sent == 1
     assert [(p["method"], p["text"]) for p in fake.sent(101)] == [("sendMessage", "<b>caption</b>")]
     (row,) = await outbox_rows(sessions)
-    assert row.status == "sent" and row.photo_url is None
-    assert row.last_error is not None and "wrong file identifier" in row.last_error.lower()
+    assert row.status == "sent"
+    assert row.photo_url is None
+    assert row.last_error is not None
+    assert "wrong file identifier" in row.last_error.lower()
     assert (await get_delivery(sessions, delivery_id)).status == "sent"
 
 
@@ -230,11 +239,13 @@ async def test_gone_chat_deactivates_and_drops(
     report = await make_sender(sessions, bot, clock).send_due()
 
     assert report == SendReport(sent=1, dropped=3, deactivated=1)
-    assert fake.sent(-303) == [] and texts(fake, 404) == ["hello"]
+    assert fake.sent(-303) == []
+    assert texts(fake, 404) == ["hello"]
     assert len(fake.calls_to("sendMessage")) == 2  # one try for the gone chat, not one per message
     subscriber = await get_subscriber(sessions, gone.id)
     assert not subscriber.active
-    assert subscriber.inactive_reason is not None and reason in subscriber.inactive_reason.lower()
+    assert subscriber.inactive_reason is not None
+    assert reason in subscriber.inactive_reason.lower()
     assert {r.status for r in await outbox_rows(sessions, gone.id)} == {"dropped"}
     for delivery_id in (first, second):
         assert (await get_delivery(sessions, delivery_id)).status == "dropped"
@@ -263,7 +274,8 @@ async def test_rate_limited_chat_waits_alone(
     clock.advance(30)
     assert (await sender.send_due()).sent == 2
     order = [p["chat_id"] for p in fake.sent()]
-    assert order.index(1) > order.index(2) and order.index(1) > order.index(3)
+    assert order.index(1) > order.index(2)
+    assert order.index(1) > order.index(3)
     assert texts(fake, 1) == ["L1", "L2"]
     assert fake.scripted_429s == 1
 
@@ -276,16 +288,23 @@ async def test_server_errors_back_off_then_succeed(
     fake.fail(101, status=502, times=2)
     sender = make_sender(sessions, bot, clock)
 
-    assert await sender.send_due() == SendReport(retried=1)
+    report = await sender.send_due()
+    assert report == SendReport(retried=1)
+    assert str(report) == "retried 1"
+    assert str(SendReport()) == "nothing sent"
+    assert await sender.next_due_at() == clock.now() + timedelta(seconds=2)
     first, second = await outbox_rows(sessions)
-    assert first.attempts == 1 and first.last_error is not None and "bad gateway" in first.last_error.lower()
+    assert first.attempts == 1
+    assert first.last_error is not None
+    assert "bad gateway" in first.last_error.lower()
     assert first.not_before == second.not_before  # part 2 waits with part 1
     assert first.not_before - clock.now() == timedelta(seconds=2)
 
     clock.advance(2)
     assert await sender.send_due() == SendReport(retried=1)
     first, _ = await outbox_rows(sessions)
-    assert first.attempts == 2 and first.not_before - clock.now() == timedelta(seconds=4)
+    assert first.attempts == 2
+    assert first.not_before - clock.now() == timedelta(seconds=4)
 
     clock.advance(4)
     assert await sender.send_due() == SendReport(sent=2)
@@ -308,15 +327,19 @@ async def test_dead_after_max_attempts_and_the_chat_goes_on(
     assert [r.retried for r in reports] == [1, 1, 0, 0]
     assert reports[2] == SendReport(dead=1, sent=1)
     first, second = await outbox_rows(sessions)
-    assert first.status == "dead" and first.attempts == 3
-    assert first.last_error is not None and "internal server error" in first.last_error.lower()
+    assert first.status == "dead"
+    assert first.attempts == 3
+    assert first.last_error is not None
+    assert "internal server error" in first.last_error.lower()
     assert second.status == "sent"
     assert texts(fake, 101) == ["2"]
     delivery = await get_delivery(sessions, delivery_id)
-    assert delivery.status == "failed" and delivery.last_error == first.last_error
+    assert delivery.status == "failed"
+    assert delivery.last_error == first.last_error
     async with sessions() as session:
         repo = OutboxRepo(session)
-        assert await repo.dead_count() == 1 and await repo.pending_count() == 0
+        assert await repo.dead_count() == 1
+        assert await repo.pending_count() == 0
         assert [m.id for m in await repo.dead()] == [first.id]
 
 
@@ -330,8 +353,10 @@ async def test_timeout_is_retried(sessions: Sessions, fake: FakeTelegram, clock:
         sender = make_sender(sessions, impatient, clock)
         assert await sender.send_due() == SendReport(retried=1)
         (row,) = await outbox_rows(sessions)
-        assert row.status == "pending" and row.attempts == 1
-        assert row.last_error is not None and row.last_error.startswith("TimedOut")
+        assert row.status == "pending"
+        assert row.attempts == 1
+        assert row.last_error is not None
+        assert row.last_error.startswith("TimedOut")
         clock.advance(2)
         assert (await sender.send_due()).sent == 1
     finally:
@@ -370,7 +395,8 @@ async def test_migrated_into_a_subscribed_supergroup(
     assert report == SendReport(sent=1, migrated=1, deactivated=1, dropped=1)
     assert texts(fake, -1000505) == ["new"]
     subscriber = await get_subscriber(sessions, old.id)
-    assert not subscriber.active and subscriber.chat_id == -505
+    assert not subscriber.active
+    assert subscriber.chat_id == -505
     assert [r.status for r in await outbox_rows(sessions, old.id)] == ["dropped"]
 
 
@@ -387,11 +413,15 @@ async def test_rejected_markup_is_resent_as_plain_text(
     assert "parse_mode" not in resent
     assert resent["text"] == "bold link (https://e.com/x) & more"
     (row,) = await outbox_rows(sessions)
-    assert row.status == "sent" and row.as_plain_text
-    assert row.last_error is not None and "can't parse entities" in row.last_error.lower()
+    assert row.status == "sent"
+    assert row.as_plain_text
+    assert row.last_error is not None
+    assert "can't parse entities" in row.last_error.lower()
 
 
-async def test_rejected_twice_is_dead(sessions: Sessions, fake: FakeTelegram, bot: Bot, clock: FakeClock) -> None:
+async def test_rejected_twice_is_dead(
+    sessions: Sessions, fake: FakeTelegram, bot: Bot, clock: FakeClock
+) -> None:
     (alice,) = await subscribe(sessions, (101, "private"))
     delivery_id = await enqueue(sessions, alice, ["<b>fine</b>"])
     fake.reject_parse(101, times=2)
@@ -400,7 +430,8 @@ async def test_rejected_twice_is_dead(sessions: Sessions, fake: FakeTelegram, bo
 
     assert report == SendReport(dead=1, plain_text_resends=1)
     (row,) = await outbox_rows(sessions)
-    assert row.status == "dead" and row.as_plain_text
+    assert row.status == "dead"
+    assert row.as_plain_text
     assert (await get_delivery(sessions, delivery_id)).status == "failed"
 
 
@@ -425,10 +456,13 @@ async def test_outbox_survives_a_restart(
         await engine.dispose()
 
     assert report == SendReport(sent=2)
-    assert texts(fake, 101) == ["a1", "a2"] and texts(fake, 102) == ["b1"]
+    assert texts(fake, 101) == ["a1", "a2"]
+    assert texts(fake, 102) == ["b1"]
 
 
-async def test_a_thousand_subscribers(sessions: Sessions, fake: FakeTelegram, bot: Bot, clock: FakeClock) -> None:
+async def test_a_thousand_subscribers(
+    sessions: Sessions, fake: FakeTelegram, bot: Bot, clock: FakeClock
+) -> None:
     chats = [(n, "private") for n in range(1, 701)] + [(-n, "group") for n in range(1, 301)]
     subscribers = await subscribe(sessions, *chats)
     async with sessions() as session, session.begin():
@@ -447,24 +481,22 @@ async def test_a_thousand_subscribers(sessions: Sessions, fake: FakeTelegram, bo
 
     # the real budgets (30/s, 1/s per chat, 20/min per group) on a clock that runs as fast as it is slept on
     sender = make_sender(sessions, bot, clock)
-    totals = SendReport()
-    for _ in range(5):
-        report = await sender.send_due()
-        for name in vars(totals):
-            setattr(totals, name, getattr(totals, name) + getattr(report, name))
-        clock.advance(10)
+    totals = await sender.send_due()
+    while (next_at := await sender.next_due_at()) is not None:
+        clock.advance(max(0.0, (next_at - clock.now()).total_seconds()))
+        totals = totals + await sender.send_due()
 
     active = [chat_id for chat_id, _ in chats if chat_id not in blocked]
     assert all(len(fake.sent(chat_id)) == 1 for chat_id in active)
     assert all(fake.sent(chat_id) == [] for chat_id in blocked)
     assert totals.sent == len(active) == len(fake.sent())
     assert totals.deactivated == totals.dropped == len(blocked)
-    assert totals.rate_limited == len(limited) and totals.retried == len(failing - limited) + len(
-        failing & limited
-    )
+    assert totals.rate_limited == len(limited)
+    assert totals.retried == len(failing - limited) + len(failing & limited)
     rows = await outbox_rows(sessions)
     by_chat = {r.chat_id: r.status for r in rows}
-    assert all(by_chat[c] == "dropped" for c in blocked) and all(by_chat[c] == "sent" for c in active)
+    assert all(by_chat[c] == "dropped" for c in blocked)
+    assert all(by_chat[c] == "sent" for c in active)
     async with sessions() as session:
         inactive = set(await session.scalars(select(Subscriber.chat_id).where(Subscriber.active.is_(False))))
     assert inactive == blocked
@@ -486,7 +518,9 @@ async def test_real_budgets_cause_no_429s(sessions: Sessions, fake: FakeTelegram
     assert report == SendReport(sent=44)
 
 
-async def test_run_sends_what_is_enqueued_until_stopped(sessions: Sessions, fake: FakeTelegram, bot: Bot) -> None:
+async def test_run_sends_what_is_enqueued_until_stopped(
+    sessions: Sessions, fake: FakeTelegram, bot: Bot
+) -> None:
     (alice,) = await subscribe(sessions, (101, "private"))
     sender = make_sender(sessions, bot, SystemClock())
     stop = asyncio.Event()

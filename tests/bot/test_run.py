@@ -1,0 +1,123 @@
+"""`newsbot run` as a process: start-up errors, serving commands, the inbox watcher, the scheduled digest
+reaching a chat and a channel through the outbox, and a clean stop on SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from tests.fakes.telegram_server import FakeTelegram
+
+POST = """---
+title: '国产芯片企业融资创新高'
+categories: [科技]
+author: 测试新闻
+date: {date}
+link: https://news.example.com/chips
+---
+<p>今年以来，国产芯片企业融资总额创下新高。多家芯片设计公司完成大额融资，投资机构看好芯片产业的长期发展。</p>
+"""
+
+
+def newsbot() -> str:
+    script = Path(sys.executable).with_name("newsbot")
+    if not script.exists():
+        pytest.skip(f"the newsbot console script is not installed beside {sys.executable}")
+    return str(script)
+
+
+async def start(env: dict[str, str], cwd: Path) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        newsbot(), "run", env={**os.environ, **env}, cwd=cwd,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+
+
+async def test_no_token_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    process = await start({"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'a.db'}"}, tmp_path)
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 2
+    assert err.decode().strip() == "newsbot: TELEGRAM_BOT_TOKEN is not set (put it in .env; see .env.example)"
+
+
+async def test_rejected_token_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    async with FakeTelegram() as fake:
+        env = {
+            "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'a.db'}",
+            "TELEGRAM_BOT_TOKEN": "999:not-the-right-token",
+            "TELEGRAM_BASE_URL": fake.base_url,
+        }
+        process = await start(env, tmp_path)
+        out, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 2
+    lines = err.decode().strip().splitlines()
+    assert lines == ["newsbot: Telegram rejected TELEGRAM_BOT_TOKEN (check the token from @BotFather)"]
+    assert "not-the-right-token" not in err.decode()
+
+
+async def wait_until(condition, what: str, seconds: float = 30) -> None:  # type: ignore[no-untyped-def]
+    for _ in range(int(seconds / 0.05)):
+        if condition():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+async def test_runs_serves_imports_sends_digests_and_stops_cleanly(tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    async with FakeTelegram() as fake:
+        env = {
+            "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
+            "TELEGRAM_BOT_TOKEN": fake.token,
+            "TELEGRAM_BASE_URL": fake.base_url,
+            "INBOX_DIR": str(inbox),
+            "INBOX_INTERVAL": "0.5",
+            "DIGEST_CHECK_INTERVAL": "0.5",
+            "DIGEST_TIME": "00:00",
+            "TIMEZONE": "UTC",
+            "CHANNEL_ID": "@newsbot_channel",
+        }
+        chips = tmp_path / "chips.md"
+        chips.write_text(POST.format(date=datetime.now(timezone.utc).isoformat()), encoding="utf-8")
+        importer = await asyncio.create_subprocess_exec(newsbot(), "import", str(chips), env={**os.environ, **env}, cwd=tmp_path)
+        assert await importer.wait() == 0
+        process = await start(env, tmp_path)
+        try:
+            await wait_until(lambda: fake.calls_to("getUpdates"), "the bot to poll")
+            assert {language for _, language in fake.commands} >= {"zh", "en"}
+
+            fake.push_message(42, "/subscribe")
+            await wait_until(lambda: fake.sent(42), "a reply to /subscribe")
+
+            channel = fake.channels["@newsbot_channel"]
+            # the inbox file is imported, then the next digest check sends today's digest to both chats
+            await wait_until(
+                lambda: any("国产芯片" in (m.get("text") or "") for m in fake.sent(42)), "the digest to the subscriber"
+            )
+            await wait_until(lambda: fake.sent(channel), "the digest to the channel")
+            assert "国产芯片企业融资创新高" in fake.sent(channel)[0]["text"]
+
+            # a post dropped into INBOX_DIR is imported while the bot runs
+            dropped = POST.format(date="2026-01-01 08:00:00").replace("国产芯片企业融资创新高", "收件箱里的新文章")
+            dropped = dropped.replace("/chips", "/inbox").replace("今年以来", "收件箱消息：今年前十个月")
+            (inbox / "new.md").write_text(dropped, encoding="utf-8")
+            await asyncio.sleep(2)
+            before = len(fake.sent(42))
+            fake.push_message(42, "/search 收件箱")
+            await wait_until(lambda: len(fake.sent(42)) > before, "a reply to /search")
+            assert "收件箱里的新文章" in fake.sent(42)[-1]["text"]
+        finally:
+            if process.returncode is None:
+                process.send_signal(signal.SIGTERM)
+            out, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0, err.decode()
+    assert "Traceback" not in err.decode()
+    digests = [m for m in fake.sent(42) if (m.get("text") or "").startswith("<b>要闻摘要</b>")]
+    assert len(digests) == 1  # once, even though the digest check ran many times
