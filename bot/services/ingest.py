@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone, tzinfo
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -124,7 +125,9 @@ class IngestService:
                 feed = parse_feed(data, origin=where, default_tz=self._tz)
                 if not feed.entries:
                     return ImportResult(failed=[Failure(where, "feed has no entries")])
-                articles, publisher = feed.entries, feed.title or None
+                # readers see the feed's title; untitled feeds go by their site's host or the file's name
+                articles = feed.entries
+                publisher = feed.title or urlsplit(feed.link or "").hostname or path.stem
             else:
                 articles = [parse_post(data, origin=where, default_tz=self._tz)]
         except SourceError as exc:

@@ -238,7 +238,7 @@ def parse_feed(
         raise FeedParseError(origin, "no feed title and no entries")
     if result.get("bozo"):
         log.debug("%s: malformed feed read leniently: %s", origin, result.get("bozo_exception"))
-    return ParsedFeed(title=feed_title or (feed_link or origin), link=feed_link, entries=articles)
+    return ParsedFeed(title=feed_title, link=feed_link, entries=articles)
 
 
 # --- fetching -------------------------------------------------------------------------------------

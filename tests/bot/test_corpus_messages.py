@@ -1,0 +1,67 @@
+"""Every corpus article, shown through every listing command, is valid Telegram HTML within the limits.
+
+The fake Bot API server checks each message like Telegram does (entities parse, 4096/1024 limits) and refuses
+what Telegram would refuse; a refused message would show up as a missing reply.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timezone
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from bot.render import DigestGroup, escape, render_digest, render_items
+from db.repositories import latest_articles
+from tests.bot.conftest import RunningBot
+from tests.fakes.telegram_server import parse_html, utf16_len
+
+CHAT = 3003
+
+
+async def settle(bot: RunningBot) -> None:
+    """Wait until the bot has stopped sending to the chat (a reply may take several messages)."""
+    count = -1
+    while count != len(bot.fake.sent(CHAT)):
+        count = len(bot.fake.sent(CHAT))
+        await asyncio.sleep(0.25)
+
+
+async def test_every_corpus_article_renders_valid_messages(running_bot: RunningBot, corpus: Path) -> None:
+    result = await running_bot.ingest.import_paths([corpus / "articles", corpus / "feeds"])
+    assert result.imported > 250 and len(result.failed) == 2  # the two HTML pages posing as feeds
+
+    async with running_bot.sessions() as session:
+        everything = await latest_articles(session, limit=10_000)
+    assert len(everything) == result.imported + 6  # the six sample articles of the fixture
+
+    # /latest 20, then "more" until the end: every item of the corpus goes through Telegram once
+    await running_bot.say(CHAT, "/latest 20")
+    await settle(running_bot)
+    pages = 1
+    while True:
+        markup = (running_bot.fake.sent(CHAT)[-1].get("reply_markup") or {}).get("inline_keyboard")
+        if not markup:
+            break
+        await running_bot.press(CHAT, markup[0][0]["callback_data"], message_id=running_bot.last_message_id(CHAT))
+        await settle(running_bot)
+        pages += 1
+    assert pages >= len(everything) // 20
+    shown = "\n".join(m["text"] for m in running_bot.fake.sent(CHAT))
+    for view in everything:
+        assert escape(" ".join(view.title.split())[:10]) in shown, view.title
+
+    for command in ("/topics", "/search 中国", "/search the", "/digest", "/sources"):
+        await running_bot.say(CHAT, command)
+    attempted = len(running_bot.fake.calls_to("sendMessage"))
+    assert attempted == len(running_bot.fake.sent()), "Telegram refused a message"
+
+    # a digest of the whole corpus, rendered as the scheduler would, is valid too
+    groups = [DigestGroup(topic=view.tags[0] if view.tags else "其他", items=[view]) for view in everything]
+    header = "<b>要闻摘要</b> · " + datetime.now(timezone.utc).strftime("%Y-%m-%d")
+    for chunk in render_digest(groups, tz=ZoneInfo("Asia/Shanghai"), header=header) + render_items(
+        everything, tz=ZoneInfo("Asia/Shanghai")
+    ):
+        visible = parse_html(chunk)
+        assert 0 < utf16_len(visible) <= 4096
+        assert utf16_len(chunk) <= 4096
