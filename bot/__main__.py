@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import sys
-
-from bot.cli import run_cli
 
 
 def main() -> None:
+    # python-telegram-bot 22 deprecates integer retry_after; opt in to the timedelta it will use from v23
+    os.environ.setdefault("PTB_TIMEDELTA", "1")
+    from bot.cli import run_cli
+
     sys.exit(run_cli())
 
 

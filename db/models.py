@@ -194,7 +194,7 @@ class Delivery(Base):
     kind: Mapped[str] = mapped_column(String(16))  # "digest" | "channel" | "reply"
     digest_date: Mapped[date | None] = mapped_column(Date)
     article_ids: Mapped[str] = mapped_column(Text, default="")  # comma-separated ids of the items sent
-    status: Mapped[str] = mapped_column(String(16))  # "pending" | "sent" | "failed" | "dead"
+    status: Mapped[str] = mapped_column(String(16))  # "pending" | "empty" | "sent" | "failed" | "dropped"
     message_id: Mapped[int | None] = mapped_column(BigInteger)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
@@ -213,6 +213,9 @@ class OutboxMessage(Base):
     __table_args__ = (
         Index("ix_outbox_status_not_before", "status", "not_before"),
         Index("ix_outbox_delivery", "delivery_id", "seq"),
+        # the sender drops, retargets and looks up a chat's pending messages
+        Index("ix_outbox_subscriber_status", "subscriber_id", "status"),
+        Index("ix_outbox_chat_status", "chat_id", "status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

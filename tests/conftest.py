@@ -32,6 +32,8 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No setting leaks in from the developer's shell or a .env file: each test starts in an empty folder."""
     for name in SETTING_NAMES:
         monkeypatch.delenv(name, raising=False)
+    # PTB 22 warns (an error under our filterwarnings) unless told to hand out retry_after as a timedelta
+    monkeypatch.setenv("PTB_TIMEDELTA", "1")
     monkeypatch.chdir(tmp_path)
 
 

@@ -108,10 +108,13 @@ async def test_runs_serves_imports_sends_digests_and_stops_cleanly(tmp_path: Pat
             dropped = POST.format(date="2026-01-01 08:00:00").replace("国产芯片企业融资创新高", "收件箱里的新文章")
             dropped = dropped.replace("/chips", "/inbox").replace("今年以来", "收件箱消息：今年前十个月")
             (inbox / "new.md").write_text(dropped, encoding="utf-8")
-            await asyncio.sleep(2)
-            before = len(fake.sent(42))
-            fake.push_message(42, "/search 收件箱")
-            await wait_until(lambda: len(fake.sent(42)) > before, "a reply to /search")
+            for _ in range(60):  # the watcher imports a file once its size has stopped changing
+                before = len(fake.sent(42))
+                fake.push_message(42, "/search 收件箱")
+                await wait_until(lambda: len(fake.sent(42)) > before, "a reply to /search")
+                if "收件箱里的新文章" in fake.sent(42)[-1]["text"]:
+                    break
+                await asyncio.sleep(0.5)
             assert "收件箱里的新文章" in fake.sent(42)[-1]["text"]
         finally:
             if process.returncode is None:

@@ -21,12 +21,6 @@ from telegram.error import (
 from tests.fakes.telegram_server import FakeTelegram
 
 
-@pytest.fixture(autouse=True)
-def timedelta_periods(monkeypatch: pytest.MonkeyPatch) -> None:
-    # PTB 22 warns (an error here) when RetryAfter is built with int periods; opt in to timedelta.
-    monkeypatch.setenv("PTB_TIMEDELTA", "1")
-
-
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeTelegram]:
     async with FakeTelegram() as server:

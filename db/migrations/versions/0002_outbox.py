@@ -43,8 +43,10 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_outbox'))
     )
     with op.batch_alter_table('outbox', schema=None) as batch_op:
+        batch_op.create_index('ix_outbox_chat_status', ['chat_id', 'status'], unique=False)
         batch_op.create_index('ix_outbox_delivery', ['delivery_id', 'seq'], unique=False)
         batch_op.create_index('ix_outbox_status_not_before', ['status', 'not_before'], unique=False)
+        batch_op.create_index('ix_outbox_subscriber_status', ['subscriber_id', 'status'], unique=False)
 
     # ### end Alembic commands ###
 
@@ -55,6 +57,8 @@ def downgrade() -> None:
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.drop_index('ix_outbox_status_not_before')
         batch_op.drop_index('ix_outbox_delivery')
+        batch_op.drop_index('ix_outbox_chat_status')
+        batch_op.drop_index('ix_outbox_subscriber_status')
 
     op.drop_table('outbox')
     # ### end Alembic commands ###
