@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import aiohttp
 from telegram.error import InvalidToken, NetworkError, TelegramError
@@ -141,6 +142,8 @@ async def run_bot(app: AppContext, *, install_signals: bool = True, stop: asynci
             await application.updater.start_webhook(
                 listen=settings.webhook_listen,
                 port=settings.webhook_port,
+                # listen on the path Telegram is told, so a reverse proxy can pass requests through unchanged
+                url_path=urlsplit(settings.webhook_url).path.lstrip("/"),
                 webhook_url=settings.webhook_url,
                 secret_token=settings.webhook_secret.get_secret_value() if settings.webhook_secret else None,
                 allowed_updates=["message", "callback_query", "my_chat_member"],

@@ -1,8 +1,9 @@
 """Literal topic matching on jieba tokens: does a topic word occur in an item's tags, title or summary?
 
 A topic matches a tag when they are equal ignoring case, and matches text when its tokens occur as a contiguous
-run of the text's tokens (so 华为 matches "华为发布新机" but 中 does not match every "中国"). No regular
-expressions from users ever reach this module.
+run of the text's tokens (so 华为 matches "华为发布新机" but 中 does not match every "中国"). jieba keeps some
+compounds whole (足球比赛), so a Chinese topic of two or more characters also matches inside a longer token.
+No regular expressions from users ever reach this module.
 """
 
 from __future__ import annotations
@@ -27,10 +28,16 @@ def contains_tokens(haystack: Sequence[str], needle: Sequence[str]) -> bool:
     )
 
 
+def _is_cjk(text: str) -> bool:
+    return all("\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf" for ch in text)
+
+
 def matches_topic(topic: str, *, tags: Iterable[str], text_tokens: Sequence[str]) -> bool:
     key = topic.strip().lstrip("#").casefold()
     if not key:
         return False
     if any(tag.casefold() == key for tag in tags):
         return True
-    return contains_tokens(text_tokens, tokens(key))
+    if contains_tokens(text_tokens, tokens(key)):
+        return True
+    return len(key) >= 2 and _is_cjk(key) and any(key in token for token in text_tokens if len(token) > len(key))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import html
 import re
 
+from sqlalchemy import select
+
 from tests.bot.conftest import ADMIN_ID, RunningBot
 
 PRIVATE = 1001
@@ -179,3 +181,20 @@ async def test_admin_commands_and_polite_refusal(running_bot: RunningBot) -> Non
     (refusal,) = await running_bot.say(PRIVATE, "/stats")
     assert "管理员" in refusal["text"]
     assert_all_sends_accepted(running_bot)
+
+
+async def test_start_reactivates_a_chat_that_had_left(running_bot: RunningBot) -> None:
+    from sqlalchemy import update
+
+    from db.models import Subscriber
+
+    await running_bot.say(PRIVATE, "/subscribe")
+    async with running_bot.sessions() as session, session.begin():
+        await session.execute(
+            update(Subscriber).where(Subscriber.chat_id == PRIVATE).values(active=False, inactive_reason="blocked")
+        )
+    (welcome,) = await running_bot.say(PRIVATE, "/start")
+    assert welcome["text"].startswith("欢迎回来")
+    async with running_bot.sessions() as session:
+        subscriber = await session.scalar(select(Subscriber).where(Subscriber.chat_id == PRIVATE))
+    assert subscriber is not None and subscriber.active and subscriber.inactive_reason is None
