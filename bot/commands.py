@@ -18,8 +18,8 @@ from bot.services.feeds import FeedError, FeedService
 from bot.services.reading import ReadingService
 from bot.services.subscriptions import (
     MAX_DIGEST_SIZE,
-    MAX_TOPICS,
     MAX_TOPIC_CHARS,
+    MAX_TOPICS,
     SettingError,
     SubscriptionService,
     clean_topic,
@@ -399,7 +399,7 @@ class CommandService:
     async def feeds(self, ctx: ChatContext, subscriber: Subscriber, lang: Lang, args: list[str]) -> Reply:
         if refusal := self._refuse(ctx, lang):
             return refusal
-        feeds = await self._feeds.list()
+        feeds = await self._feeds.list_feeds()
         if not feeds:
             return _text(t(lang, "sources_none"))
         tz = ZoneInfo(subscriber.timezone)

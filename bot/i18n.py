@@ -258,8 +258,10 @@ COMMAND_DESCRIPTIONS: dict[Lang, list[tuple[str, str]]] = {
 
 def choose_language(stored: str | None, language_code: str | None) -> Lang:
     """A chat's own choice wins; otherwise English for Telegram clients set to English, else Chinese."""
-    if stored in LANGUAGES:
-        return stored  # type: ignore[return-value]
+    if stored == "en":
+        return "en"
+    if stored == "zh":
+        return "zh"
     if language_code and language_code.lower().startswith("en"):
         return "en"
     return "zh"

@@ -8,12 +8,23 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Select, and_, delete, exists, func, or_, select, update
+from sqlalchemy import Select, delete, exists, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import Article, ArticleTag, Delivery, OutboxMessage, Source, Subscriber, Subscription, Summary, Tag
+from db.models import (
+    Article,
+    ArticleTag,
+    Delivery,
+    OutboxMessage,
+    Source,
+    Subscriber,
+    Subscription,
+    Summary,
+    Tag,
+)
 
 
 def tag_key(name: str) -> str:
@@ -105,7 +116,8 @@ class SourceRepo:
         self._session = session
 
     async def by_url(self, url: str) -> Source | None:
-        return await self._session.scalar(select(Source).where(Source.url == url))
+        found: Source | None = await self._session.scalar(select(Source).where(Source.url == url))
+        return found
 
     async def by_id(self, source_id: int) -> Source | None:
         return await self._session.get(Source, source_id)
@@ -157,8 +169,12 @@ async def latest_articles(
     return await _views(session, rows)
 
 
-async def _views(session: AsyncSession, rows: Sequence[object]) -> list[ArticleView]:
-    ids = [row[0] for row in rows]  # type: ignore[index]
+# the columns of _VIEW_COLUMNS, in order
+_ViewRow = tuple[int, str, str | None, str, datetime | None, datetime, str | None, int | None]
+
+
+async def _views(session: AsyncSession, rows: Sequence[Any]) -> list[ArticleView]:
+    ids: list[int] = [row[0] for row in rows]
     if not ids:
         return []
     summaries = {
@@ -182,7 +198,8 @@ async def _views(session: AsyncSession, rows: Sequence[object]) -> list[ArticleV
         tags[article_id].append(name)
     views = []
     for row in rows:
-        article_id, title, link, publisher, published_at, listed_at, image_url, chars = row  # type: ignore[misc]
+        values: _ViewRow = tuple(row)
+        article_id, title, link, publisher, published_at, listed_at, image_url, chars = values
         summary_text, method = summaries.get(article_id, (title, "title"))
         views.append(
             ArticleView(
@@ -261,7 +278,8 @@ class SubscriberRepo:
         self._session = session
 
     async def by_chat(self, chat_id: int) -> Subscriber | None:
-        return await self._session.scalar(select(Subscriber).where(Subscriber.chat_id == chat_id))
+        found: Subscriber | None = await self._session.scalar(select(Subscriber).where(Subscriber.chat_id == chat_id))
+        return found
 
     async def digest_candidates(self) -> list[Subscriber]:
         """Active chats that want the daily digest; whose local time has come is decided by the caller."""

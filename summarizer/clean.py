@@ -277,7 +277,7 @@ def markdown_to_text(md: str) -> CleanText:
             in_html_block = True
             out.append(line)
             continue
-        if _REF_DEFINITION.match(line) or _TABLE_DELIMITER.match(line) and "|" in line:
+        if _REF_DEFINITION.match(line) or (_TABLE_DELIMITER.match(line) and "|" in line):
             continue
         if _SETEXT_OR_RULE.match(line):
             flush()

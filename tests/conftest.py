@@ -56,7 +56,7 @@ async def _pg_admin_url() -> str | None:
             ),
             timeout=5,
         )
-    except (OSError, asyncio.TimeoutError, asyncpg.PostgresError):
+    except (TimeoutError, OSError, asyncpg.PostgresError):
         return None
     await connection.close()
     return url.render_as_string(hide_password=False)

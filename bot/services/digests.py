@@ -48,7 +48,7 @@ class TokenCache:
         if cached is None:
             title_tokens = tokens(view.title)
             summary_tokens = [] if view.summary == view.title else tokens(view.summary)
-            cached = (title_tokens + ["\n"] + summary_tokens, frozenset(title_tokens))
+            cached = ([*title_tokens, "\n", *summary_tokens], frozenset(title_tokens))
             self._tokens[view.id] = cached
             if len(self._tokens) > self._capacity:
                 self._tokens.popitem(last=False)

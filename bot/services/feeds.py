@@ -90,7 +90,7 @@ class FeedService:
             session.add(source)
         return source
 
-    async def list(self) -> list[Source]:
+    async def list_feeds(self) -> list[Source]:
         async with self._sessions() as session:
             return await SourceRepo(session).feeds()
 
@@ -116,7 +116,7 @@ class FeedService:
 
     async def export_opml(self) -> str:
         feeds = [
-            OpmlFeed(url=s.url, title=s.name, html_url=s.site_url, category=s.category) for s in await self.list()
+            OpmlFeed(url=s.url, title=s.name, html_url=s.site_url, category=s.category) for s in await self.list_feeds()
         ]
         return render_opml(feeds, now=self._now())
 

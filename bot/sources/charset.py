@@ -109,9 +109,9 @@ def decode_document(data: bytes, *, declared: str | None) -> str:
 
     candidates: list[str] = []
     for label in (declared, sniff_declared_charset(data)):
-        codec = normalize_charset(label)
-        if codec and codec not in candidates:
-            candidates.append(codec)
+        known = normalize_charset(label)
+        if known and known not in candidates:
+            candidates.append(known)
 
     wide = [c for c in candidates if c.startswith(_WIDE_PREFIXES)]
     for codec in [*wide, "utf-8", *candidates]:

@@ -79,7 +79,7 @@ async def test_poll_stores_new_entries_then_uses_conditional_get(
     assert server.last_headers("/guardian").get("If-None-Match") == '"v1"'
     assert by_url[server.url("/gb2312")].status == "not modified"
 
-    listed = {s.url: s for s in await feeds.list()}
+    listed = {s.url: s for s in await feeds.list_feeds()}
     assert listed[server.url("/404")].error_streak == 2
     assert listed[server.url("/404")].last_status == "error"
     assert listed[server.url("/guardian")].error_streak == 0
