@@ -13,8 +13,8 @@ import logging
 import sys
 from collections.abc import Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from dataclasses import asdict, dataclass
+from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import AsyncIterator, TextIO
 
@@ -33,7 +33,9 @@ from bot.services.prepare import prepare_article
 from bot.sources.feeds import looks_like_feed, parse_feed
 from bot.sources.posts import parse_post
 from bot.sources.types import RawArticle, SourceError
+from db.llm import OFFLINE_METHODS, llm_stats
 from db.repositories import ArticleView, latest_articles, top_tags
+from summarizer.llm import PROMPT_VERSION
 
 log = logging.getLogger("newsbot")
 
@@ -47,9 +49,71 @@ async def cmd_import(args: argparse.Namespace, app: AppContext, out: TextIO, err
     def report(failure: Failure) -> None:
         print(f"failed: {failure}", file=err, flush=True)
 
+    started = datetime.now(timezone.utc)
     result = await app.ingest.import_paths([Path(p) for p in args.paths], on_failure=report)
+    if app.llm is not None and result.imported:
+        # stored with extractive summaries already; upgrade them before exiting (never an import failure)
+        upgrades = await app.llm.upgrade_pending(app.llm.pending(ingested_since=started))
+        print(upgrades.line(), file=out)
     print(result.summary_line(), file=out)
     return EXIT_FAILURES if result.failed else EXIT_OK
+
+
+# what `resummarize --method` names: "extractive" covers every offline summary
+METHODS = {"extractive": OFFLINE_METHODS, "llm": ("llm",)}
+
+
+async def cmd_resummarize(args: argparse.Namespace, app: AppContext, out: TextIO, err: TextIO) -> int:
+    if app.llm is None:
+        print(
+            "newsbot: resummarize needs the LLM: set OPENAI_API_KEY (or SUMMARIZER=llm and OPENAI_BASE_URL)",
+            file=err,
+        )
+        return EXIT_CANNOT_RUN
+    since = datetime.combine(args.since, time(0, 0), tzinfo=app.settings.tz) if args.since else None
+    methods = tuple(m for name in args.method or ["extractive"] for m in METHODS[name])
+    # an explicit run tries again the articles automatic upgrades gave up on
+    criteria = app.llm.pending(methods=methods, listed_since=since, skip_given_up=False)
+    report = await app.llm.upgrade_pending(criteria)
+    print(report.line(), file=out)
+    return EXIT_FAILURES if report.left or report.fallback else EXIT_OK
+
+
+async def cmd_stats(args: argparse.Namespace, app: AppContext, out: TextIO, err: TextIO) -> int:
+    now = datetime.now(timezone.utc)
+    async with app.sessions() as session:
+        periods = {
+            "day": await llm_stats(session, since=now - timedelta(days=1)),
+            "week": await llm_stats(session, since=now - timedelta(days=7)),
+        }
+    settings = app.settings
+    if args.json:
+        document = {
+            "llm": {"enabled": app.llm is not None, "model": settings.openai_model, "prompt_version": PROMPT_VERSION},
+            **{name: {**asdict(s), "failures": s.failures} for name, s in periods.items()},
+        }
+        print(json.dumps(document, indent=2), file=out)
+        return EXIT_OK
+    state = f"model {settings.openai_model}" if app.llm is not None else "off (offline extractive summaries)"
+    print(f"LLM summaries: {state}, prompt {PROMPT_VERSION}", file=out)
+    print(f"{'':<20}{'last day':>10}{'last week':>11}", file=out)
+    day, week = periods["day"], periods["week"]
+    rows = [
+        ("requests", day.requests, week.requests),
+        ("  answered", day.ok, week.ok),
+        ("failures", day.failures, week.failures),
+        ("  invalid answers", day.invalid, week.invalid),
+        ("  timeouts", day.timeouts, week.timeouts),
+        ("  rate limited", day.rate_limited, week.rate_limited),
+        ("  other errors", day.errors, week.errors),
+        ("fallbacks", day.fallbacks, week.fallbacks),
+        ("cache hits", day.cache_hits, week.cache_hits),
+        ("prompt tokens", day.prompt_tokens, week.prompt_tokens),
+        ("completion tokens", day.completion_tokens, week.completion_tokens),
+    ]
+    for name, a, b in rows:
+        print(f"{name:<20}{a:>10,}{b:>11,}", file=out)
+    return EXIT_OK
 
 
 async def cmd_fetch(args: argparse.Namespace, app: AppContext, out: TextIO, err: TextIO) -> int:
@@ -84,7 +148,7 @@ async def cmd_feeds(args: argparse.Namespace, app: AppContext, out: TextIO, err:
         source = await app.feeds.remove(args.feed)
         print(f"removed feed {source.id}: {source.url}", file=out)
     elif args.feeds_command == "list":
-        feeds = await app.feeds.list()
+        feeds = await app.feeds.list_feeds()
         if args.json:
             rows = [
                 {
@@ -297,6 +361,13 @@ def render_article_text(view: ArticleView, tz: object) -> str:
 # ---- parsing and dispatch -------------------------------------------------------------------------------
 
 
+def _date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}") from None
+
+
 def _positive(value: str) -> int:
     try:
         number = int(value)
@@ -353,6 +424,17 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--dry-run", action="store_true", help="print what each subscriber would receive now")
     mode.add_argument("--send-now", action="store_true", help="send today's digest to whoever has not had it")
 
+    p = commands.add_parser("resummarize", help="upgrade stored summaries to LLM ones (resumable)")
+    p.add_argument("--since", type=_date, metavar="DATE", help="only articles listed since this day (YYYY-MM-DD)")
+    p.add_argument(
+        "--method", action="append", choices=["extractive", "llm"],
+        help="upgrade summaries made this way (repeatable; default extractive, the offline ones; "
+        "llm: those by another model or prompt version)",
+    )
+
+    p = commands.add_parser("stats", help="LLM requests, tokens, failures, fallbacks and cache hits")
+    p.add_argument("--json", action="store_true")
+
     p = commands.add_parser("tags", help="the most used tags")
     p.add_argument("--days", type=_positive, default=7)
     p.add_argument("-n", type=_positive, default=30)
@@ -369,6 +451,8 @@ DB_COMMANDS = {
     "run": cmd_run,
     "console": cmd_console,
     "digest": cmd_digest,
+    "resummarize": cmd_resummarize,
+    "stats": cmd_stats,
 }
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from typing_extensions import Annotated
 
@@ -69,7 +69,17 @@ class Settings(BaseSettings):
     summarizer: Literal["extractive", "llm", "auto"] = "auto"
     openai_api_key: SecretStr | None = None
     openai_base_url: str | None = None
-    openai_model: str = "gpt-4o-mini"
+    openai_model: str = Field(default="gpt-4o-mini", min_length=1, max_length=128)
+    llm_timeout: float = Field(default=30.0, gt=0, le=600)  # seconds per request
+    llm_concurrency: int = Field(default=4, ge=1, le=64)  # requests in flight at once
+    llm_max_input_chars: int = Field(default=6000, ge=500, le=200_000)  # article text sent, cut at a paragraph
+    llm_retries: int = Field(default=2, ge=0, le=10)  # extra tries after a 429 or 5xx
+    llm_backoff: float = Field(default=1.0, ge=0, le=60)  # first wait before a retry (doubles), when no retry-after
+    llm_max_wait: float = Field(default=60.0, ge=0, le=600)  # longest retry-after honoured; longer counts as a failure
+    llm_breaker_failures: int = Field(default=5, ge=1, le=1000)  # failures in a row that open the circuit
+    llm_breaker_cooldown: float = Field(default=120.0, ge=0, le=86_400)  # seconds without calls once it is open
+    llm_interval: float = Field(default=30.0, ge=0.1, le=3600)  # seconds between background upgrade passes (bot)
+    llm_recent_hours: float = Field(default=48.0, gt=0, le=8760)  # the bot upgrades articles ingested this recently
 
     @field_validator("timezone")
     @classmethod
@@ -106,9 +116,24 @@ class Settings(BaseSettings):
             raise ValueError("must be an http:// or https:// URL")
         return value
 
+    @model_validator(mode="after")
+    def _llm_reachable(self) -> Settings:
+        if self.summarizer == "llm" and self.openai_api_key is None and self.openai_base_url is None:
+            raise ValueError(
+                "SUMMARIZER=llm needs OPENAI_API_KEY (or OPENAI_BASE_URL for a server that wants no key)"
+            )
+        return self
+
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def uses_llm(self) -> bool:
+        """Whether summaries are upgraded by the LLM: SUMMARIZER=llm, or auto with an API key."""
+        if self.summarizer == "llm":
+            return True
+        return self.summarizer == "auto" and self.openai_api_key is not None
 
 
 def _describe(error: ValidationError) -> str:

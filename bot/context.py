@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -15,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.config import Settings
 from bot.services.feeds import FeedService, FetchLimits
 from bot.services.ingest import IngestService
+from bot.services.llm import LlmLimits, LlmService, build_llm_service
 from db.engine import make_engine, make_sessionmaker, upgrade_schema
 
 
@@ -29,12 +31,14 @@ class AppContext:
     sessions: async_sessionmaker[AsyncSession]
     ingest: IngestService
     feeds: FeedService
+    llm: LlmService | None = None  # None unless LLM summaries are on (see Settings.uses_llm)
 
 
 @asynccontextmanager
 async def open_app(settings: Settings) -> AsyncIterator[AppContext]:
     """Connect to the database, bring its schema up to date, and build the services."""
     engine = make_engine(settings.database_url)
+    llm: LlmService | None = None
     try:
         try:
             await upgrade_schema(engine)
@@ -54,9 +58,36 @@ async def open_app(settings: Settings) -> AsyncIterator[AppContext]:
             per_host=settings.fetch_per_host,
             concurrency=settings.fetch_concurrency,
         )
-        yield AppContext(settings, engine, sessions, ingest, FeedService(sessions, ingest, limits=limits))
+        if settings.uses_llm:
+            llm = _llm_service(settings, sessions)
+        yield AppContext(settings, engine, sessions, ingest, FeedService(sessions, ingest, limits=limits), llm)
     finally:
+        if llm is not None:
+            await llm.close()
         await engine.dispose()
+
+
+def _llm_service(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> LlmService:
+    key = settings.openai_api_key
+    return build_llm_service(
+        sessions,
+        api_key=key.get_secret_value() if key is not None else None,
+        base_url=settings.openai_base_url,
+        model=settings.openai_model,
+        max_chars=settings.summary_max_chars,
+        max_input_chars=settings.llm_max_input_chars,
+        limits=LlmLimits(
+            timeout=settings.llm_timeout,
+            concurrency=settings.llm_concurrency,
+            retries=settings.llm_retries,
+            backoff=settings.llm_backoff,
+            max_wait=settings.llm_max_wait,
+        ),
+        breaker_failures=settings.llm_breaker_failures,
+        breaker_cooldown=settings.llm_breaker_cooldown,
+        recent=timedelta(hours=settings.llm_recent_hours),
+        interval=settings.llm_interval,
+    )
 
 
 def _one_line(exc: BaseException) -> str:

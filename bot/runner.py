@@ -8,6 +8,7 @@ the job in flight (an import or a digest run finishes its transaction) before th
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 from collections.abc import Callable, Sequence
@@ -129,6 +130,7 @@ async def run_bot(app: AppContext, *, install_signals: bool = True, stop: asynci
         max_attempts=settings.send_max_attempts,
     )
     http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None))
+    upgrading: asyncio.Task[None] | None = None
     try:
         await register_commands(application)
         if settings.channel_id:
@@ -152,10 +154,17 @@ async def run_bot(app: AppContext, *, install_signals: bool = True, stop: asynci
             await application.updater.start_polling(allowed_updates=["message", "callback_query", "my_chat_member"])
         log.info("newsbot is running as @%s", application.bot.username)
         sending = asyncio.create_task(sender.run(stop), name="outbox-sender")
+        if app.llm is not None:
+            # LLM summaries replace extractive ones in the background; no command waits for them
+            upgrading = asyncio.create_task(app.llm.run(stop), name="llm-upgrades")
         await stop.wait()
         log.info("stopping: finishing work in flight")
         await sending
     finally:
+        if upgrading is not None:
+            upgrading.cancel()  # each upgrade is one transaction: an interrupted one leaves the old summary
+            with contextlib.suppress(asyncio.CancelledError):
+                await upgrading
         if application.updater is not None and application.updater.running:
             await application.updater.stop()
         if application.running:
@@ -188,6 +197,8 @@ def _schedule_jobs(
         new = sum(o.result.imported for o in outcomes)
         if new:
             log.info("feeds: %d new articles", new)
+            if app.llm is not None:
+                app.llm.wake()
 
     async def run_digests(_: ContextTypes.DEFAULT_TYPE) -> None:
         report = await services.digests.run()
@@ -204,6 +215,8 @@ def _schedule_jobs(
             if files:
                 result = await app.ingest.import_paths(files, on_failure=lambda f: log.warning("inbox: %s", f))
                 log.info("inbox: %s", result.summary_line())
+                if result.imported and app.llm is not None:
+                    app.llm.wake()
 
         jobs.run_repeating(import_inbox, interval=settings.inbox_interval, first=1, name="inbox")
 

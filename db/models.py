@@ -234,3 +234,44 @@ class OutboxMessage(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     message_id: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class LlmRequest(Base):
+    """Accounting of LLM summaries: one row per request sent, and one per article that kept its extractive
+    summary ("fallback", with the reason) or reused a cached answer ("cache_hit")."""
+
+    __tablename__ = "llm_requests"
+    __table_args__ = (
+        Index("ix_llm_requests_created_at", "created_at"),
+        # automatic upgrades skip articles given up for this model and prompt version
+        Index("ix_llm_requests_article_outcome", "article_id", "outcome"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    model: Mapped[str] = mapped_column(String(128))
+    prompt_version: Mapped[str] = mapped_column(String(32))
+    # ok | invalid | error | timeout | rate_limited  (requests); fallback | cache_hit  (articles)
+    outcome: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(String(200))
+    article_id: Mapped[int | None] = mapped_column(ForeignKey("articles.id", ondelete="SET NULL"))
+    prompt_tokens: Mapped[int | None] = mapped_column(Integer)
+    completion_tokens: Mapped[int | None] = mapped_column(Integer)
+
+
+class LlmCacheEntry(Base):
+    """An accepted LLM answer, keyed by the article's content hash, the model and the prompt version: the same
+    story costs one request, even after its article was deleted and imported again."""
+
+    __tablename__ = "llm_cache"
+    __table_args__ = (UniqueConstraint("content_hash", "model", "prompt_version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    model: Mapped[str] = mapped_column(String(128))
+    prompt_version: Mapped[str] = mapped_column(String(32))
+    summary: Mapped[str] = mapped_column(Text)
+    tags: Mapped[str] = mapped_column(Text)  # "\n"-joined, strongest first
+    prompt_tokens: Mapped[int | None] = mapped_column(Integer)
+    completion_tokens: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -40,20 +40,22 @@ class TokenCache:
 
     def __init__(self, capacity: int = 20_000) -> None:
         self._capacity = capacity
-        self._tokens: OrderedDict[int, tuple[list[str], frozenset[str]]] = OrderedDict()
+        # keyed by id and summary: an LLM summary replacing the extractive one gets its own tokens
+        self._tokens: OrderedDict[tuple[int, str], tuple[list[str], frozenset[str]]] = OrderedDict()
 
     def get(self, view: ArticleView) -> tuple[list[str], frozenset[str]]:
         """(tokens of title + summary, set of title tokens)."""
-        cached = self._tokens.get(view.id)
+        key = (view.id, view.summary)
+        cached = self._tokens.get(key)
         if cached is None:
             title_tokens = tokens(view.title)
             summary_tokens = [] if view.summary == view.title else tokens(view.summary)
             cached = ([*title_tokens, "\n", *summary_tokens], frozenset(title_tokens))
-            self._tokens[view.id] = cached
+            self._tokens[key] = cached
             if len(self._tokens) > self._capacity:
                 self._tokens.popitem(last=False)
         else:
-            self._tokens.move_to_end(view.id)
+            self._tokens.move_to_end(key)
         return cached
 
 

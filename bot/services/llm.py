@@ -1,0 +1,534 @@
+"""LLM summaries in the background: the client over any OpenAI-compatible API, and the service that upgrades stored
+extractive summaries and tags to the LLM's.
+
+Availability first: articles are stored with their extractive summary by ingestion, and nothing here is on the
+path of a Telegram command. An upgrade replaces the current summary and the tags in one transaction when a valid
+answer arrives; otherwise the extractive summary simply stays.
+
+    LlmSummarizer.summarize(...) -> LlmOutcome      one article: at most two answers (an invalid one is retried
+                                                    once), each request retried on 429/5xx with backoff
+    CircuitBreaker                                  after repeated failures, no calls for a cool-down period
+    LlmService.upgrade_pending(filter) -> report    many articles, `concurrency` at a time, cache first
+    LlmService.run(stop)                            the bot's background loop over recently ingested articles
+
+Failures never raise out of `summarize`: they come back as values (`LlmOutcome.fallback` says why). State
+changes (circuit open/half-open/closed, JSON mode unsupported) are logged once each, never per article, and
+never with the API key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+import math
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from openai import (
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    AsyncOpenAI,
+    BadRequestError,
+    UnprocessableEntityError,
+)
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.services.ingest import utc_now
+from db.llm import (
+    LlmTarget,
+    PendingFilter,
+    cached_answer,
+    count_pending,
+    pending_articles,
+    replace_summary,
+    store_cached_answer,
+)
+from db.models import LlmCacheEntry, LlmRequest, Summary
+from summarizer.llm import PROMPT_VERSION, InvalidAnswer, LlmAnswer, build_messages, read_answer
+
+log = logging.getLogger(__name__)
+
+RequestOutcome = Literal["ok", "invalid", "error", "timeout", "rate_limited"]
+Fallback = Literal["invalid", "error", "timeout", "rate_limited", "unavailable"]
+
+
+# ---- the circuit breaker --------------------------------------------------------------------------------
+
+
+class CircuitBreaker:
+    """Closed: calls go through. After `failures` failed articles in a row it opens: no calls for `cooldown`
+    seconds. Then half-open: one article is tried; success closes it, failure opens it again.
+
+    `clock` returns seconds (monotonic); tests move it instead of sleeping.
+    """
+
+    def __init__(self, *, failures: int, cooldown: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self._threshold = failures
+        self._cooldown = cooldown
+        self._clock = clock
+        self._streak = 0
+        self._opened_at = 0.0
+        self._trial = False
+        self.state: Literal["closed", "open", "half-open"] = "closed"
+
+    def allow(self) -> bool:
+        """Whether a call may start now (in half-open state: only the one trial)."""
+        if self.state == "closed":
+            return True
+        if self.state == "open" and self._clock() - self._opened_at >= self._cooldown:
+            self.state = "half-open"
+            self._trial = False
+            log.info("LLM circuit half-open: trying one request")
+        if self.state == "half-open" and not self._trial:
+            self._trial = True
+            return True
+        return False
+
+    def succeeded(self) -> None:
+        if self.state != "closed":
+            log.warning("LLM answering again: circuit closed, LLM summaries resume")
+        self.state = "closed"
+        self._streak = 0
+        self._trial = False
+
+    def failed(self, reason: str) -> None:
+        self._streak += 1
+        if self.state == "half-open" or (self.state == "closed" and self._streak >= self._threshold):
+            if self.state == "closed":
+                log.warning(
+                    "LLM circuit open after %d failures in a row (last: %s); extractive summaries carry on, "
+                    "next try in %.0f s",
+                    self._streak,
+                    reason,
+                    self._cooldown,
+                )
+            else:
+                log.info("LLM still failing (%s); circuit open again for %.0f s", reason, self._cooldown)
+            self.state = "open"
+            self._opened_at = self._clock()
+            self._trial = False
+
+
+# ---- the client -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One request sent, for accounting."""
+
+    outcome: RequestOutcome
+    reason: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+
+
+@dataclass(slots=True)
+class LlmOutcome:
+    answer: LlmAnswer | None
+    attempts: list[Attempt] = field(default_factory=list)
+    fallback: Fallback | None = None  # why the article keeps its extractive summary
+
+    @property
+    def prompt_tokens(self) -> int:
+        return sum(a.prompt_tokens or 0 for a in self.attempts)
+
+    @property
+    def completion_tokens(self) -> int:
+        return sum(a.completion_tokens or 0 for a in self.attempts)
+
+
+class _RequestFailed(Exception):
+    def __init__(self, kind: Fallback, reason: str) -> None:
+        super().__init__(reason)
+        self.kind = kind
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class LlmLimits:
+    timeout: float = 30.0  # seconds per request
+    concurrency: int = 4  # requests in flight
+    retries: int = 2  # extra tries after a 429 or 5xx
+    backoff: float = 1.0  # first wait before a retry without retry-after; doubles
+    max_wait: float = 60.0  # a longer retry-after is not waited for
+
+
+def retry_after_seconds(headers: Any) -> float | None:
+    """The wait a 429/503 asks for: retry-after-ms, or retry-after in seconds or as an HTTP date."""
+    if headers is None:
+        return None
+    for name, divisor in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
+        value = headers.get(name)
+        if value is None:
+            continue
+        try:
+            seconds = float(value) / divisor
+        except ValueError:
+            parsed = email.utils.parsedate_tz(value) if name == "retry-after" else None
+            if parsed is None:
+                continue
+            seconds = email.utils.mktime_tz(parsed) - time.time()
+        if math.isfinite(seconds):
+            return max(0.0, seconds)
+    return None
+
+
+class LlmSummarizer:
+    """One summary per article through `AsyncOpenAI` (built with max_retries=0: retries are counted here)."""
+
+    def __init__(
+        self,
+        client: AsyncOpenAI,
+        *,
+        model: str,
+        max_chars: int,
+        max_input_chars: int,
+        limits: LlmLimits,
+        breaker: CircuitBreaker,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._client = client
+        self.model = model
+        self._max_chars = max_chars
+        self._max_input_chars = max_input_chars
+        self._limits = limits
+        self.breaker = breaker
+        self._sleep = sleep
+        self._in_flight = asyncio.Semaphore(limits.concurrency)
+        self._json_mode = True  # until the server says it does not support response_format
+
+    async def close(self) -> None:
+        await self._client.close()
+
+    async def summarize(self, *, title: str, text: str, language: str) -> LlmOutcome:
+        """The LLM's summary and tags of one article, or why there are none. Never raises for API trouble."""
+        outcome = LlmOutcome(answer=None)
+        if not self.breaker.allow():
+            outcome.fallback = "unavailable"
+            return outcome
+        for _ in range(2):  # an invalid answer is retried once
+            try:
+                content = await self._complete(title, text, language, outcome.attempts)
+            except _RequestFailed as exc:
+                self.breaker.failed(exc.reason)
+                outcome.fallback = exc.kind
+                return outcome
+            try:
+                outcome.answer = read_answer(
+                    content, title=title, text=text, language=language, max_chars=self._max_chars
+                )
+            except InvalidAnswer as exc:
+                last = outcome.attempts[-1]
+                outcome.attempts[-1] = Attempt("invalid", exc.reason, last.prompt_tokens, last.completion_tokens)
+                continue
+            self.breaker.succeeded()
+            return outcome
+        self.breaker.failed(f"invalid answers ({outcome.attempts[-1].reason})")
+        outcome.fallback = "invalid"
+        return outcome
+
+    async def _complete(self, title: str, text: str, language: str, attempts: list[Attempt]) -> str | None:
+        """The content of one successful response, after retries; raises _RequestFailed."""
+        retries = self._limits.retries
+        delay = self._limits.backoff
+        while True:
+            json_mode = self._json_mode
+            messages = build_messages(
+                title,
+                text,
+                language=language,
+                max_chars=self._max_chars,
+                max_input_chars=self._max_input_chars,
+                json_mode=json_mode,
+            )
+            kwargs: dict[str, Any] = {"model": self.model, "messages": messages, "temperature": 0.2}
+            if json_mode:
+                kwargs["response_format"] = {"type": "json_object"}
+            wait: float | None = None
+            async with self._in_flight:
+                try:
+                    async with asyncio.timeout(self._limits.timeout):
+                        response = await self._client.chat.completions.create(**kwargs)
+                except (APITimeoutError, TimeoutError):
+                    attempts.append(Attempt("timeout", f"no answer within {self._limits.timeout:g} s"))
+                    raise _RequestFailed("timeout", "timeout") from None
+                except APIConnectionError:
+                    attempts.append(Attempt("error", "cannot connect"))
+                    raise _RequestFailed("error", "cannot connect") from None
+                except (BadRequestError, UnprocessableEntityError) as exc:
+                    if json_mode and _rejects_json_mode(exc):
+                        attempts.append(Attempt("error", "response_format not supported"))
+                        if self._json_mode:
+                            self._json_mode = False
+                            log.warning("the LLM server does not support JSON mode; asking for JSON in the prompt")
+                        continue
+                    attempts.append(Attempt("error", _status_reason(exc)))
+                    raise _RequestFailed("error", _status_reason(exc)) from None
+                except APIStatusError as exc:
+                    kind: RequestOutcome = "rate_limited" if exc.status_code == 429 else "error"
+                    attempts.append(Attempt(kind, _status_reason(exc)))
+                    if exc.status_code != 429 and exc.status_code < 500:
+                        raise _RequestFailed("error", _status_reason(exc)) from None  # 401, 404: no retry helps
+                    asked = retry_after_seconds(exc.response.headers)
+                    wait = delay if asked is None else asked
+                    if retries <= 0 or wait > self._limits.max_wait:
+                        raise _RequestFailed(kind, _status_reason(exc)) from None
+            if wait is not None:  # slept outside the semaphore, so other articles go on meanwhile
+                retries -= 1
+                delay *= 2
+                await self._sleep(wait)
+                continue
+            usage = response.usage
+            choice = response.choices[0] if response.choices else None
+            attempts.append(
+                Attempt(
+                    "ok",
+                    None,
+                    usage.prompt_tokens if usage else None,
+                    usage.completion_tokens if usage else None,
+                )
+            )
+            return choice.message.content if choice else None
+
+
+def _rejects_json_mode(exc: APIStatusError) -> bool:
+    return exc.param == "response_format" or "response_format" in exc.message or "json" in exc.message.lower()
+
+
+def _status_reason(exc: APIStatusError) -> str:
+    # the code or type only: servers echo parts of the API key in their messages
+    detail = exc.code or exc.type
+    return f"HTTP {exc.status_code}" + (f" {detail}" if detail else "")
+
+
+# ---- the upgrade service --------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class UpgradeReport:
+    upgraded: int = 0  # new LLM summaries from requests
+    cached: int = 0  # LLM summaries reused from the cache
+    fallback: int = 0  # tried and kept the extractive summary
+    left: int = 0  # when the LLM became unavailable: articles still pending (a new run continues)
+
+    def line(self) -> str:
+        text = f"llm summaries: {self.upgraded} new, {self.cached} from cache, {self.fallback} kept extractive"
+        if self.left:
+            text += f", {self.left} still pending (the LLM is unavailable; run again later)"
+        return text
+
+
+ArticleOutcome = Literal["upgraded", "cached", "fallback", "left"]
+
+
+class LlmService:
+    """Replaces extractive summaries and tags with the LLM's. Owns its sessions: one per article."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        summarizer: LlmSummarizer,
+        *,
+        concurrency: int = 4,
+        recent: timedelta = timedelta(hours=48),
+        interval: float = 30.0,
+        now: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self._sessions = sessions
+        self.summarizer = summarizer
+        self._concurrency = concurrency
+        self._recent = recent
+        self._interval = interval
+        self._now = now
+        self._wake = asyncio.Event()
+
+    @property
+    def model(self) -> str:
+        return self.summarizer.model
+
+    async def close(self) -> None:
+        await self.summarizer.close()
+
+    def pending(self, **criteria: Any) -> PendingFilter:
+        return PendingFilter(model=self.model, prompt_version=PROMPT_VERSION, **criteria)
+
+    async def upgrade_pending(self, criteria: PendingFilter, *, page: int = 100) -> UpgradeReport:
+        """Upgrade every article matching `criteria`, in id order, `concurrency` at a time.
+
+        Each article commits on its own, so an interrupted run loses nothing and a new run continues with the
+        articles still pending. Stops early when the circuit opens (`left` counts what remains).
+        """
+        report = UpgradeReport()
+        after_id = 0
+        while True:
+            async with self._sessions() as session:
+                targets = await pending_articles(session, criteria, after_id=after_id, limit=page)
+            if not targets:
+                return report
+            after_id = targets[-1].id
+            outcomes = await self._upgrade_many(targets)
+            for outcome in outcomes:
+                if outcome == "upgraded":
+                    report.upgraded += 1
+                elif outcome == "cached":
+                    report.cached += 1
+                elif outcome == "fallback":
+                    report.fallback += 1
+            if "left" in outcomes:
+                async with self._sessions() as session:
+                    report.left = await count_pending(session, criteria)
+                return report
+
+    async def _upgrade_many(self, targets: Sequence[LlmTarget]) -> list[ArticleOutcome]:
+        gate = asyncio.Semaphore(self._concurrency)
+
+        async def one(target: LlmTarget) -> ArticleOutcome:
+            async with gate:
+                return await self.upgrade_article(target)
+
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(one(t)) for t in targets]
+        return [t.result() for t in tasks]
+
+    async def upgrade_article(self, target: LlmTarget) -> ArticleOutcome:
+        """Cache first, then the LLM; store the new summary and tags, or account for the fallback."""
+        model = self.model
+        async with self._sessions() as session:
+            cached = await cached_answer(session, target.content_hash, model=model, prompt_version=PROMPT_VERSION)
+        if cached is not None:
+            # a transaction of its own that writes first: SQLite takes the write lock at once
+            async with self._sessions() as session, session.begin():
+                summary = self._summary(cached.summary, prompt_tokens=0, completion_tokens=0)
+                alive = await replace_summary(session, target.id, summary, cached.tags.split("\n"), tagger="llm")
+                session.add(self._row("cache_hit", target.id if alive else None))
+            return "cached"
+        outcome = await self.summarizer.summarize(title=target.title, text=target.text, language=target.language)
+        if outcome.fallback == "unavailable":
+            return "left"
+        if outcome.answer is None:
+            try:
+                await self._account(outcome, target.id)
+            except IntegrityError:  # the article was deleted meanwhile
+                await self._account(outcome, None)
+            return "fallback"
+        answer = outcome.answer
+        async with self._sessions() as session, session.begin():
+            summary = self._summary(
+                answer.summary, prompt_tokens=outcome.prompt_tokens, completion_tokens=outcome.completion_tokens
+            )
+            alive = await replace_summary(session, target.id, summary, answer.tags, tagger="llm")
+            await store_cached_answer(
+                session,
+                LlmCacheEntry(
+                    content_hash=target.content_hash,
+                    model=model,
+                    prompt_version=PROMPT_VERSION,
+                    summary=answer.summary,
+                    tags="\n".join(answer.tags),
+                    prompt_tokens=outcome.prompt_tokens,
+                    completion_tokens=outcome.completion_tokens,
+                    created_at=self._now(),
+                ),
+            )
+            self._add_attempts(session, outcome, target.id if alive else None)
+        return "upgraded"
+
+    async def _account(self, outcome: LlmOutcome, article_id: int | None) -> None:
+        async with self._sessions() as session, session.begin():
+            self._add_attempts(session, outcome, article_id)
+            session.add(self._row("fallback", article_id, reason=outcome.fallback))
+
+    def _add_attempts(self, session: AsyncSession, outcome: LlmOutcome, article_id: int | None) -> None:
+        for attempt in outcome.attempts:
+            session.add(
+                self._row(
+                    attempt.outcome,
+                    article_id,
+                    reason=attempt.reason,
+                    prompt_tokens=attempt.prompt_tokens,
+                    completion_tokens=attempt.completion_tokens,
+                )
+            )
+
+    def _summary(self, text: str, *, prompt_tokens: int, completion_tokens: int) -> Summary:
+        return Summary(
+            text=text,
+            method="llm",
+            model=self.model,
+            version=PROMPT_VERSION,
+            is_current=True,
+            created_at=self._now(),
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+        )
+
+    def _row(self, outcome: str, article_id: int | None, **values: Any) -> LlmRequest:
+        return LlmRequest(
+            created_at=self._now(),
+            model=self.model,
+            prompt_version=PROMPT_VERSION,
+            outcome=outcome,
+            article_id=article_id,
+            **values,
+        )
+
+    # ---- the running bot --------------------------------------------------------------------------------
+
+    def wake(self) -> None:
+        """New articles arrived: start the next pass now rather than after the interval."""
+        self._wake.set()
+
+    async def upgrade_recent(self) -> UpgradeReport:
+        """One pass over articles ingested within `recent` that still want an LLM summary."""
+        return await self.upgrade_pending(self.pending(ingested_since=self._now() - self._recent))
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Upgrade recent articles until `stop` is set: a pass, then a pause of `interval` (or until woken)."""
+        while not stop.is_set():
+            self._wake.clear()
+            try:
+                report = await self.upgrade_recent()
+            except SQLAlchemyError as exc:
+                log.warning("LLM upgrades: database error %s; trying again later", exc.__class__.__name__)
+            else:
+                if report.upgraded or report.cached or report.fallback:
+                    log.info(report.line())
+            waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wake.wait())]
+            try:
+                await asyncio.wait(waiters, timeout=self._interval, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for waiter in waiters:
+                    waiter.cancel()
+
+
+def build_llm_service(
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    api_key: str | None,
+    base_url: str | None,
+    model: str,
+    max_chars: int,
+    max_input_chars: int,
+    limits: LlmLimits,
+    breaker_failures: int,
+    breaker_cooldown: float,
+    recent: timedelta,
+    interval: float,
+) -> LlmService:
+    # local servers (Ollama, vLLM, llama.cpp) want no key, but the client insists on one
+    client = AsyncOpenAI(api_key=api_key or "none", base_url=base_url, timeout=limits.timeout, max_retries=0)
+    summarizer = LlmSummarizer(
+        client,
+        model=model,
+        max_chars=max_chars,
+        max_input_chars=max_input_chars,
+        limits=limits,
+        breaker=CircuitBreaker(failures=breaker_failures, cooldown=breaker_cooldown),
+    )
+    return LlmService(sessions, summarizer, concurrency=limits.concurrency, recent=recent, interval=interval)

@@ -1,0 +1,210 @@
+"""Queries of LLM summaries: which articles still want one, the answer cache, replacing a summary and its tags,
+and the request accounting behind `newsbot stats`. Like the repositories, every function takes a session owned by
+the caller and never opens, commits or closes one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import and_, case, delete, func, not_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from db.models import Article, ArticleTag, LlmCacheEntry, LlmRequest, Summary
+from db.repositories import TagRepo
+
+# the summaries made offline: extractive ones, and the title standing in for an article without a body
+OFFLINE_METHODS = ("extractive", "title")
+REQUEST_OUTCOMES = ("ok", "invalid", "error", "timeout", "rate_limited")
+# Automatic upgrades give an article up after an invalid answer (already retried once) or this many failed tries
+GIVE_UP_AFTER = 3
+
+
+@dataclass(frozen=True, slots=True)
+class LlmTarget:
+    """What an LLM summary request needs of an article."""
+
+    id: int
+    title: str
+    text: str
+    language: str
+    content_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class PendingFilter:
+    """Which articles want an LLM summary for `model` and `prompt_version`.
+
+    Their current summary is by one of `methods` (never already this model's and version's), and optionally they were listed or ingested since a time. With `skip_given_up`, articles whose tries have
+    failed (see GIVE_UP_AFTER) are left alone.
+    """
+
+    model: str
+    prompt_version: str
+    methods: Sequence[str] = OFFLINE_METHODS
+    listed_since: datetime | None = None
+    ingested_since: datetime | None = None
+    skip_given_up: bool = True
+
+
+def _pending_where(f: PendingFilter) -> list[object]:
+    current = aliased(Summary)
+    has_current = (
+        select(current.id)
+        .where(
+            current.article_id == Article.id,
+            current.is_current.is_(True),
+            current.method.in_(list(f.methods)),
+            not_(and_(current.method == "llm", current.model == f.model, current.version == f.prompt_version)),
+        )
+        .exists()
+    )
+    conditions: list[object] = [has_current]
+    if f.listed_since is not None:
+        conditions.append(Article.listed_at >= f.listed_since)
+    if f.ingested_since is not None:
+        conditions.append(Article.ingested_at >= f.ingested_since)
+    if f.skip_given_up:
+        # an invalid answer counts as all the tries at once
+        tries = (
+            select(func.coalesce(func.sum(case((LlmRequest.reason == "invalid", GIVE_UP_AFTER), else_=1)), 0))
+            .where(
+                LlmRequest.article_id == Article.id,
+                LlmRequest.outcome == "fallback",
+                LlmRequest.model == f.model,
+                LlmRequest.prompt_version == f.prompt_version,
+            )
+            .scalar_subquery()
+        )
+        conditions.append(tries < GIVE_UP_AFTER)
+    return conditions
+
+
+async def pending_articles(
+    session: AsyncSession, f: PendingFilter, *, after_id: int = 0, limit: int = 100
+) -> list[LlmTarget]:
+    """The next pending articles by id above `after_id` (keyset paging: a run never sees an article twice)."""
+    rows = await session.execute(
+        select(Article.id, Article.title, Article.text, Article.language, Article.content_hash)
+        .where(Article.id > after_id, *_pending_where(f))  # type: ignore[arg-type]
+        .order_by(Article.id)
+        .limit(limit)
+    )
+    return [LlmTarget(*row) for row in rows.tuples()]
+
+
+async def count_pending(session: AsyncSession, f: PendingFilter) -> int:
+    query = select(func.count(Article.id)).where(*_pending_where(f))  # type: ignore[arg-type]
+    return await session.scalar(query) or 0
+
+
+async def cached_answer(
+    session: AsyncSession, content_hash: str, *, model: str, prompt_version: str
+) -> LlmCacheEntry | None:
+    return await session.scalar(
+        select(LlmCacheEntry).where(
+            LlmCacheEntry.content_hash == content_hash,
+            LlmCacheEntry.model == model,
+            LlmCacheEntry.prompt_version == prompt_version,
+        )
+    )
+
+
+async def store_cached_answer(session: AsyncSession, entry: LlmCacheEntry) -> None:
+    """Keep an accepted answer; a concurrent writer's answer for the same key wins quietly."""
+    insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
+    values = {
+        "content_hash": entry.content_hash,
+        "model": entry.model,
+        "prompt_version": entry.prompt_version,
+        "summary": entry.summary,
+        "tags": entry.tags,
+        "prompt_tokens": entry.prompt_tokens,
+        "completion_tokens": entry.completion_tokens,
+        "created_at": entry.created_at,
+    }
+    await session.execute(
+        insert(LlmCacheEntry)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["content_hash", "model", "prompt_version"])
+    )
+
+
+async def replace_summary(
+    session: AsyncSession, article_id: int, summary: Summary, tags: Sequence[str], *, tagger: str
+) -> bool:
+    """Make `summary` the article's current one and `tags` its tags, in the caller's transaction.
+
+    The update comes first so SQLite takes its write lock at once. False when the article is gone.
+    """
+    result = await session.execute(
+        update(Summary)
+        .where(Summary.article_id == article_id, Summary.is_current.is_(True))
+        .values(is_current=False)
+    )
+    if not result.rowcount:  # type: ignore[attr-defined]
+        exists = await session.scalar(select(Article.id).where(Article.id == article_id))
+        if exists is None:
+            return False
+    summary.article_id = article_id
+    summary.is_current = True
+    session.add(summary)
+    await session.execute(delete(ArticleTag).where(ArticleTag.article_id == article_id))
+    for rank, tag_id in enumerate(await TagRepo(session).ensure(tags)):
+        session.add(ArticleTag(article_id=article_id, tag_id=tag_id, rank=rank, source=tagger))
+    await session.flush()
+    return True
+
+
+@dataclass(frozen=True, slots=True)
+class LlmStats:
+    requests: int
+    ok: int
+    invalid: int
+    errors: int
+    timeouts: int
+    rate_limited: int
+    fallbacks: int
+    cache_hits: int
+    prompt_tokens: int
+    completion_tokens: int
+
+    @property
+    def failures(self) -> int:
+        return self.requests - self.ok
+
+
+async def llm_stats(session: AsyncSession, *, since: datetime) -> LlmStats:
+    rows = await session.execute(
+        select(
+            LlmRequest.outcome,
+            func.count(LlmRequest.id),
+            func.coalesce(func.sum(LlmRequest.prompt_tokens), 0),
+            func.coalesce(func.sum(LlmRequest.completion_tokens), 0),
+        )
+        .where(LlmRequest.created_at >= since)
+        .group_by(LlmRequest.outcome)
+    )
+    counts: dict[str, int] = {}
+    prompt = completion = 0
+    for outcome, count, prompt_tokens, completion_tokens in rows.tuples():
+        counts[outcome] = count
+        if outcome in REQUEST_OUTCOMES:
+            prompt += int(prompt_tokens)
+            completion += int(completion_tokens)
+    return LlmStats(
+        requests=sum(counts.get(o, 0) for o in REQUEST_OUTCOMES),
+        ok=counts.get("ok", 0),
+        invalid=counts.get("invalid", 0),
+        errors=counts.get("error", 0),
+        timeouts=counts.get("timeout", 0),
+        rate_limited=counts.get("rate_limited", 0),
+        fallbacks=counts.get("fallback", 0),
+        cache_hits=counts.get("cache_hit", 0),
+        prompt_tokens=prompt,
+        completion_tokens=completion,
+    )
