@@ -12,15 +12,12 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
-from contextlib import asynccontextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
-from typing import AsyncIterator, TextIO
+from typing import TextIO
 
 import aiohttp
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot import __version__
 from bot.config import Settings, SettingsError, load_settings

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from datetime import time
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-from typing_extensions import Annotated
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///newsbot.db"
 
@@ -148,6 +147,6 @@ def _describe(error: ValidationError) -> str:
 def load_settings(env_file: Path | str | None = ".env", **overrides: object) -> Settings:
     """Read settings from the environment and `env_file`; raise SettingsError with one line on bad values."""
     try:
-        return Settings(_env_file=env_file, **overrides)  # type: ignore[call-arg]
+        return Settings(_env_file=env_file, **overrides)  # type: ignore[call-arg, arg-type]
     except ValidationError as exc:
         raise SettingsError(_describe(exc)) from None

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -22,8 +22,8 @@ from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.ext import Application, ContextTypes
 
 from bot.app import build_application, register_commands
-from bot.context import AppContext, CannotRun
 from bot.commands import CommandService
+from bot.context import AppContext, CannotRun
 from bot.services.delivery import OutboxSender, SendLimits, SystemClock
 from bot.services.digests import DigestService
 from bot.services.ingest import FEED_SUFFIXES, POST_SUFFIXES

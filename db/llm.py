@@ -105,13 +105,14 @@ async def count_pending(session: AsyncSession, f: PendingFilter) -> int:
 async def cached_answer(
     session: AsyncSession, content_hash: str, *, model: str, prompt_version: str
 ) -> LlmCacheEntry | None:
-    return await session.scalar(
+    found: LlmCacheEntry | None = await session.scalar(
         select(LlmCacheEntry).where(
             LlmCacheEntry.content_hash == content_hash,
             LlmCacheEntry.model == model,
             LlmCacheEntry.prompt_version == prompt_version,
         )
     )
+    return found
 
 
 async def store_cached_answer(session: AsyncSession, entry: LlmCacheEntry) -> None:
@@ -194,8 +195,8 @@ async def llm_stats(session: AsyncSession, *, since: datetime) -> LlmStats:
     for outcome, count, prompt_tokens, completion_tokens in rows.tuples():
         counts[outcome] = count
         if outcome in REQUEST_OUTCOMES:
-            prompt += int(prompt_tokens)
-            completion += int(completion_tokens)
+            prompt += int(prompt_tokens or 0)
+            completion += int(completion_tokens or 0)
     return LlmStats(
         requests=sum(counts.get(o, 0) for o in REQUEST_OUTCOMES),
         ok=counts.get("ok", 0),

@@ -271,7 +271,7 @@ class LlmSummarizer:
                     attempts.append(Attempt("error", _status_reason(exc)))
                     raise _RequestFailed("error", _status_reason(exc)) from None
                 except APIStatusError as exc:
-                    kind: RequestOutcome = "rate_limited" if exc.status_code == 429 else "error"
+                    kind: Literal["rate_limited", "error"] = "rate_limited" if exc.status_code == 429 else "error"
                     attempts.append(Attempt(kind, _status_reason(exc)))
                     if exc.status_code != 429 and exc.status_code < 500:
                         raise _RequestFailed("error", _status_reason(exc)) from None  # 401, 404: no retry helps
