@@ -190,7 +190,7 @@ class CommandService:
 
     async def _search_page(self, subscriber: Subscriber, lang: Lang, query: str, offset: int) -> Reply:
         mutes = (await self._subs.following_by_id(subscriber)).mutes
-        page = await self._reading.search(query.split(), limit=SEARCH_PAGE, offset=offset, mutes=mutes)
+        page = await self._reading.search(query, limit=SEARCH_PAGE, offset=offset, mutes=mutes)
         if not page.items:
             return _text(t(lang, "search_none" if offset == 0 else "no_more", query=escape(query)))
         header = t(lang, "search_header", query=escape(query)) if offset == 0 else None

@@ -41,6 +41,15 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
+# dialect-specific full-text objects made by migration 0004, not described by the models
+FULL_TEXT_OBJECTS = ("article_terms_fts", "ix_article_terms_fts")
+
+
+def is_schema_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
+    """Alembic's include_object: compare everything but the full-text objects."""
+    return not (name or "").startswith(FULL_TEXT_OBJECTS)
+
+
 def alembic_config(connection: Connection | None = None) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))

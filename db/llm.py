@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from db.models import Article, ArticleTag, LlmCacheEntry, LlmRequest, Summary
-from db.repositories import TagRepo
+from db.repositories import TagRepo, set_terms
 
 # the summaries made offline: extractive ones, and the title standing in for an article without a body
 OFFLINE_METHODS = ("extractive", "title")
@@ -136,27 +136,26 @@ async def store_cached_answer(session: AsyncSession, entry: LlmCacheEntry) -> No
 
 
 async def replace_summary(
-    session: AsyncSession, article_id: int, summary: Summary, tags: Sequence[str], *, tagger: str
+    session: AsyncSession, article_id: int, summary: Summary, tags: Sequence[str], *, tagger: str, terms: str
 ) -> bool:
-    """Make `summary` the article's current one and `tags` its tags, in the caller's transaction.
+    """Make `summary` the article's current one, `tags` its tags and `terms` its search terms, in the caller's
+    transaction.
 
     The update comes first so SQLite takes its write lock at once. False when the article is gone.
     """
-    result = await session.execute(
+    await session.execute(
         update(Summary)
         .where(Summary.article_id == article_id, Summary.is_current.is_(True))
         .values(is_current=False)
     )
-    if not result.rowcount:  # type: ignore[attr-defined]
-        exists = await session.scalar(select(Article.id).where(Article.id == article_id))
-        if exists is None:
-            return False
+    listed_at = await session.scalar(select(Article.listed_at).where(Article.id == article_id))
+    if listed_at is None:
+        return False
     summary.article_id = article_id
     summary.is_current = True
     session.add(summary)
-    await session.execute(delete(ArticleTag).where(ArticleTag.article_id == article_id))
-    for rank, tag_id in enumerate(await TagRepo(session).ensure(tags)):
-        session.add(ArticleTag(article_id=article_id, tag_id=tag_id, rank=rank, source=tagger))
+    await TagRepo(session).set_article_tags(article_id, listed_at, tags, tagger=tagger)
+    await set_terms(session, article_id, terms)
     await session.flush()
     return True
 

@@ -134,7 +134,8 @@ class Tag(Base):
 
 class ArticleTag(Base):
     __tablename__ = "article_tags"
-    __table_args__ = (Index("ix_article_tags_tag_article", "tag_id", "article_id"),)
+    # /latest with a tag walks one tag's articles newest first without touching the articles table
+    __table_args__ = (Index("ix_article_tags_tag_listed", "tag_id", "listed_at", "article_id"),)
 
     article_id: Mapped[int] = mapped_column(
         ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True
@@ -142,6 +143,31 @@ class ArticleTag(Base):
     tag_id: Mapped[int] = mapped_column(ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True)
     rank: Mapped[int] = mapped_column(Integer)  # 0 = the strongest tag
     source: Mapped[str] = mapped_column(String(32), default="extractive")  # which tagger produced it
+    listed_at: Mapped[datetime] = mapped_column(UTCDateTime)  # the article's, copied for the index above
+
+
+class TagDayCount(Base):
+    """How many articles listed on a (UTC) day carry a tag: /topics sums a week of these, not the articles."""
+
+    __tablename__ = "tag_day_counts"
+    __table_args__ = (Index("ix_tag_day_counts_day", "day", "tag_id"),)
+
+    tag_id: Mapped[int] = mapped_column(ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+
+
+class ArticleTerms(Base):
+    """The words /search finds an article by (jieba tokens of title, summary and tags, space-separated).
+
+    PostgreSQL indexes them with a GIN full-text index; SQLite mirrors them into an FTS5 table kept in step by
+    triggers (both made by migration 0004).
+    """
+
+    __tablename__ = "article_terms"
+
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True)
+    terms: Mapped[str] = mapped_column(Text)
 
 
 class Subscriber(Base):

@@ -7,16 +7,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timezone
 from typing import Any
 
-from sqlalchemy import Select, delete, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, delete, func, literal_column, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import (
     Article,
     ArticleTag,
+    ArticleTerms,
     Delivery,
     OutboxMessage,
     Source,
@@ -24,6 +25,7 @@ from db.models import (
     Subscription,
     Summary,
     Tag,
+    TagDayCount,
 )
 
 
@@ -71,15 +73,16 @@ class ArticleRepo:
         found = await self._session.scalar(select(Article.id).where(or_(*conditions)).limit(1))
         return found
 
-    async def add(self, article: Article, summary: Summary, tags: Sequence[str], *, tagger: str) -> None:
-        """Stage an article with its current summary and ranked tags in the caller's transaction."""
+    async def add(
+        self, article: Article, summary: Summary, tags: Sequence[str], *, tagger: str, terms: str
+    ) -> None:
+        """Stage an article with its current summary, ranked tags and search terms in the caller's transaction."""
         self._session.add(article)
         await self._session.flush()
         summary.article_id = article.id
         self._session.add(summary)
-        tag_ids = await TagRepo(self._session).ensure(tags)
-        for rank, tag_id in enumerate(tag_ids):
-            self._session.add(ArticleTag(article_id=article.id, tag_id=tag_id, rank=rank, source=tagger))
+        await TagRepo(self._session).set_article_tags(article.id, article.listed_at, tags, tagger=tagger)
+        self._session.add(ArticleTerms(article_id=article.id, terms=terms))
         await self._session.flush()
 
     async def count(self) -> int:
@@ -109,6 +112,34 @@ class TagRepo:
         rows = await self._session.execute(select(Tag.key, Tag.id).where(Tag.key.in_(wanted)))
         ids = {key: tag_id for key, tag_id in rows.tuples()}
         return [ids[key] for key in wanted]
+
+    async def set_article_tags(
+        self, article_id: int, listed_at: datetime, names: Sequence[str], *, tagger: str
+    ) -> None:
+        """Make `names` (strongest first) the article's tags, keeping the per-day tag counts in step."""
+        day = listed_at.astimezone(timezone.utc).date()
+        old = list(await self._session.scalars(select(ArticleTag.tag_id).where(ArticleTag.article_id == article_id)))
+        if old:
+            await self._session.execute(delete(ArticleTag).where(ArticleTag.article_id == article_id))
+            await self._count(old, day, -1)
+        new = await self.ensure(names)
+        self._session.add_all(
+            ArticleTag(article_id=article_id, tag_id=tag_id, rank=rank, source=tagger, listed_at=listed_at)
+            for rank, tag_id in enumerate(new)
+        )
+        await self._count(new, day, +1)
+
+    async def _count(self, tag_ids: Sequence[int], day: date, delta: int) -> None:
+        if not tag_ids:
+            return
+        dialect = self._session.bind.dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        statement = insert(TagDayCount).values([{"tag_id": t, "day": day, "count": delta} for t in tag_ids])
+        await self._session.execute(
+            statement.on_conflict_do_update(
+                index_elements=["tag_id", "day"], set_={"count": TagDayCount.count + statement.excluded.count}
+            )
+        )
 
 
 class SourceRepo:
@@ -144,16 +175,6 @@ _VIEW_COLUMNS = (
 )
 
 
-def _listing(query: Select[tuple[Article]], *, tag: str | None, publisher: str | None) -> Select[tuple[Article]]:
-    if tag:
-        query = query.join(ArticleTag, ArticleTag.article_id == Article.id).join(
-            Tag, (Tag.id == ArticleTag.tag_id) & (Tag.key == tag_key(tag))
-        )
-    if publisher:
-        query = query.where(func.lower(Article.publisher) == publisher.strip().lower())
-    return query
-
-
 async def latest_articles(
     session: AsyncSession,
     *,
@@ -162,10 +183,24 @@ async def latest_articles(
     tag: str | None = None,
     publisher: str | None = None,
 ) -> list[ArticleView]:
-    """The newest articles, newest first, with their current summary and tags (three queries in all)."""
-    query = _listing(select(Article), tag=tag, publisher=publisher)
-    query = query.order_by(Article.listed_at.desc(), Article.id.desc()).limit(limit).offset(offset)
-    rows = (await session.execute(query.with_only_columns(*_VIEW_COLUMNS))).all()
+    """The newest articles, newest first, with their current summary and tags (three queries in all).
+
+    With a tag, the walk goes down that tag's (listed_at, article_id) index instead of the articles'.
+    """
+    if tag:
+        query = (
+            select(*_VIEW_COLUMNS)
+            .select_from(ArticleTag)
+            .join(Tag, Tag.id == ArticleTag.tag_id)
+            .join(Article, Article.id == ArticleTag.article_id)
+            .where(Tag.key == tag_key(tag))
+            .order_by(ArticleTag.listed_at.desc(), ArticleTag.article_id.desc())
+        )
+    else:
+        query = select(*_VIEW_COLUMNS).order_by(Article.listed_at.desc(), Article.id.desc())
+    if publisher:
+        query = query.where(Article.publisher == publisher.strip())
+    rows = (await session.execute(query.limit(limit).offset(offset))).all()
     return await _views(session, rows)
 
 
@@ -220,18 +255,21 @@ async def _views(session: AsyncSession, rows: Sequence[Any]) -> list[ArticleView
 
 
 async def top_tags(session: AsyncSession, *, since: datetime, limit: int = 20) -> list[TagCount]:
-    """The most used tags on articles listed since `since`, most used first."""
-    count = func.count(ArticleTag.article_id).label("n")
-    rows = await session.execute(
-        select(Tag.name, count)
-        .join(ArticleTag, ArticleTag.tag_id == Tag.id)
-        .join(Article, Article.id == ArticleTag.article_id)
-        .where(Article.listed_at >= since)
-        .group_by(Tag.id, Tag.name)
-        .order_by(count.desc(), Tag.name)
+    """The most used tags on articles listed since `since` (by UTC day), most used first."""
+    total = func.sum(TagDayCount.count).label("n")
+    counts = (
+        select(TagDayCount.tag_id, total)
+        .where(TagDayCount.day >= since.astimezone(timezone.utc).date())
+        .group_by(TagDayCount.tag_id)
+        .having(total > 0)
+        .order_by(total.desc(), TagDayCount.tag_id)
         .limit(limit)
+        .subquery()
     )
-    return [TagCount(name, n) for name, n in rows.tuples()]
+    rows = await session.execute(
+        select(Tag.name, counts.c.n).join(counts, counts.c.tag_id == Tag.id).order_by(counts.c.n.desc(), Tag.name)
+    )
+    return [TagCount(name, int(n)) for name, n in rows.tuples()]
 
 
 async def mark_summaries_not_current(session: AsyncSession, article_id: int) -> None:
@@ -240,26 +278,66 @@ async def mark_summaries_not_current(session: AsyncSession, article_id: int) -> 
     )
 
 
+# a search ranks at most this many of the most recently stored matches by time, so a common word costs no more
+# than a rare one; older matches are still reachable through a narrower search
+SEARCH_WINDOW = 1000
+
+
+def _fts5_query(words: Sequence[Sequence[str]]) -> str:
+    """Each word a quoted phrase of its tokens, all required: no user text is FTS5 syntax."""
+    phrases = []
+    for tokens in words:
+        quoted = " ".join('"' + token.replace('"', '""') + '"' for token in tokens)
+        phrases.append(f"({quoted})")
+    return " AND ".join(phrases)
+
+
 async def search_articles(
-    session: AsyncSession, words: Sequence[str], *, limit: int = 10, offset: int = 0
+    session: AsyncSession, words: Sequence[Sequence[str]], *, limit: int = 10, offset: int = 0
 ) -> list[ArticleView]:
-    """Articles whose title, current summary or a tag contains every word (case-insensitive), newest first."""
-    query = select(Article)
-    for word in words:
-        tagged = exists().where(
-            ArticleTag.article_id == Article.id,
-            ArticleTag.tag_id == Tag.id,
-            Tag.key == tag_key(word),
+    """Articles whose search terms (title, summary and tags, as tokens) contain every word, newest first.
+
+    `words` are the query's words, each as its tokens (the caller tokenizes the way the terms were made).
+    """
+    words = [[t for t in tokens if t.strip()] for tokens in words]
+    words = [tokens for tokens in words if tokens]
+    if not words:
+        return []
+    if session.bind.dialect.name == "sqlite":
+        matches = text(
+            "SELECT rowid FROM article_terms_fts WHERE article_terms_fts MATCH :query ORDER BY rowid DESC LIMIT :window"
+        ).bindparams(query=_fts5_query(words), window=SEARCH_WINDOW)
+        ids = list(await session.scalars(matches))
+    else:
+        query: ColumnElement[Any] = func.plainto_tsquery("simple", " ".join(words[0]))
+        for tokens in words[1:]:
+            query = query.op("&&")(func.plainto_tsquery("simple", " ".join(tokens)))
+        vector = func.to_tsvector(literal_column("'simple'"), ArticleTerms.terms)
+        ids = list(
+            await session.scalars(
+                select(ArticleTerms.article_id)
+                .where(vector.op("@@")(query))
+                .order_by(ArticleTerms.article_id.desc())
+                .limit(SEARCH_WINDOW)
+            )
         )
-        summarized = exists().where(
-            Summary.article_id == Article.id,
-            Summary.is_current.is_(True),
-            Summary.text.icontains(word, autoescape=True),
+    if not ids:
+        return []
+    rows = (
+        await session.execute(
+            select(*_VIEW_COLUMNS)
+            .where(Article.id.in_(ids))
+            .order_by(Article.listed_at.desc(), Article.id.desc())
+            .limit(limit)
+            .offset(offset)
         )
-        query = query.where(or_(Article.title.icontains(word, autoescape=True), summarized, tagged))
-    query = query.order_by(Article.listed_at.desc(), Article.id.desc()).limit(limit).offset(offset)
-    rows = (await session.execute(query.with_only_columns(*_VIEW_COLUMNS))).all()
+    ).all()
     return await _views(session, rows)
+
+
+async def set_terms(session: AsyncSession, article_id: int, terms: str) -> None:
+    """Replace an article's search terms (after its summary or tags changed)."""
+    await session.execute(update(ArticleTerms).where(ArticleTerms.article_id == article_id).values(terms=terms))
 
 
 async def articles_since(session: AsyncSession, since: datetime, *, limit: int = 500) -> list[ArticleView]:

@@ -18,12 +18,17 @@ import jieba.posseg
 
 jieba.setLogLevel(logging.WARNING)
 
-__all__ = ["cut", "cut_keep_spaces", "english_stopwords", "idf_table", "news_stopwords", "pos_cut"]
+__all__ = ["cut", "cut_for_search", "cut_keep_spaces", "english_stopwords", "idf_table", "news_stopwords", "pos_cut"]
 
 
 def cut(text: str) -> list[str]:
     """Tokens of `text` (precise mode, HMM on for unknown names)."""
     return [t for t in jieba.lcut(text) if t.strip()]
+
+
+def cut_for_search(text: str) -> list[str]:
+    """Tokens of `text` plus the shorter words inside long ones (足球比赛 -> 足球, 比赛, 足球比赛)."""
+    return [t for t in jieba.lcut_for_search(text) if t.strip()]
 
 
 def cut_keep_spaces(text: str) -> list[str]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from summarizer._jieba import cut
+from summarizer._jieba import cut, cut_for_search
 
 
 def tokens(text: str) -> list[str]:
@@ -41,3 +41,29 @@ def matches_topic(topic: str, *, tags: Iterable[str], text_tokens: Sequence[str]
     if contains_tokens(text_tokens, tokens(key)):
         return True
     return len(key) >= 2 and _is_cjk(key) and any(key in token for token in text_tokens if len(token) > len(key))
+
+
+def _searchable(token: str) -> bool:
+    return any(ch.isalnum() for ch in token)
+
+
+def search_terms(title: str, summary: str, tags: Iterable[str]) -> str:
+    """What an article is found by: the search-mode tokens of its title, summary and tags, lower-cased, once
+    each, space-separated (full-text indexes split on the spaces)."""
+    seen: dict[str, None] = {}
+    for part in (title, summary, *tags):
+        for token in cut_for_search(part):
+            token = token.casefold()
+            if _searchable(token):
+                seen.setdefault(token, None)
+    return " ".join(seen)
+
+
+def query_words(query: str) -> list[list[str]]:
+    """A search query as words, each as its tokens; every word must match."""
+    words = []
+    for word in query.split():
+        word_tokens = [t for t in tokens(word) if _searchable(t)]
+        if word_tokens:
+            words.append(word_tokens)
+    return words

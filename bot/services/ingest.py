@@ -207,7 +207,7 @@ class IngestService:
                     is_current=True,
                     created_at=now,
                 )
-                await repo.add(article, summary, prepared.tags, tagger="extractive")
+                await repo.add(article, summary, prepared.tags, tagger="extractive", terms=prepared.terms)
         except IntegrityError:
             # another writer stored the same article between our check and our insert
             return "duplicate"

@@ -50,6 +50,7 @@ from db.llm import (
     store_cached_answer,
 )
 from db.models import LlmCacheEntry, LlmRequest, Summary
+from summarizer.matching import search_terms
 from summarizer.llm import PROMPT_VERSION, InvalidAnswer, LlmAnswer, build_messages, read_answer
 
 log = logging.getLogger(__name__)
@@ -405,7 +406,9 @@ class LlmService:
             # a transaction of its own that writes first: SQLite takes the write lock at once
             async with self._sessions() as session, session.begin():
                 summary = self._summary(cached.summary, prompt_tokens=0, completion_tokens=0)
-                alive = await replace_summary(session, target.id, summary, cached.tags.split("\n"), tagger="llm")
+                tags = cached.tags.split("\n")
+                terms = search_terms(target.title, cached.summary, tags)
+                alive = await replace_summary(session, target.id, summary, tags, tagger="llm", terms=terms)
                 session.add(self._row("cache_hit", target.id if alive else None))
             return "cached"
         outcome = await self.summarizer.summarize(title=target.title, text=target.text, language=target.language)
@@ -422,7 +425,8 @@ class LlmService:
             summary = self._summary(
                 answer.summary, prompt_tokens=outcome.prompt_tokens, completion_tokens=outcome.completion_tokens
             )
-            alive = await replace_summary(session, target.id, summary, answer.tags, tagger="llm")
+            terms = search_terms(target.title, answer.summary, answer.tags)
+            alive = await replace_summary(session, target.id, summary, answer.tags, tagger="llm", terms=terms)
             await store_cached_answer(
                 session,
                 LlmCacheEntry(

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from bot.sources.types import RawArticle
+from summarizer.matching import search_terms
 from summarizer import (
     CleanText,
     Summary,
@@ -39,6 +40,7 @@ class PreparedArticle:
     summary: Summary
     tags: list[str]
     content_hash: str
+    terms: str  # what /search finds it by
 
 
 _TRACKING_PARAMS = ("utm_", "fbclid", "gclid")
@@ -104,4 +106,5 @@ def prepare_article(raw: RawArticle, *, max_chars: int) -> PreparedArticle:
         summary=summary,
         tags=tags,
         content_hash=content_hash(title, text),
+        terms=search_terms(title, summary.text, tags),
     )

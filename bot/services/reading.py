@@ -12,6 +12,7 @@ from bot.render import DigestGroup
 from bot.services.digests import TokenCache, _matches, select_digest
 from bot.services.ingest import utc_now
 from db.models import Source
+from summarizer.matching import query_words
 from db.repositories import (
     ArticleView,
     SourceRepo,
@@ -53,7 +54,9 @@ class ReadingService:
 
         return await self._page(fetch, limit=limit, offset=offset, mutes=mutes)
 
-    async def search(self, words: Sequence[str], *, limit: int, offset: int = 0, mutes: Sequence[str] = ()) -> Page:
+    async def search(self, query: str, *, limit: int, offset: int = 0, mutes: Sequence[str] = ()) -> Page:
+        words = query_words(query)
+
         async def fetch(session: AsyncSession, size: int, at: int) -> list[ArticleView]:
             return await search_articles(session, words, limit=size, offset=at)
 

@@ -12,6 +12,7 @@ import os
 from alembic import context
 from sqlalchemy.engine import Connection
 
+from db.engine import is_schema_object
 from db.models import Base
 
 target_metadata = Base.metadata
@@ -23,6 +24,7 @@ def _run(connection: Connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=True,  # SQLite can only ALTER through table copies
         compare_type=True,
+        include_object=is_schema_object,
     )
     with context.begin_transaction():
         context.run_migrations()

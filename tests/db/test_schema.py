@@ -11,12 +11,14 @@ from sqlalchemy import select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from db.engine import alembic_config, make_engine, upgrade_schema
+from db.engine import alembic_config, is_schema_object, make_engine, upgrade_schema
 from db.models import Base, Source
 
 
 def _diff(connection: Connection) -> list[object]:
-    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    context = MigrationContext.configure(
+        connection, opts={"compare_type": True, "include_object": is_schema_object}
+    )
     return list(compare_metadata(context, Base.metadata))
 
 

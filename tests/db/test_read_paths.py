@@ -1,0 +1,76 @@
+"""The read queries behind /latest, /search and /topics, on real SQLite and PostgreSQL databases."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.services.ingest import IngestService
+from bot.sources.types import RawArticle
+from db.llm import replace_summary
+from db.models import Summary, TagDayCount
+from db.repositories import latest_articles, search_articles, top_tags
+from summarizer.matching import query_words, search_terms
+
+NOW = datetime(2026, 11, 25, 8, 0, tzinfo=timezone.utc)
+STORIES = [
+    ("华为发布新款芯片", "华为今天发布新一代麒麟芯片，性能比上一代提升三成。芯片由国内工厂代工生产。"),
+    ("国产芯片企业融资创新高", "今年以来国产芯片企业融资总额创下新高，多家芯片设计公司完成大额融资。"),
+    ("中国女足获东亚杯亚军", "中国女足在东亚杯足球比赛中战平日本队，获得亚军。"),
+    ("Apple unveils new chips", "Apple unveiled new chips for its laptops on Tuesday, faster and using less power."),
+]
+
+
+async def store(sessions: async_sessionmaker[AsyncSession]) -> None:
+    ingest = IngestService(sessions, default_tz=timezone.utc, summary_max_chars=150, max_file_bytes=10**7)
+    result = await ingest.store_articles(
+        RawArticle(title=t, body=b, body_format="text", origin=f"t{i}", link=f"https://e.com/{i}", author="测试",
+                   published=NOW - timedelta(days=i * 3))
+        for i, (t, b) in enumerate(STORIES)
+    )
+    assert result.imported == len(STORIES)
+
+
+async def search(sessions: async_sessionmaker[AsyncSession], query: str) -> list[str]:
+    async with sessions() as session:
+        return [v.title for v in await search_articles(session, query_words(query), limit=10)]
+
+
+async def test_search_finds_words_in_titles_summaries_and_compounds(sessions: async_sessionmaker[AsyncSession]) -> None:
+    await store(sessions)
+    assert await search(sessions, "芯片") == ["华为发布新款芯片", "国产芯片企业融资创新高"]
+    assert await search(sessions, "芯片 融资") == ["国产芯片企业融资创新高"]
+    assert await search(sessions, "足球") == ["中国女足获东亚杯亚军"]  # inside 足球比赛
+    assert await search(sessions, "CHIPS laptops") == ["Apple unveils new chips"]
+    assert await search(sessions, "火星") == []
+    assert await search(sessions, '" OR * NEAR( -') == []  # query syntax is never interpreted
+
+
+async def test_tag_listing_and_topic_counts_follow_retagging(sessions: async_sessionmaker[AsyncSession]) -> None:
+    await store(sessions)
+    async with sessions() as session:
+        chips = await latest_articles(session, limit=10, tag="芯片")
+        assert [v.title for v in chips] == ["华为发布新款芯片", "国产芯片企业融资创新高"]
+        assert [v.title for v in await latest_articles(session, limit=1, offset=1, tag="芯片")] == [chips[1].title]
+        week = {c.name: c.count for c in await top_tags(session, since=NOW - timedelta(days=7), limit=100)}
+        assert week["芯片"] == 2
+        month = {c.name: c.count for c in await top_tags(session, since=NOW - timedelta(days=30), limit=100)}
+        apple = (await latest_articles(session, limit=1, offset=3))[0]
+        assert apple.title == "Apple unveils new chips"  # nine days old: in the month, not in the week
+        assert all(tag in month and tag not in week for tag in apple.tags if tag not in STORIES[0][1])
+
+    # an LLM answer replaces the tags and search terms of the Huawei story
+    huawei = chips[0]
+    async with sessions() as session, session.begin():
+        summary = Summary(text="华为推出新款麒麟处理器。", method="llm", model="m", version="v", created_at=NOW)
+        terms = search_terms(huawei.title, summary.text, ["华为", "处理器", "麒麟"])
+        assert await replace_summary(session, huawei.id, summary, ["华为", "处理器", "麒麟"], tagger="llm", terms=terms)
+    async with sessions() as session:
+        week = {c.name: c.count for c in await top_tags(session, since=NOW - timedelta(days=7), limit=100)}
+        assert week["芯片"] == 1 and week["处理器"] == 1
+        assert [v.title for v in await latest_articles(session, limit=10, tag="处理器")] == [huawei.title]
+        assert min(await session.scalars(select(TagDayCount.count))) >= 0
+    assert await search(sessions, "处理器") == [huawei.title]
+    assert await search(sessions, "代工") == []  # only in the old summary
