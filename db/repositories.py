@@ -188,12 +188,15 @@ async def latest_articles(
     With a tag, the walk goes down that tag's (listed_at, article_id) index instead of the articles'.
     """
     if tag:
+        # the tag's id first: with a constant tag_id both planners walk (tag_id, listed_at) backwards to LIMIT
+        tag_id = await session.scalar(select(Tag.id).where(Tag.key == tag_key(tag)))
+        if tag_id is None:
+            return []
         query = (
             select(*_VIEW_COLUMNS)
             .select_from(ArticleTag)
-            .join(Tag, Tag.id == ArticleTag.tag_id)
             .join(Article, Article.id == ArticleTag.article_id)
-            .where(Tag.key == tag_key(tag))
+            .where(ArticleTag.tag_id == tag_id)
             .order_by(ArticleTag.listed_at.desc(), ArticleTag.article_id.desc())
         )
     else:
@@ -309,18 +312,7 @@ async def search_articles(
         ).bindparams(query=_fts5_query(words), window=SEARCH_WINDOW)
         ids = list(await session.scalars(matches))
     else:
-        query: ColumnElement[Any] = func.plainto_tsquery("simple", " ".join(words[0]))
-        for tokens in words[1:]:
-            query = query.op("&&")(func.plainto_tsquery("simple", " ".join(tokens)))
-        vector = func.to_tsvector(literal_column("'simple'"), ArticleTerms.terms)
-        ids = list(
-            await session.scalars(
-                select(ArticleTerms.article_id)
-                .where(vector.op("@@")(query))
-                .order_by(ArticleTerms.article_id.desc())
-                .limit(SEARCH_WINDOW)
-            )
-        )
+        ids = await _postgres_matches(session, words)
     if not ids:
         return []
     rows = (
@@ -333,6 +325,34 @@ async def search_articles(
         )
     ).all()
     return await _views(session, rows)
+
+
+# PostgreSQL's GIN index finds every match but cannot hand them out newest first, and sorting all the matches
+# of a common word costs hundreds of milliseconds at a million articles. So the newest ids are searched first,
+# in id ranges that grow eightfold until the window is full or every article has been covered.
+FIRST_ID_RANGE = 20_000
+
+
+async def _postgres_matches(session: AsyncSession, words: Sequence[Sequence[str]]) -> list[int]:
+    query: ColumnElement[Any] = func.plainto_tsquery("simple", " ".join(words[0]))
+    for tokens in words[1:]:
+        query = query.op("&&")(func.plainto_tsquery("simple", " ".join(tokens)))
+    vector = func.to_tsvector(literal_column("'simple'"), ArticleTerms.terms)
+    newest = await session.scalar(select(func.max(ArticleTerms.article_id)))
+    if newest is None:
+        return []
+    ids: list[int] = []
+    upper, span = newest + 1, FIRST_ID_RANGE
+    while upper > 0 and len(ids) < SEARCH_WINDOW:
+        lower = max(0, upper - span)
+        ids += await session.scalars(
+            select(ArticleTerms.article_id)
+            .where(vector.op("@@")(query), ArticleTerms.article_id >= lower, ArticleTerms.article_id < upper)
+            .order_by(ArticleTerms.article_id.desc())
+            .limit(SEARCH_WINDOW - len(ids))
+        )
+        upper, span = lower, span * 8
+    return ids
 
 
 async def set_terms(session: AsyncSession, article_id: int, terms: str) -> None:

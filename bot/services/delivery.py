@@ -57,7 +57,7 @@ BACKOFF_FIRST = 2.0  # seconds before the first retry; doubled each attempt
 BACKOFF_CAP = 300.0
 # Added to every pacing window: a request sent exactly one window after another may reach Telegram a little
 # sooner than that (latency varies), and Telegram counts arrivals.
-WINDOW_MARGIN = 0.05
+WINDOW_MARGIN = 0.08
 ROUND_SIZE = 1000  # due messages loaded per round
 
 # BadRequest texts meaning the chat is gone for good (Forbidden always means that)

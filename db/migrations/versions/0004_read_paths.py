@@ -60,7 +60,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("tag_id", "day", name=op.f("pk_tag_day_counts")),
     )
     with op.batch_alter_table("tag_day_counts", schema=None) as batch_op:
-        batch_op.create_index("ix_tag_day_counts_day", ["day", "tag_id"], unique=False)
+        batch_op.create_index("ix_tag_day_counts_day", ["day", "tag_id", "count"], unique=False)
     day = "date(listed_at)" if dialect == "sqlite" else "(listed_at AT TIME ZONE 'UTC')::date"
     op.execute(
         f"INSERT INTO tag_day_counts (tag_id, day, count) SELECT tag_id, {day}, count(*) "
