@@ -9,6 +9,8 @@ No regular expressions from users ever reach this module.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
 
 from summarizer._jieba import cut, cut_for_search
 
@@ -16,6 +18,21 @@ from summarizer._jieba import cut, cut_for_search
 def tokens(text: str) -> list[str]:
     """Lower-cased jieba tokens without white space."""
     return [token.casefold() for token in cut(text)]
+
+
+@dataclass(frozen=True, slots=True)
+class IndexedText:
+    """A text's tokens, prepared once for matching many topics against it."""
+
+    tokens: tuple[str, ...]
+    token_set: frozenset[str]
+    # tokens joined by a separator no token contains: a substring search here never crosses two tokens
+    blob: str
+
+
+def index_text(text: str) -> IndexedText:
+    found = tuple(tokens(text))
+    return IndexedText(found, frozenset(found), "\x00".join(found))
 
 
 def contains_tokens(haystack: Sequence[str], needle: Sequence[str]) -> bool:
@@ -32,15 +49,25 @@ def _is_cjk(text: str) -> bool:
     return all("\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf" for ch in text)
 
 
-def matches_topic(topic: str, *, tags: Iterable[str], text_tokens: Sequence[str]) -> bool:
+@lru_cache(maxsize=10_000)
+def _topic(topic: str) -> tuple[str, tuple[str, ...], bool]:
+    """(key, its tokens, whether it may match inside a longer token): topics repeat across chats and items."""
     key = topic.strip().lstrip("#").casefold()
+    return key, tuple(tokens(key)), len(key) >= 2 and _is_cjk(key)
+
+
+def matches_topic(topic: str, *, tags: Iterable[str], text: IndexedText) -> bool:
+    key, key_tokens, inside = _topic(topic)
     if not key:
         return False
     if any(tag.casefold() == key for tag in tags):
         return True
-    if contains_tokens(text_tokens, tokens(key)):
+    if len(key_tokens) == 1:
+        if key_tokens[0] in text.token_set:
+            return True
+    elif contains_tokens(text.tokens, key_tokens):
         return True
-    return len(key) >= 2 and _is_cjk(key) and any(key in token for token in text_tokens if len(token) > len(key))
+    return inside and key in text.blob
 
 
 def _searchable(token: str) -> bool:

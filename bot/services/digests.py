@@ -25,7 +25,7 @@ from bot.services.subscriptions import MUTE, TOPIC
 from db.models import Delivery, Subscriber
 from db.outbox import OutboxRepo
 from db.repositories import ArticleView, SubscriberRepo, articles_since
-from summarizer.matching import matches_topic, tokens
+from summarizer.matching import IndexedText, index_text, matches_topic, tokens
 
 log = logging.getLogger(__name__)
 
@@ -41,16 +41,16 @@ class TokenCache:
     def __init__(self, capacity: int = 20_000) -> None:
         self._capacity = capacity
         # keyed by id and summary: an LLM summary replacing the extractive one gets its own tokens
-        self._tokens: OrderedDict[tuple[int, str], tuple[list[str], frozenset[str]]] = OrderedDict()
+        self._tokens: OrderedDict[tuple[int, str], tuple[IndexedText, frozenset[str]]] = OrderedDict()
 
-    def get(self, view: ArticleView) -> tuple[list[str], frozenset[str]]:
+    def get(self, view: ArticleView) -> tuple[IndexedText, frozenset[str]]:
         """(tokens of title + summary, set of title tokens)."""
         key = (view.id, view.summary)
         cached = self._tokens.get(key)
         if cached is None:
             title_tokens = tokens(view.title)
-            summary_tokens = [] if view.summary == view.title else tokens(view.summary)
-            cached = ([*title_tokens, "\n", *summary_tokens], frozenset(title_tokens))
+            text = view.title if view.summary == view.title else f"{view.title}\n{view.summary}"
+            cached = (index_text(text), frozenset(title_tokens))
             self._tokens[key] = cached
             if len(self._tokens) > self._capacity:
                 self._tokens.popitem(last=False)
@@ -60,7 +60,7 @@ class TokenCache:
 
 
 def _matches(word: str, view: ArticleView, cache: TokenCache) -> bool:
-    return matches_topic(word, tags=view.tags, text_tokens=cache.get(view)[0])
+    return matches_topic(word, tags=view.tags, text=cache.get(view)[0])
 
 
 def _same_story(a: frozenset[str], b: frozenset[str]) -> bool:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from summarizer.matching import matches_topic, tokens
+from summarizer.matching import index_text, matches_topic
 
 
 def matches(topic: str, text: str, tags: tuple[str, ...] = ()) -> bool:
-    return matches_topic(topic, tags=tags, text_tokens=tokens(text))
+    return matches_topic(topic, tags=tags, text=index_text(text))
 
 
 def test_tags_match_ignoring_case_and_hash() -> None:
@@ -24,3 +24,9 @@ def test_words_match_as_tokens_not_as_characters() -> None:
 def test_chinese_topics_match_inside_compounds() -> None:
     assert matches("足球", "中国女足在东亚杯足球比赛中战平日本队")
     assert not matches("火星", "中国女足在东亚杯足球比赛中战平日本队")
+
+
+def test_a_compound_match_never_spans_two_tokens() -> None:
+    # 美国|的|女足: "国的" is in the text but inside no single token
+    assert not matches("国的", "美国的女足获得亚军")
+    assert matches("女足", "美国的女足获得亚军")
