@@ -150,11 +150,10 @@ class TagDayCount(Base):
     """How many articles listed on a (UTC) day carry a tag: /topics sums a week of these, not the articles."""
 
     __tablename__ = "tag_day_counts"
-    # covering: a week of counts is read from the index alone
-    __table_args__ = (Index("ix_tag_day_counts_day", "day", "tag_id", "count"),)
-
-    tag_id: Mapped[int] = mapped_column(ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True)
+    # the key starts with the day, so a week of counts is one range of it (SQLite keeps no statistics and would
+    # otherwise walk a (tag_id, day) key from end to end to save a sort)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
+    tag_id: Mapped[int] = mapped_column(ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True)
     count: Mapped[int] = mapped_column(Integer)
 
 

@@ -51,16 +51,14 @@ def upgrade() -> None:
 
     op.create_table(
         "tag_day_counts",
-        sa.Column("tag_id", sa.Integer(), nullable=False),
         sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("tag_id", sa.Integer(), nullable=False),
         sa.Column("count", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
             ["tag_id"], ["tags.id"], name=op.f("fk_tag_day_counts_tag_id_tags"), ondelete="CASCADE"
         ),
-        sa.PrimaryKeyConstraint("tag_id", "day", name=op.f("pk_tag_day_counts")),
+        sa.PrimaryKeyConstraint("day", "tag_id", name=op.f("pk_tag_day_counts")),
     )
-    with op.batch_alter_table("tag_day_counts", schema=None) as batch_op:
-        batch_op.create_index("ix_tag_day_counts_day", ["day", "tag_id", "count"], unique=False)
     day = "date(listed_at)" if dialect == "sqlite" else "(listed_at AT TIME ZONE 'UTC')::date"
     op.execute(
         f"INSERT INTO tag_day_counts (tag_id, day, count) SELECT tag_id, {day}, count(*) "
@@ -90,8 +88,6 @@ def downgrade() -> None:
             op.execute(f"DROP TRIGGER IF EXISTS {name}")
         op.execute("DROP TABLE IF EXISTS article_terms_fts")
     op.drop_table("article_terms")
-    with op.batch_alter_table("tag_day_counts", schema=None) as batch_op:
-        batch_op.drop_index("ix_tag_day_counts_day")
     op.drop_table("tag_day_counts")
     with op.batch_alter_table("article_tags", schema=None) as batch_op:
         batch_op.drop_index("ix_article_tags_tag_listed")
