@@ -32,14 +32,18 @@ def test_budget_whole_sentences_in_original_order(budget: int) -> None:
     # The summary is a subsequence of the article's sentences, in order, at most spaces between.
     rest = text
     for sentence in sentences:
-        if rest.startswith(sentence):
-            rest = rest[len(sentence) :].lstrip()
+        # a leading where/when/attribution clause ("据新华社报道，2021年12月30日晚，") may be dropped
+        forms = [sentence] + [sentence[i + 1 :] for i, ch in enumerate(sentence) if ch in "，,：:"]
+        form = next((f for f in forms if f and rest.startswith(f)), None)
+        if form is not None:
+            rest = rest[len(form) :].lstrip()
     assert rest == ""
 
 
 def test_lead_sentence_chosen_and_caption_skipped() -> None:
     text = summarize(ARTICLE, title=TITLE, max_chars=150).text
-    assert text.startswith("据新华社报道，2021年12月30日晚")
+    # without its attribution and time clauses, as a headline would say it
+    assert text.startswith("中科院等离子体物理研究所")
     assert "图为" not in text
 
 
@@ -57,11 +61,12 @@ def test_english_cut_prefers_clause_then_word_boundary() -> None:
     assert summarize("Supercalifragilistic words everywhere here", max_chars=30).text == "Supercalifragilistic words…"
 
 
-@pytest.mark.parametrize("budget", [20, 40, 60])
+# (at 60 the lead fits whole once its attribution and time clauses are dropped)
+@pytest.mark.parametrize("budget", [20, 40])
 def test_overlong_lead_is_cut_without_its_attribution(budget: int) -> None:
     text = summarize(ARTICLE, title=TITLE, max_chars=budget).text
     assert len(text) <= budget
-    assert text.startswith("2021年12月30日晚")
+    assert text.startswith("中科院")
     assert text.endswith("…")
 
 

@@ -1,0 +1,237 @@
+"""Generated articles for the read-latency and fan-out parts: realistic Chinese titles, summaries and tags in bulk.
+
+Words come from the shared corpus (jieba tokens), drawn with Zipf-like weights so some words and tags are common
+and most are rare, like news. Rows are produced in chunks from a seeded generator, so the same N gives the same
+database on SQLite and on PostgreSQL. Rows are written with the drivers' bulk paths (sqlite3 executemany,
+asyncpg COPY) into a schema built by the real Alembic migrations.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from functools import lru_cache
+from pathlib import Path
+
+CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "articles"
+TAGS_PER_ARTICLE = 4
+N_TAGS = 3000
+PUBLISHERS = ["新华社", "人民日报", "观察者网", "澎湃新闻", "财新", "界面新闻", "Reuters", "BBC 中文", "联合早报", "中新网"]
+# the articles span a year: 1M articles is about 2,700 a day
+SPAN = timedelta(days=365)
+CHUNK = 20_000
+_CJK_WORD = re.compile(r"^[\u4e00-\u9fff]{2,6}$")
+
+
+@lru_cache(maxsize=1)
+def vocabulary() -> list[str]:
+    """Distinct Chinese words of the corpus, most frequent first."""
+    import logging
+
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    counts: dict[str, int] = {}
+    for path in sorted(CORPUS.glob("*.md")):
+        text = re.sub(r"<[^>]+>", " ", path.read_text(encoding="utf-8"))
+        for word in jieba.lcut(text):
+            if _CJK_WORD.match(word):
+                counts[word] = counts.get(word, 0) + 1
+    return sorted(counts, key=lambda w: (-counts[w], w))
+
+
+def zipf_weights(n: int, s: float = 1.0) -> list[float]:
+    cumulative = []
+    total = 0.0
+    for rank in range(1, n + 1):
+        total += 1.0 / rank**s
+        cumulative.append(total)
+    return cumulative
+
+
+def tag_names() -> list[str]:
+    words = vocabulary()
+    return words[:N_TAGS]
+
+
+@dataclass(frozen=True)
+class ArticleRow:
+    id: int
+    title: str
+    link: str
+    publisher: str
+    listed_at: datetime
+    text: str
+    content_hash: str
+    summary: str
+    tag_ids: tuple[int, ...]  # 1-based ids into tag_names(), strongest first
+    terms: str  # what /search finds it by, as `summarizer.matching.search_terms` makes them
+
+
+@lru_cache(maxsize=1)
+def _word_terms() -> dict[str, list[str]]:
+    """Search-mode tokens of each vocabulary word (the generated texts are made of these words)."""
+    from summarizer.matching import cut_for_search
+
+    return {
+        word: [t.casefold() for t in cut_for_search(word) if any(ch.isalnum() for ch in t)] for word in vocabulary()
+    }
+
+
+def _terms(words: list[str]) -> str:
+    table = _word_terms()
+    seen: dict[str, None] = {}
+    for word in words:
+        for token in table[word]:
+            seen.setdefault(token, None)
+    return " ".join(seen)
+
+
+def articles(
+    count: int, *, now: datetime, seed: int = 5, span: timedelta = SPAN
+) -> Iterator[list[ArticleRow]]:
+    """`count` articles in chunks over `span`, id 1 the oldest and id `count` listed just now."""
+    words = vocabulary()
+    word_cum = zipf_weights(len(words), 0.9)
+    tag_cum = zipf_weights(min(N_TAGS, len(words)), 1.0)
+    n_tags = len(tag_cum)
+    names = tag_names()
+    step = span / max(count, 1)
+    for start in range(1, count + 1, CHUNK):
+        rng = random.Random(seed * 1_000_003 + start)
+        rows = []
+        for i in range(start, min(start + CHUNK, count + 1)):
+            title_words = rng.choices(words, cum_weights=word_cum, k=rng.randint(4, 7))
+            summary_words = rng.choices(words, cum_weights=word_cum, k=rng.randint(14, 24))
+            title = "".join(title_words)
+            summary = "".join(summary_words) + "。"
+            tags: list[int] = []
+            while len(tags) < TAGS_PER_ARTICLE:
+                t = rng.choices(range(1, n_tags + 1), cum_weights=tag_cum)[0]
+                if t not in tags:
+                    tags.append(t)
+            rows.append(
+                ArticleRow(
+                    id=i,
+                    title=title,
+                    link=f"https://news.example.com/{i}",
+                    publisher=PUBLISHERS[i % len(PUBLISHERS)],
+                    listed_at=now - step * (count - i),
+                    text=title + "\n\n" + summary,
+                    content_hash=hashlib.sha256(str(i).encode()).hexdigest(),
+                    summary=summary,
+                    tag_ids=tuple(tags),
+                    terms=_terms([*title_words, *summary_words, *(names[t - 1] for t in tags)]),
+                )
+            )
+        yield rows
+
+
+_SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"
+
+
+def _sqlite_time(value: datetime) -> str:
+    """How SQLAlchemy's SQLite DateTime stores a UTC time (naive, microseconds always written)."""
+    return value.astimezone(timezone.utc).replace(tzinfo=None).strftime(_SQLITE_TIME)
+
+
+ARTICLE_COLUMNS = (
+    "id", "title", "link", "publisher", "published_at", "listed_at", "ingested_at", "text", "html",
+    "content_hash", "language", "categories", "is_excerpt", "origin",
+)
+SUMMARY_COLUMNS = ("id", "article_id", "text", "method", "version", "is_current", "created_at")
+TAG_COLUMNS = ("article_id", "tag_id", "rank", "source", "listed_at")
+# per-day tag counts from the stored tags, as migration 0004 computes them
+_SQLITE_DAY_COUNTS = (
+    "INSERT INTO tag_day_counts (tag_id, day, count) "
+    "SELECT tag_id, date(listed_at), count(*) FROM article_tags GROUP BY tag_id, date(listed_at)"
+)
+_PG_DAY_COUNTS = (
+    "INSERT INTO tag_day_counts (tag_id, day, count) SELECT tag_id, (listed_at AT TIME ZONE 'UTC')::date, count(*) "
+    "FROM article_tags GROUP BY tag_id, (listed_at AT TIME ZONE 'UTC')::date"
+)
+
+
+def _article_values(row: ArticleRow, stamp: object) -> tuple[object, ...]:
+    return (
+        row.id, row.title, row.link, row.publisher, stamp, stamp, stamp, row.text, "",
+        row.content_hash, "zh", "", False, "bench",
+    )
+
+
+def fill_sqlite(path: Path, count: int, *, now: datetime, span: timedelta = SPAN) -> None:
+    """Bulk-insert `count` articles with summaries and tags into a migrated SQLite file."""
+    import sqlite3
+
+    names = tag_names()
+    con = sqlite3.connect(path)
+    try:
+        con.execute("PRAGMA synchronous=OFF")
+        con.executemany(
+            "INSERT INTO tags (id, name, key) VALUES (?, ?, ?)",
+            [(i + 1, name, name.casefold()) for i, name in enumerate(names)],
+        )
+        a_sql = f"INSERT INTO articles ({', '.join(ARTICLE_COLUMNS)}) VALUES ({', '.join('?' * len(ARTICLE_COLUMNS))})"
+        s_sql = f"INSERT INTO summaries ({', '.join(SUMMARY_COLUMNS)}) VALUES ({', '.join('?' * len(SUMMARY_COLUMNS))})"
+        t_sql = f"INSERT INTO article_tags ({', '.join(TAG_COLUMNS)}) VALUES (?, ?, ?, ?, ?)"
+        for chunk in articles(count, now=now, span=span):
+            stamps = [_sqlite_time(r.listed_at) for r in chunk]
+            con.executemany(a_sql, [_article_values(r, s) for r, s in zip(chunk, stamps, strict=True)])
+            con.executemany(
+                s_sql,
+                [(r.id, r.id, r.summary, "extractive", "ext-1", True, s) for r, s in zip(chunk, stamps, strict=True)],
+            )
+            con.executemany(
+                t_sql,
+                [
+                    (r.id, t, rank, "extractive", s)
+                    for r, s in zip(chunk, stamps, strict=True)
+                    for rank, t in enumerate(r.tag_ids)
+                ],
+            )
+            # the FTS5 table follows through the migration's triggers
+            con.executemany("INSERT INTO article_terms (article_id, terms) VALUES (?, ?)", [(r.id, r.terms) for r in chunk])
+            con.commit()
+        con.execute(_SQLITE_DAY_COUNTS)
+        con.commit()
+    finally:
+        con.close()
+
+
+async def fill_postgres(dsn: str, count: int, *, now: datetime) -> None:
+    """The same rows through asyncpg COPY, then ANALYZE (as autovacuum would after a bulk load)."""
+    import asyncpg
+
+    names = tag_names()
+    con = await asyncpg.connect(dsn)
+    try:
+        await con.copy_records_to_table(
+            "tags", records=[(i + 1, name, name.casefold()) for i, name in enumerate(names)], columns=["id", "name", "key"]
+        )
+        for chunk in articles(count, now=now):
+            await con.copy_records_to_table(
+                "articles", records=[_article_values(r, r.listed_at) for r in chunk], columns=list(ARTICLE_COLUMNS)
+            )
+            await con.copy_records_to_table(
+                "summaries",
+                records=[(r.id, r.id, r.summary, "extractive", "ext-1", True, r.listed_at) for r in chunk],
+                columns=list(SUMMARY_COLUMNS),
+            )
+            await con.copy_records_to_table(
+                "article_tags",
+                records=[(r.id, t, rank, "extractive", r.listed_at) for r in chunk for rank, t in enumerate(r.tag_ids)],
+                columns=list(TAG_COLUMNS),
+            )
+            await con.copy_records_to_table(
+                "article_terms", records=[(r.id, r.terms) for r in chunk], columns=["article_id", "terms"]
+            )
+        await con.execute(_PG_DAY_COUNTS)
+        for table, column in (("tags", "id"), ("articles", "id"), ("summaries", "id")):
+            await con.execute(f"SELECT setval(pg_get_serial_sequence('{table}', '{column}'), (SELECT max({column}) FROM {table}))")
+        await con.execute("ANALYZE")
+    finally:
+        await con.close()

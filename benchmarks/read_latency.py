@@ -1,0 +1,310 @@
+"""Part 3, read latency: the exact queries behind /latest, /search and /topics (`db.repositories`) on a database
+of generated articles with tags and current summaries, on SQLite and on the local PostgreSQL.
+
+The schema is the real one (`db.engine.upgrade_schema`); rows go in through the drivers' bulk paths. Each query
+function runs in its own session, as the bot calls it; its SQL statements are captured with a
+`before_cursor_execute` listener and explained (EXPLAIN QUERY PLAN / EXPLAIN). The PostgreSQL database
+`newsbot_bench` is created for the run and dropped afterwards. Nothing here changes db/ code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import shutil
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from benchmarks import datagen
+from benchmarks.measure import PartResult, Target, percentile, table
+from db.engine import make_engine, make_sessionmaker, upgrade_schema
+from db.repositories import latest_articles, search_articles, top_tags
+from summarizer.matching import query_words
+
+P95_TARGET_MS = 20.0
+PG_ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
+PG_DATABASE = "newsbot_bench"
+PAGE = 20
+
+Query = Callable[[AsyncSession], Awaitable[Any]]
+
+
+def queries(now: datetime) -> list[tuple[str, str, Query]]:
+    """(name, call as written in the report, the call)."""
+    tags = datagen.tag_names()
+    words = datagen.vocabulary()
+    common_tag, rare_tag = tags[10], tags[2000]
+    word1, word2 = words[60], words[150]
+    since = now - timedelta(days=7)
+    return [
+        ("/latest page 1", f"latest_articles(limit={PAGE})", lambda s: latest_articles(s, limit=PAGE)),
+        (
+            "/latest page 50",
+            f"latest_articles(limit={PAGE}, offset={49 * PAGE})",
+            lambda s: latest_articles(s, limit=PAGE, offset=49 * PAGE),
+        ),
+        (
+            "/latest tag (common)",
+            f"latest_articles(limit={PAGE}, tag='{common_tag}')",
+            lambda s: latest_articles(s, limit=PAGE, tag=common_tag),
+        ),
+        (
+            "/latest tag (rare)",
+            f"latest_articles(limit={PAGE}, tag='{rare_tag}')",
+            lambda s: latest_articles(s, limit=PAGE, tag=rare_tag),
+        ),
+        (
+            "/search 1 word",
+            f"search_articles(query_words('{word1}'), limit={PAGE})",
+            lambda s: search_articles(s, query_words(word1), limit=PAGE),
+        ),
+        (
+            "/search 2 words",
+            f"search_articles(query_words('{word1} {word2}'), limit={PAGE})",
+            lambda s: search_articles(s, query_words(f"{word1} {word2}"), limit=PAGE),
+        ),
+        ("/topics", "top_tags(since=now - 7 days)", lambda s: top_tags(s, since=since)),
+    ]
+
+
+@dataclass
+class Measured:
+    name: str
+    call: str
+    times_ms: list[float]
+    rows: int
+    plans: list[str] = field(default_factory=list)
+    full_scans: list[str] = field(default_factory=list)
+
+    @property
+    def p95(self) -> float:
+        return percentile(self.times_ms, 95)
+
+
+class StatementLog:
+    """Records the SQL statements an engine sends while `on`."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.on = False
+        self.statements: list[tuple[str, Any]] = []
+        event.listen(engine.sync_engine, "before_cursor_execute", self._record)
+
+    def _record(self, conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
+        if self.on and not statement.lstrip().upper().startswith("EXPLAIN"):
+            self.statements.append((statement, parameters))
+
+
+_SQLITE_FULL = re.compile(r"\bSCAN (\w+)(?!.*\bUSING\b)")
+_PG_FULL = re.compile(r"Seq Scan on (\w+)")
+
+
+async def explain(engine: AsyncEngine, statement: str, parameters: Any) -> tuple[str, list[str]]:
+    sqlite = engine.dialect.name == "sqlite"
+    prefix = "EXPLAIN QUERY PLAN " if sqlite else "EXPLAIN "
+    async with engine.connect() as conn:
+        result = await conn.exec_driver_sql(prefix + statement, parameters)
+        rows = result.all()
+    if sqlite:
+        # (id, parent, notused, detail): indent by depth
+        depth: dict[int, int] = {0: 0}
+        lines = []
+        for node_id, parent, _unused, detail in rows:
+            depth[node_id] = depth.get(parent, 0) + 1
+            lines.append("  " * (depth[node_id] - 1) + detail)
+        # an FTS5 match ("SCAN t VIRTUAL TABLE INDEX") and a scan of a small materialized subquery (anon_N) are not
+        # table scans
+        full = [
+            m.group(1)
+            for line in lines
+            if (m := _SQLITE_FULL.search(line)) and "VIRTUAL TABLE" not in line and not m.group(1).startswith("anon_")
+        ]
+    else:
+        lines = [row[0] for row in rows]
+        full = [m.group(1) for line in lines if (m := _PG_FULL.search(line))]
+    return "\n".join(lines), full
+
+
+async def measure(engine: AsyncEngine, now: datetime, *, reps: int, budget_s: float) -> list[Measured]:
+    sessions = make_sessionmaker(engine)
+    log = StatementLog(engine)
+    out = []
+    for name, call, query in queries(now):
+        for _ in range(2):  # warm the caches and the statement cache
+            async with sessions() as s:
+                await query(s)
+        log.statements.clear()
+        log.on = True
+        async with sessions() as s:
+            found = await query(s)
+        log.on = False
+        measured = Measured(name, call, [], len(found))
+        for statement, parameters in log.statements:
+            plan, full = await explain(engine, statement, parameters)
+            measured.plans.append(f"{statement.strip()}\n-- plan:\n{plan}")
+            measured.full_scans += full
+        started = time.perf_counter()
+        while len(measured.times_ms) < reps and (
+            len(measured.times_ms) < 5 or time.perf_counter() - started < budget_s
+        ):
+            t0 = time.perf_counter()
+            async with sessions() as s:
+                await query(s)
+            measured.times_ms.append(1000 * (time.perf_counter() - t0))
+        out.append(measured)
+    return out
+
+
+async def _sqlite_run(folder: Path, count: int, now: datetime, reps: int, budget_s: float) -> tuple[float, list[Measured]]:
+    path = folder / "read.db"
+    engine = make_engine(f"sqlite+aiosqlite:///{path}")
+    try:
+        await upgrade_schema(engine)
+        await engine.dispose()
+        t0 = time.perf_counter()
+        await asyncio.to_thread(datagen.fill_sqlite, path, count, now=now)
+        built = time.perf_counter() - t0
+        return built, await measure(engine, now, reps=reps, budget_s=budget_s)
+    finally:
+        await engine.dispose()
+
+
+async def _pg_admin() -> Any:
+    import asyncpg
+
+    url = make_url(PG_ADMIN_URL)
+    return await asyncio.wait_for(
+        asyncpg.connect(host=url.host, port=url.port or 5432, user=url.username, password=url.password, database=url.database),
+        timeout=5,
+    )
+
+
+async def _postgres_run(
+    count: int, now: datetime, reps: int, budget_s: float, name: str
+) -> tuple[float, list[Measured], str]:
+    admin = await _pg_admin()
+    try:
+        version = await admin.fetchval("SHOW server_version")
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    url = make_url(PG_ADMIN_URL).set(database=name)
+    engine = make_engine(url.render_as_string(hide_password=False))
+    try:
+        await upgrade_schema(engine)
+        t0 = time.perf_counter()
+        dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+        await datagen.fill_postgres(dsn, count, now=now)
+        built = time.perf_counter() - t0
+        return built, await measure(engine, now, reps=reps, budget_s=budget_s), version
+    finally:
+        await engine.dispose()
+        admin = await _pg_admin()
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+
+def _rows(measured: list[Measured]) -> list[list[object]]:
+    rows: list[list[object]] = []
+    for m in measured:
+        t = m.times_ms
+        rows.append(
+            [
+                m.name,
+                f"`{m.call}`",
+                f"{percentile(t, 50):.1f}",
+                f"{percentile(t, 95):.1f}",
+                f"{percentile(t, 99):.1f}",
+                f"{min(t):.1f}–{max(t):.1f}",
+                len(t),
+                m.rows,
+                ", ".join(sorted(set(m.full_scans))) or "none",
+                "yes" if m.p95 < P95_TARGET_MS else "**no**",
+            ]
+        )
+    return rows
+
+
+HEADER = ["query", "call", "p50 ms", "p95 ms", "p99 ms", "min–max ms", "runs", "rows", "full scans", "p95 < 20 ms"]
+
+
+def _plans(label: str, measured: list[Measured]) -> str:
+    parts = [f"<details><summary>{label}: statements and query plans</summary>\n"]
+    for m in measured:
+        parts.append(f"**{m.name}** — `{m.call}`\n")
+        for plan in m.plans:
+            parts.append("```\n" + plan + "\n```")
+    parts.append("</details>")
+    return "\n".join(parts)
+
+
+def run(*, quick: bool = False, articles: int | None = None) -> PartResult:
+    result = PartResult("3. Read latency")
+    count = articles or (2_000 if quick else 1_000_000)
+    reps = 5 if quick else 40
+    budget_s = 1.0 if quick else 6.0
+    now = datetime.now(timezone.utc)
+    # a quick run (the smoke test) must not collide with a full run on the same server
+    name = f"{PG_DATABASE}_smoke_{os.getpid()}" if quick else PG_DATABASE
+    folder = Path(tempfile.mkdtemp(prefix="newsbot-bench-read-"))
+    try:
+        sqlite_built, sqlite_measured = asyncio.run(_sqlite_run(folder, count, now, reps, budget_s))
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    try:
+        pg_built, pg_measured, pg_version = asyncio.run(_postgres_run(count, now, reps, budget_s, name))
+    except (OSError, TimeoutError) as exc:
+        pg_measured, pg_built, pg_version = [], 0.0, f"not reachable at {PG_ADMIN_URL} ({exc.__class__.__name__})"
+
+    result.add(
+        f"{count:,} generated articles (titles and summaries of corpus words drawn with Zipf-like weights, "
+        f"{datagen.TAGS_PER_ARTICLE} tags each from {datagen.N_TAGS:,}, spread over {datagen.SPAN.days} days, so "
+        f"the last 7 days hold about {count * 7 // datagen.SPAN.days:,}), each with a current summary. Built with "
+        f"the Alembic schema, then bulk rows: SQLite {sqlite_built:.0f} s (sqlite3 executemany, no ANALYZE — newsbot "
+        f"never runs it), PostgreSQL {pg_version} {pg_built:.0f} s (COPY, then ANALYZE as autovacuum would). Each "
+        f"query is the repository function the bot calls, in a fresh session, after two warm-up calls; up to {reps} "
+        f"timed runs (fewer, at least 5, when a query takes over {budget_s:.0f} s in all). Plans: SQLite `SCAN t` "
+        "without an index is a full table scan; `SCAN t USING INDEX` walks an index in order and stops at the "
+        "LIMIT (as long as enough rows match); PostgreSQL `Seq Scan` is a full scan."
+    )
+    result.add("**SQLite**\n\n" + table(HEADER, _rows(sqlite_measured)))
+    if pg_measured:
+        result.add("**PostgreSQL**\n\n" + table(HEADER, _rows(pg_measured)))
+    else:
+        result.add(f"**PostgreSQL**: {pg_version}; skipped.")
+    result.add(_plans("SQLite", sqlite_measured))
+    if pg_measured:
+        result.add(_plans("PostgreSQL", pg_measured))
+
+    for label, measured in (("SQLite", sqlite_measured), ("PostgreSQL", pg_measured)):
+        if not measured:
+            continue
+        slow = [f"{m.name} {m.p95:.0f} ms" for m in measured if m.p95 >= P95_TARGET_MS]
+        scans = [f"{m.name} ({', '.join(sorted(set(m.full_scans)))})" for m in measured if m.full_scans]
+        result.targets.append(
+            Target(
+                f"read ({label}, {count:,} articles): p95 < {P95_TARGET_MS:.0f} ms for every query",
+                "all under" if not slow else "missed: " + "; ".join(slow),
+                not slow,
+            )
+        )
+        result.targets.append(
+            Target(
+                f"read ({label}): no full scan in any plan",
+                "none" if not scans else "; ".join(scans),
+                not scans,
+            )
+        )
+    return result
