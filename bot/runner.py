@@ -18,11 +18,13 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import aiohttp
+from telegram import Bot
 from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.ext import Application, ContextTypes
 
 from bot.app import build_application, register_commands
 from bot.commands import CommandService
+from bot.config import Settings
 from bot.context import AppContext, CannotRun
 from bot.services.delivery import OutboxSender, SendLimits, SystemClock
 from bot.services.digests import DigestService
@@ -94,15 +96,25 @@ class InboxWatcher:
         return ready
 
 
-async def resolve_channel(application: Application, services: BotServices, channel: str) -> None:  # type: ignore[type-arg]
+async def resolve_channel(bot: Bot, services: BotServices, channel: str) -> None:
     """CHANNEL_ID (an id or @name) becomes a subscriber that receives every digest."""
     chat_ref: int | str = int(channel) if channel.lstrip("-").isdigit() else channel
     try:
-        chat = await application.bot.get_chat(chat_ref)
+        chat = await bot.get_chat(chat_ref)
     except TelegramError as exc:
         log.error("CHANNEL_ID %s: Telegram says %s; digests will not go to the channel", channel, exc)
         return
     await services.subscriptions.ensure_channel(chat.id, chat.title)
+
+
+async def initialize_bot(bot: Bot, settings: Settings) -> None:
+    """getMe: a missing, rejected or unreachable Bot API becomes one line for the operator."""
+    try:
+        await bot.initialize()
+    except InvalidToken:
+        raise CannotRun("Telegram rejected TELEGRAM_BOT_TOKEN (check the token from @BotFather)") from None
+    except NetworkError as exc:
+        raise CannotRun(f"cannot reach the Telegram Bot API at {settings.telegram_base_url}: {exc}") from None
 
 
 async def run_bot(app: AppContext, *, install_signals: bool = True, stop: asyncio.Event | None = None) -> int:
@@ -115,12 +127,8 @@ async def run_bot(app: AppContext, *, install_signals: bool = True, stop: asynci
         base_url=settings.telegram_base_url,
         commands=services.commands,
     )
-    try:
-        await application.initialize()
-    except InvalidToken:
-        raise CannotRun("Telegram rejected TELEGRAM_BOT_TOKEN (check the token from @BotFather)") from None
-    except NetworkError as exc:
-        raise CannotRun(f"cannot reach the Telegram Bot API at {settings.telegram_base_url}: {exc}") from None
+    await initialize_bot(application.bot, settings)
+    await application.initialize()
     stop = stop or asyncio.Event()
     sender = OutboxSender(
         app.sessions,
@@ -134,7 +142,7 @@ async def run_bot(app: AppContext, *, install_signals: bool = True, stop: asynci
     try:
         await register_commands(application)
         if settings.channel_id:
-            await resolve_channel(application, services, settings.channel_id)
+            await resolve_channel(application.bot, services, settings.channel_id)
         _schedule_jobs(application, app, services, sender, http)
         if install_signals:
             _install_signal_handlers(stop)
@@ -227,26 +235,14 @@ SEND_NOW_PATIENCE = timedelta(minutes=2)
 
 async def send_digests_now(app: AppContext, services: BotServices) -> str:
     """Enqueue today's digest for every digest subscriber not yet served, then send the outbox."""
-    from telegram import Bot
-
     settings = app.settings
     if settings.telegram_bot_token is None:
         raise CannotRun("TELEGRAM_BOT_TOKEN is not set (put it in .env; see .env.example)")
     bot = Bot(settings.telegram_bot_token.get_secret_value(), base_url=settings.telegram_base_url)
-    try:
-        await bot.initialize()
-    except InvalidToken:
-        raise CannotRun("Telegram rejected TELEGRAM_BOT_TOKEN (check the token from @BotFather)") from None
-    except NetworkError as exc:
-        raise CannotRun(f"cannot reach the Telegram Bot API at {settings.telegram_base_url}: {exc}") from None
+    await initialize_bot(bot, settings)
     try:
         if settings.channel_id:
-            chat_ref: int | str = int(settings.channel_id) if settings.channel_id.lstrip("-").isdigit() else settings.channel_id
-            try:
-                chat = await bot.get_chat(chat_ref)
-                await services.subscriptions.ensure_channel(chat.id, chat.title)
-            except TelegramError as exc:
-                log.error("CHANNEL_ID %s: Telegram says %s", settings.channel_id, exc)
+            await resolve_channel(bot, services, settings.channel_id)
         report = await services.digests.run(force=True)
         clock = SystemClock()
         sender = OutboxSender(
