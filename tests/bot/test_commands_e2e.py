@@ -175,7 +175,7 @@ async def test_admin_commands_and_polite_refusal(running_bot: RunningBot) -> Non
     (sources,) = await running_bot.say(PRIVATE, "/sources")
     assert "尚未抓取" in sources["text"]
     (stats,) = await running_bot.say(PRIVATE, "/stats", user_id=ADMIN_ID)
-    assert "6" in stats["text"]
+    assert "新闻：6（24 小时内 6）" in stats["text"]
     (removed,) = await running_bot.say(PRIVATE, "/removefeed 1", user_id=ADMIN_ID)
     assert "https://example.com/rss" in removed["text"]
     (refusal,) = await running_bot.say(PRIVATE, "/stats")

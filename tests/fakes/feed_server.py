@@ -24,6 +24,8 @@ from pathlib import Path
 from aiohttp import web
 from multidict import CIMultiDictProxy
 
+from tests.fakes.local_server import LocalServer
+
 CORPUS_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
 FEEDS_DIR = CORPUS_DIR / "feeds"
 
@@ -64,7 +66,7 @@ def content_type_for(name: str) -> str:
     return "application/xml"
 
 
-class FeedServer:
+class FeedServer(LocalServer):
     """An aiohttp.web server on 127.0.0.1 and a free port.
 
     Routes may be added or replaced at any time, also after `start()` (e.g. to publish a new version
@@ -78,30 +80,6 @@ class FeedServer:
         self._runner: web.AppRunner | None = None
         self.base_url = ""
         self.requests: dict[str, list[RecordedRequest]] = defaultdict(list)
-
-    # --- lifecycle ---------------------------------------------------------------------------------
-
-    async def start(self) -> str:
-        # A short shutdown_timeout: closing must not wait for the deliberately slow handlers.
-        self._runner = web.AppRunner(self._app, handle_signals=False, access_log=None, shutdown_timeout=0.1)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = self._runner.addresses[0][:2]
-        self.base_url = f"http://{host}:{port}"
-        return self.base_url
-
-    async def close(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FeedServer:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.close()
 
     def url(self, path: str) -> str:
         return self.base_url + path

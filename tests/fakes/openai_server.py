@@ -36,6 +36,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fakes.local_server import LocalServer
+
 Behaviour = Callable[[dict[str, Any]], Awaitable[web.Response]]
 
 SUMMARIES = {
@@ -173,8 +175,10 @@ def slow(delay: float, then: Behaviour | None = None) -> Behaviour:
     return respond
 
 
-class FakeOpenAI:
+class FakeOpenAI(LocalServer):
     """An aiohttp.web server on 127.0.0.1 and a free port answering POST /v1/chat/completions."""
+
+    URL_SUFFIX = "/v1"
 
     def __init__(self) -> None:
         self._app = web.Application()
@@ -186,27 +190,6 @@ class FakeOpenAI:
         self.base_url = ""
         self.requests: list[dict[str, Any]] = []
         self.authorizations: list[str] = []
-
-    async def start(self) -> str:
-        self._runner = web.AppRunner(self._app, handle_signals=False, access_log=None, shutdown_timeout=0.1)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = self._runner.addresses[0][:2]
-        self.base_url = f"http://{host}:{port}/v1"
-        return self.base_url
-
-    async def close(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeOpenAI:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.close()
 
     @contextlib.contextmanager
     def in_thread(self) -> Iterator[FakeOpenAI]:

@@ -39,6 +39,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fakes.local_server import LocalServer
+
 DEFAULT_TOKEN = "123456:TEST-token"
 MESSAGE_LIMIT = 4096
 CAPTION_LIMIT = 1024
@@ -173,8 +175,10 @@ def _decode_form_value(name: str, value: str) -> Any:
         return value
 
 
-class FakeTelegram:
+class FakeTelegram(LocalServer):
     """An aiohttp.web server on 127.0.0.1 and a free port, answering `/bot{token}/{method}` like Telegram."""
+
+    URL_SUFFIX = "/bot"
 
     def __init__(
         self,
@@ -220,31 +224,6 @@ class FakeTelegram:
         self._app.router.add_route("*", "/bot{token}/{method}", self._dispatch)
         self._app.router.add_route("*", "/{tail:.*}", self._not_found)
         self._runner: web.AppRunner | None = None
-
-    # --- lifecycle ---------------------------------------------------------------------------------
-
-    async def start(self) -> str:
-        """Start listening; returns the `base_url` to give PTB (without the token)."""
-        # A short shutdown_timeout: closing must not wait for stalled requests or open long polls.
-        self._runner = web.AppRunner(self._app, handle_signals=False, access_log=None, shutdown_timeout=0.1)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = self._runner.addresses[0][:2]
-        self.base_url = f"http://{host}:{port}/bot"
-        return self.base_url
-
-    async def close(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeTelegram:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.close()
 
     # --- scripted faults -----------------------------------------------------------------------------
 
