@@ -1,9 +1,10 @@
-"""Generated articles for the read-latency and fan-out parts: realistic Chinese titles, summaries and tags in bulk.
+"""Generated articles for the read-latency and fan-out parts: realistic Chinese titles, summaries and
+tags in bulk.
 
-Words come from the shared corpus (jieba tokens), drawn with Zipf-like weights so some words and tags are common
-and most are rare, like news. Rows are produced in chunks from a seeded generator, so the same N gives the same
-database on SQLite and on PostgreSQL. Rows are written with the drivers' bulk paths (sqlite3 executemany,
-asyncpg COPY) into a schema built by the real Alembic migrations.
+Words come from the shared corpus (jieba tokens), drawn with Zipf-like weights so some words and tags are
+common and most are rare, like news. Rows are produced in chunks from a seeded generator, so the same N gives
+the same database on SQLite and on PostgreSQL. Rows are written with the drivers' bulk paths (sqlite3
+executemany, asyncpg COPY) into a schema built by the real Alembic migrations.
 """
 
 from __future__ import annotations
@@ -13,14 +14,17 @@ import random
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "articles"
 TAGS_PER_ARTICLE = 4
 N_TAGS = 3000
-PUBLISHERS = ["新华社", "人民日报", "观察者网", "澎湃新闻", "财新", "界面新闻", "Reuters", "BBC 中文", "联合早报", "中新网"]
+PUBLISHERS = [
+    "新华社", "人民日报", "观察者网", "澎湃新闻", "财新", "界面新闻", "Reuters", "BBC 中文", "联合早报",
+    "中新网",
+]
 # the articles span a year: 1M articles is about 2,700 a day
 SPAN = timedelta(days=365)
 CHUNK = 20_000
@@ -78,7 +82,8 @@ def _word_terms() -> dict[str, list[str]]:
     from summarizer.matching import cut_for_search
 
     return {
-        word: [t.casefold() for t in cut_for_search(word) if any(ch.isalnum() for ch in t)] for word in vocabulary()
+        word: [t.casefold() for t in cut_for_search(word) if any(ch.isalnum() for ch in t)]
+        for word in vocabulary()
     }
 
 
@@ -136,7 +141,7 @@ _SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"
 
 def _sqlite_time(value: datetime) -> str:
     """How SQLAlchemy's SQLite DateTime stores a UTC time (naive, microseconds always written)."""
-    return value.astimezone(timezone.utc).replace(tzinfo=None).strftime(_SQLITE_TIME)
+    return value.astimezone(UTC).replace(tzinfo=None).strftime(_SQLITE_TIME)
 
 
 ARTICLE_COLUMNS = (
@@ -151,8 +156,8 @@ _SQLITE_DAY_COUNTS = (
     "SELECT tag_id, date(listed_at), count(*) FROM article_tags GROUP BY tag_id, date(listed_at)"
 )
 _PG_DAY_COUNTS = (
-    "INSERT INTO tag_day_counts (tag_id, day, count) SELECT tag_id, (listed_at AT TIME ZONE 'UTC')::date, count(*) "
-    "FROM article_tags GROUP BY tag_id, (listed_at AT TIME ZONE 'UTC')::date"
+    "INSERT INTO tag_day_counts (tag_id, day, count) SELECT tag_id, (listed_at AT TIME ZONE 'UTC')::date, "
+    "count(*) FROM article_tags GROUP BY tag_id, (listed_at AT TIME ZONE 'UTC')::date"
 )
 
 
@@ -175,15 +180,24 @@ def fill_sqlite(path: Path, count: int, *, now: datetime, span: timedelta = SPAN
             "INSERT INTO tags (id, name, key) VALUES (?, ?, ?)",
             [(i + 1, name, name.casefold()) for i, name in enumerate(names)],
         )
-        a_sql = f"INSERT INTO articles ({', '.join(ARTICLE_COLUMNS)}) VALUES ({', '.join('?' * len(ARTICLE_COLUMNS))})"
-        s_sql = f"INSERT INTO summaries ({', '.join(SUMMARY_COLUMNS)}) VALUES ({', '.join('?' * len(SUMMARY_COLUMNS))})"
+        a_sql = (
+            f"INSERT INTO articles ({', '.join(ARTICLE_COLUMNS)}) "
+            f"VALUES ({', '.join('?' * len(ARTICLE_COLUMNS))})"
+        )
+        s_sql = (
+            f"INSERT INTO summaries ({', '.join(SUMMARY_COLUMNS)}) "
+            f"VALUES ({', '.join('?' * len(SUMMARY_COLUMNS))})"
+        )
         t_sql = f"INSERT INTO article_tags ({', '.join(TAG_COLUMNS)}) VALUES (?, ?, ?, ?, ?)"
         for chunk in articles(count, now=now, span=span):
             stamps = [_sqlite_time(r.listed_at) for r in chunk]
             con.executemany(a_sql, [_article_values(r, s) for r, s in zip(chunk, stamps, strict=True)])
             con.executemany(
                 s_sql,
-                [(r.id, r.id, r.summary, "extractive", "ext-1", True, s) for r, s in zip(chunk, stamps, strict=True)],
+                [
+                    (r.id, r.id, r.summary, "extractive", "ext-1", True, s)
+                    for r, s in zip(chunk, stamps, strict=True)
+                ],
             )
             con.executemany(
                 t_sql,
@@ -194,7 +208,10 @@ def fill_sqlite(path: Path, count: int, *, now: datetime, span: timedelta = SPAN
                 ],
             )
             # the FTS5 table follows through the migration's triggers
-            con.executemany("INSERT INTO article_terms (article_id, terms) VALUES (?, ?)", [(r.id, r.terms) for r in chunk])
+            con.executemany(
+                "INSERT INTO article_terms (article_id, terms) VALUES (?, ?)",
+                [(r.id, r.terms) for r in chunk],
+            )
             con.commit()
         con.execute(_SQLITE_DAY_COUNTS)
         con.commit()
@@ -210,11 +227,15 @@ async def fill_postgres(dsn: str, count: int, *, now: datetime) -> None:
     con = await asyncpg.connect(dsn)
     try:
         await con.copy_records_to_table(
-            "tags", records=[(i + 1, name, name.casefold()) for i, name in enumerate(names)], columns=["id", "name", "key"]
+            "tags",
+            records=[(i + 1, name, name.casefold()) for i, name in enumerate(names)],
+            columns=["id", "name", "key"],
         )
         for chunk in articles(count, now=now):
             await con.copy_records_to_table(
-                "articles", records=[_article_values(r, r.listed_at) for r in chunk], columns=list(ARTICLE_COLUMNS)
+                "articles",
+                records=[_article_values(r, r.listed_at) for r in chunk],
+                columns=list(ARTICLE_COLUMNS),
             )
             await con.copy_records_to_table(
                 "summaries",
@@ -223,7 +244,11 @@ async def fill_postgres(dsn: str, count: int, *, now: datetime) -> None:
             )
             await con.copy_records_to_table(
                 "article_tags",
-                records=[(r.id, t, rank, "extractive", r.listed_at) for r in chunk for rank, t in enumerate(r.tag_ids)],
+                records=[
+                    (r.id, t, rank, "extractive", r.listed_at)
+                    for r in chunk
+                    for rank, t in enumerate(r.tag_ids)
+                ],
                 columns=list(TAG_COLUMNS),
             )
             await con.copy_records_to_table(
@@ -231,7 +256,10 @@ async def fill_postgres(dsn: str, count: int, *, now: datetime) -> None:
             )
         await con.execute(_PG_DAY_COUNTS)
         for table, column in (("tags", "id"), ("articles", "id"), ("summaries", "id")):
-            await con.execute(f"SELECT setval(pg_get_serial_sequence('{table}', '{column}'), (SELECT max({column}) FROM {table}))")
+            await con.execute(
+                f"SELECT setval(pg_get_serial_sequence('{table}', '{column}'), "
+                f"(SELECT max({column}) FROM {table}))"
+            )
         await con.execute("ANALYZE")
     finally:
         await con.close()

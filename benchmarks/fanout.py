@@ -1,9 +1,10 @@
-"""Part 4, digest fan-out: building every daily digest for many subscribers and sending them through the outbox to
-a local fake Telegram Bot API server (tests/fakes/telegram_server.py, no artificial latency).
+"""Part 4, digest fan-out: building every daily digest for many subscribers and sending them through the
+outbox to a local fake Telegram Bot API server (tests/fakes/telegram_server.py, no artificial latency).
 
-Each measurement runs in a fresh process (so its peak RSS is its own) and the fake server in another one (so it
-does not share the sender's event loop and CPU, as the real Telegram would not). Database statements are counted
-with a `before_cursor_execute` listener on the engine, at two sizes (subscribers and articles both doubled).
+Each measurement runs in a fresh process (so its peak RSS is its own) and the fake server in another one (so
+it does not share the sender's event loop and CPU, as the real Telegram would not). Database statements are
+counted with a `before_cursor_execute` listener on the engine, at two sizes (subscribers and articles both
+doubled).
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import shutil
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
-from datetime import datetime, time as dtime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
+from datetime import time as dtime
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +32,7 @@ TIMEZONES = ["Asia/Shanghai", "Asia/Tokyo", "Europe/Berlin", "Europe/London", "A
 _SPAWN = multiprocessing.get_context("spawn")
 
 
-# --- the fake Telegram, in its own process -------------------------------------------------------------------
+# --- the fake Telegram, in its own process ------------------------------------------------------------------
 
 
 def _serve_fake(conn: Any, enforce: bool) -> None:
@@ -63,7 +65,7 @@ class FakeTelegramProcess:
         return stats
 
 
-# --- one measurement, in a fresh process ----------------------------------------------------------------------
+# --- one measurement, in a fresh process --------------------------------------------------------------------
 
 
 async def _populate(sessions: Any, db_path: Path, subscribers: int, articles: int, now: datetime) -> None:
@@ -97,7 +99,9 @@ async def _populate(sessions: Any, db_path: Path, subscribers: int, articles: in
             for topic in rng.sample(tags, rng.choice((0, 0, 1, 2, 3))):
                 session.add(Subscription(subscriber_id=sub.id, kind="topic", value=topic, created_at=now))
             if rng.random() < 0.1:
-                session.add(Subscription(subscriber_id=sub.id, kind="mute", value=rng.choice(tags), created_at=now))
+                session.add(
+                    Subscription(subscriber_id=sub.id, kind="mute", value=rng.choice(tags), created_at=now)
+                )
 
 
 async def _measure(subscribers: int, articles: int, *, limited: bool) -> dict[str, Any]:
@@ -106,6 +110,7 @@ async def _measure(subscribers: int, articles: int, *, limited: bool) -> dict[st
     from telegram.request import HTTPXRequest
 
     from bot.services.delivery import OutboxSender, SendLimits, SystemClock
+    from bot.digest_messages import DigestMessages
     from bot.services.digests import DigestService
     from db.engine import make_engine, make_sessionmaker, upgrade_schema
 
@@ -116,7 +121,7 @@ async def _measure(subscribers: int, articles: int, *, limited: bool) -> dict[st
     try:
         await upgrade_schema(engine)
         sessions = make_sessionmaker(engine)
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         await _populate(sessions, db_path, subscribers, articles, now)
 
         statements = 0
@@ -127,7 +132,7 @@ async def _measure(subscribers: int, articles: int, *, limited: bool) -> dict[st
 
         event.listen(engine.sync_engine, "before_cursor_execute", count)
         t0 = time.perf_counter()
-        report = await DigestService(sessions).run(force=True)
+        report = await DigestService(sessions, writer=DigestMessages()).run(force=True)
         build_s = time.perf_counter() - t0
         event.remove(engine.sync_engine, "before_cursor_execute", count)
         digests = report.enqueued + report.empty
@@ -148,7 +153,7 @@ async def _measure(subscribers: int, articles: int, *, limited: bool) -> dict[st
             next_at = await sender.next_due_at()
             if next_at is None:
                 break
-            await asyncio.sleep(max(0.0, (next_at - datetime.now(timezone.utc)).total_seconds()))
+            await asyncio.sleep(max(0.0, (next_at - datetime.now(UTC)).total_seconds()))
         send_s = time.perf_counter() - t0
         await bot.shutdown()
         stats = fake.stop()
@@ -224,22 +229,26 @@ def run(*, quick: bool = False) -> PartResult:
         "peak RSS MB",
     ]
     result.add(
-        "Subscribers with 0–3 topics (10% also mute a word), digest times spread over the day, eight time zones, "
-        "digest sizes 5–15, one in ten a supergroup; a day of generated articles with summaries and tags. "
-        "`DigestService.run(force=True)` builds and stores every digest (Delivery + outbox rows, one transaction "
-        "each); then `OutboxSender.send_due()` sends them with a real `telegram.Bot` (httpx pool of 256, as "
-        "ApplicationBuilder sets) to the fake server in its own process. Limiter off = `SendLimits(1e6, 1e6, 1e6)`. "
-        "Statements are every SQL statement the engine executed during the digest run, divided by the digests "
-        "built. Each row is one run in a fresh process (its peak RSS includes the populated session objects).\n\n"
+        "Subscribers with 0–3 topics (10% also mute a word), digest times spread over the day, eight time "
+        "zones, digest sizes 5–15, one in ten a supergroup; a day of generated articles with summaries and "
+        "tags. `DigestService.run(force=True)` builds and stores every digest (Delivery + outbox rows, one "
+        "transaction each); then `OutboxSender.send_due()` sends them with a real `telegram.Bot` (httpx pool "
+        "of 256, as ApplicationBuilder sets) to the fake server in its own process. Limiter off = "
+        "`SendLimits(1e6, 1e6, 1e6)`. Statements are every SQL statement the engine executed during the "
+        "digest run, divided by the digests built. Each row is one run in a fresh process (its peak RSS "
+        "includes the populated session objects).\n\n"
         + table(header, rows)
     )
     rate = on["sent"] / on["send_s"]
     result.add(
-        f"With the limiter at Telegram's limits (`SendLimits()`: 30/s overall, 1/s per chat, 20/min per group) and "
-        f"the fake server enforcing the same limits (`enforce_limits()`, sliding windows, 429 on any breach), "
-        f"{limited_subs:,} subscribers:\n\n"
+        "With the limiter at Telegram's limits (`SendLimits()`: 30/s overall, 1/s per chat, 20/min per "
+        "group) and the fake server enforcing the same limits (`enforce_limits()`, sliding windows, 429 on "
+        f"any breach), {limited_subs:,} subscribers:\n\n"
         + table(
-            ["messages sent", "seconds", "messages/s", "share of 30/s", "429s received", "429s (server count)"],
+            [
+                "messages sent", "seconds", "messages/s", "share of 30/s", "429s received",
+                "429s (server count)",
+            ],
             [[f"{on['sent']:,}", f"{on['send_s']:.1f}", f"{rate:.1f}", f"{rate / TELEGRAM_RATE:.1%}",
               on["rate_limited"], on["server_429s"]]],
         )
@@ -249,7 +258,8 @@ def run(*, quick: bool = False) -> PartResult:
     per_digest = [m["statements"] / max(m["digests"], 1) for m in off]
     result.targets += [
         Target(
-            f"fan-out: ≥ {RATE_TARGET:.0f} messages/s end to end with the limiter off ({big['subscribers']:,} subscribers)",
+            f"fan-out: ≥ {RATE_TARGET:.0f} messages/s end to end with the limiter off "
+            f"({big['subscribers']:,} subscribers)",
             f"{end_to_end:.0f}/s (sending alone {big['sent'] / big['send_s']:.0f}/s)",
             end_to_end >= RATE_TARGET,
         ),

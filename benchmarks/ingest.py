@@ -1,8 +1,8 @@
 """Part 2, ingest throughput: `newsbot import` of N distinct articles into a fresh SQLite database, as a whole
 process, against a bare `jieba.lcut` pass over the same cleaned texts measured in the same run.
 
-The articles are the shared corpus's posts made distinct (a numbered title, link and closing paragraph), written
-to a temporary folder. Peak RSS is the child's own (`os.wait4` rusage). Nothing here optimises ingest.
+The articles are the shared corpus's posts made distinct (a numbered title, link and closing paragraph),
+written to a temporary folder. Peak RSS is the child's own (`os.wait4` rusage). Nothing here optimises ingest.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import timezone
+from datetime import UTC
 from pathlib import Path
 
 import jieba
@@ -57,7 +57,7 @@ def cleaned_texts(paths: list[Path]) -> list[str]:
 
     out = []
     for path in paths:
-        raw = parse_post(path.read_bytes(), origin=str(path), default_tz=timezone.utc)
+        raw = parse_post(path.read_bytes(), origin=str(path), default_tz=UTC)
         out.append(raw.title + "\n" + clean_body(raw).text)
     return out
 
@@ -151,14 +151,18 @@ def run(*, quick: bool = False, articles: int | None = None) -> PartResult:
         ],
         ["empty folder (start-up)", str(start_fig), "", "", "", "", ""],
     ]
-    header = ["import of", "wall s", "articles/s", "bare jieba.lcut s", "import / jieba", "peak RSS MB", "import said"]
+    header = [
+        "import of", "wall s", "articles/s", "bare jieba.lcut s", "import / jieba", "peak RSS MB",
+        "import said",
+    ]
     result.add(
-        f"`python -m bot import FOLDER` (the `newsbot import` command) as a child process into a fresh SQLite file "
-        f"(`SUMMARIZER=extractive`), {big:,} distinct posts generated from the {len(list(CORPUS.glob('*.md')))} corpus "
-        f"articles ({chars / big:,.0f} characters of clean text each on average). The bare pass is `jieba.lcut` over "
-        f"the same cleaned title + text in the benchmark process with the dictionary already loaded. Wall time "
-        f"includes the start-up (interpreter, imports, jieba dictionary, migrations), shown on its own in the last "
-        f"row; without it the ratio is {net_ratio}.\n\n" + table(header, rows)
+        "`python -m bot import FOLDER` (the `newsbot import` command) as a child process into a fresh SQLite "
+        f"file (`SUMMARIZER=extractive`), {big:,} distinct posts generated from the "
+        f"{len(list(CORPUS.glob('*.md')))} corpus articles ({chars / big:,.0f} characters of clean text each "
+        "on average). The bare pass is `jieba.lcut` over the same cleaned title + text in the benchmark "
+        "process with the dictionary already loaded. Wall time includes the start-up (interpreter, imports, "
+        "jieba dictionary, migrations), shown on its own in the last row; without it the ratio is "
+        f"{net_ratio}.\n\n" + table(header, rows)
     )
     result.targets += [
         Target(
@@ -166,7 +170,11 @@ def run(*, quick: bool = False, articles: int | None = None) -> PartResult:
             f"{ratio_big.median:.1f}× ({big / wall_big.median:.0f} articles/s)",
             ratio_big.median <= RATIO_TARGET,
         ),
-        Target(f"ingest: peak RSS < {RSS_TARGET_MB:.0f} MB", f"{rss_big.median:.0f} MB", rss_big.median < RSS_TARGET_MB),
+        Target(
+            f"ingest: peak RSS < {RSS_TARGET_MB:.0f} MB",
+            f"{rss_big.median:.0f} MB",
+            rss_big.median < RSS_TARGET_MB,
+        ),
         Target(
             "ingest: memory does not grow with the number of files",
             f"{rss_small.median:.0f} MB at {small:,} files, {rss_big.median:.0f} MB at {big:,}",

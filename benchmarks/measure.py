@@ -1,4 +1,5 @@
-"""What every part shares: repeated measurements with median and min–max, targets, and the machine's description.
+"""What every part shares: repeated measurements with median and min–max, targets, and the
+machine's description.
 
 A part returns a `PartResult` (markdown sections and the targets it checked); `benchmarks.report` puts them
 together. Nothing here times anything by itself or asserts on a figure.
@@ -100,7 +101,8 @@ def cpu_model() -> str:
 
 def versions() -> dict[str, str]:
     found = {}
-    for name in ("jieba", "SQLAlchemy", "aiosqlite", "asyncpg", "python-telegram-bot", "alembic", "rouge-score"):
+    names = ("jieba", "SQLAlchemy", "aiosqlite", "asyncpg", "python-telegram-bot", "alembic", "rouge-score")
+    for name in names:
         try:
             found[name] = metadata.version(name)
         except metadata.PackageNotFoundError:

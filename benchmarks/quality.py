@@ -1,5 +1,6 @@
-"""Part 1, summary quality: character-level ROUGE of newsbot's extractive summarizer against Lead-k and a plain
-sentence TextRank, and tag precision/recall@5 against author keywords, with plain jieba TF-IDF as the baseline.
+"""Part 1, summary quality: character-level ROUGE of newsbot's extractive summarizer against Lead-k and a
+plain sentence TextRank, and tag precision/recall@5 against author keywords, with plain jieba TF-IDF as
+the baseline.
 
 Data: ../shared/eval (see its SOURCES.md). The dev split is the one to tune on; the test split is reported and
 never tuned on; the long samples are a reporting set for long news. Everything here is deterministic, so each
@@ -16,6 +17,7 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC
 from pathlib import Path
 
 import jieba
@@ -59,7 +61,7 @@ def load_jsonl(path: Path) -> list[dict]:
         return [json.loads(line) for line in fh if line.strip()]
 
 
-# --- systems ---------------------------------------------------------------------------------------------------
+# --- systems ------------------------------------------------------------------------------------------------
 
 
 def cut_prefix(text: str, budget: int) -> str:
@@ -125,7 +127,7 @@ SYSTEMS: list[tuple[str, Callable[[str, str, int], str]]] = [
 ]
 
 
-# --- scoring ---------------------------------------------------------------------------------------------------
+# --- scoring ------------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -138,7 +140,9 @@ class Scores:
     seconds: float
 
     def row(self) -> list[str]:
-        return [f"{self.r1:.2f}", f"{self.r2:.2f}", f"{self.rl:.2f}", f"{self.word_r1:.2f}", f"{self.length:.1f}"]
+        return [
+            f"{self.r1:.2f}", f"{self.r2:.2f}", f"{self.rl:.2f}", f"{self.word_r1:.2f}", f"{self.length:.1f}"
+        ]
 
 
 def score_system(
@@ -173,7 +177,7 @@ def summary_table(items: list[dict], budget: int) -> tuple[str, dict[str, Scores
     return table(header, rows), results
 
 
-# --- tags ------------------------------------------------------------------------------------------------------
+# --- tags ---------------------------------------------------------------------------------------------------
 
 # Judged by the benchmark, not by the tagger's own lists: a tag that is only a number, date or quantity, and
 # words that say nothing about the topic in news or in paper abstracts.
@@ -181,8 +185,8 @@ _NUMERIC_TAG = re.compile(
     r"^[第约近超逾]?[\d０-９.,%％+\-~～/:：]+[多余几]?[\u4e00-\u9fff]{0,2}$|^[零一二三四五六七八九十百千万亿两几]+[年月日号时分秒岁元个次倍天周名位]?$"
 )
 BOILERPLATE = frozenset(
-    "记者 报道 表示 消息 新闻 日电 本报 今天 今日 昨天 昨日 目前 近日 日前 当天 时间 情况 问题 工作 方面 相关 "
-    "进行 通过 提出 采用 研究 方法 结果 表明 分析 本文 基于 利用 实现 提高 一种 得到 发现 具有 影响 "
+    "记者 报道 表示 消息 新闻 日电 本报 今天 今日 昨天 昨日 目前 近日 日前 当天 时间 情况 问题 工作 方面 "
+    "相关 进行 通过 提出 采用 研究 方法 结果 表明 分析 本文 基于 利用 实现 提高 一种 得到 发现 具有 影响 "
     "作者 编辑 来源 图片 视频 网友 公司 我们 他们 这个 一个 没有 可以 已经 自己 今年 去年 明年".split()
 )
 
@@ -236,7 +240,6 @@ def tag_scores(items: list[dict], tagger: Callable[[str, str], list[str]]) -> di
 
 def news_corpus_items(limit: int | None = None) -> list[dict]:
     """The shared corpus's articles as clean text, to count numbers and boilerplate in tags on real news."""
-    from datetime import timezone
 
     from bot.services.prepare import clean_body
     from bot.sources.posts import parse_post
@@ -244,7 +247,7 @@ def news_corpus_items(limit: int | None = None) -> list[dict]:
     folder = EVAL.parent / "corpus" / "articles"
     items = []
     for path in sorted(folder.glob("*.md"))[:limit]:
-        raw = parse_post(path.read_bytes(), origin=str(path), default_tz=timezone.utc)
+        raw = parse_post(path.read_bytes(), origin=str(path), default_tz=UTC)
         items.append({"title": raw.title, "article": clean_body(raw).text, "keywords": []})
     return items
 
@@ -281,11 +284,11 @@ def tags_section(quick: bool) -> tuple[str, list[Target]]:
         "tags per news article",
     ]
     text = (
-        f"Tags against the author keywords of `zh_news_keywords.jsonl` ({len(items)} paper abstracts, a stand-in for "
-        f"news; exact match, case-insensitive; P@{TOP_K} divides by {TOP_K}), and the share of numeric and "
-        f"boilerplate tags on the keywords set and on the {len(news)} articles of the shared news corpus. "
-        "Numeric and boilerplate are judged by the benchmark's own pattern and word list (`benchmarks/quality.py`), "
-        "not by the tagger's stop lists.\n\n" + table(header, rows)
+        f"Tags against the author keywords of `zh_news_keywords.jsonl` ({len(items)} paper abstracts, a "
+        f"stand-in for news; exact match, case-insensitive; P@{TOP_K} divides by {TOP_K}), and the share of "
+        f"numeric and boilerplate tags on the keywords set and on the {len(news)} articles of the shared "
+        "news corpus. Numeric and boilerplate are judged by the benchmark's own pattern and word list "
+        "(`benchmarks/quality.py`), not by the tagger's stop lists.\n\n" + table(header, rows)
     )
     (base_kw, base_news), (ours_kw, ours_news) = results.values()
     junk_base = base_kw["numeric"] + base_kw["boilerplate"] + base_news["numeric"] + base_news["boilerplate"]
@@ -305,7 +308,7 @@ def tags_section(quick: bool) -> tuple[str, list[Target]]:
     return text, targets
 
 
-# --- the part --------------------------------------------------------------------------------------------------
+# --- the part -----------------------------------------------------------------------------------------------
 
 
 def run(*, quick: bool = False) -> PartResult:
@@ -317,23 +320,26 @@ def run(*, quick: bool = False) -> PartResult:
         dev, test, long = dev[:20], test[:20], long[:3]
 
     result.add(
-        "Character-level ROUGE F1 ×100 (rouge-score 0.1.2 with a tokenizer that splits Chinese into characters, "
-        "keeps Latin words and numbers whole and drops punctuation and white space), word-level ROUGE-1 F1 on "
-        "jieba words, and the average summary length in characters (ROUGE moves with length). "
-        f"LCSTS-like split: every system gets the same budget of **{LCSTS_BUDGET} characters** (Lead-k is cut "
-        f"to its first {LCSTS_BUDGET} characters); long samples: **{LONG_BUDGET}** (the default "
+        "Character-level ROUGE F1 ×100 (rouge-score 0.1.2 with a tokenizer that splits Chinese into "
+        "characters, keeps Latin words and numbers whole and drops punctuation and white space), word-level "
+        "ROUGE-1 F1 on jieba words, and the average summary length in characters (ROUGE moves with length). "
+        f"LCSTS-like split: every system gets the same budget of **{LCSTS_BUDGET} characters** (Lead-k is "
+        f"cut to its first {LCSTS_BUDGET} characters); long samples: **{LONG_BUDGET}** (the default "
         "`SUMMARY_MAX_CHARS`). The summarizer was tuned on the dev split only; TextRank is written in "
-        "`benchmarks/quality.py` as a plain baseline (jieba words, overlap similarity, PageRank, no lead or title "
-        "weighting)."
+        "`benchmarks/quality.py` as a plain baseline (jieba words, overlap similarity, PageRank, no lead or "
+        "title weighting)."
     )
     test_md, test_scores = summary_table(test, LCSTS_BUDGET)
-    result.add(f"**Test split** (`zh_news_summ.test.jsonl`, {len(test)} pairs; reported, never tuned on)\n\n{test_md}")
+    result.add(
+        f"**Test split** (`zh_news_summ.test.jsonl`, {len(test)} pairs; reported, never tuned on)"
+        f"\n\n{test_md}"
+    )
     dev_md, _ = summary_table(dev, LCSTS_BUDGET)
     result.add(f"**Dev split** (`zh_news_summ.dev.jsonl`, {len(dev)} pairs; the tuning set)\n\n{dev_md}")
     long_md, long_scores = summary_table(long, LONG_BUDGET)
     result.add(
-        f"**Long samples** (`zh_news_summ_long_samples.jsonl`, {len(long)} CLTS/CLTS+ articles, mean reference "
-        f"70.7 characters)\n\n{long_md}"
+        f"**Long samples** (`zh_news_summ_long_samples.jsonl`, {len(long)} CLTS/CLTS+ articles, mean "
+        f"reference 70.7 characters)\n\n{long_md}"
     )
 
     ours, lead1 = test_scores["newsbot extractive"], test_scores["Lead-1"]

@@ -1,8 +1,8 @@
-"""Part 3, read latency: the exact queries behind /latest, /search and /topics (`db.repositories`) on a database
-of generated articles with tags and current summaries, on SQLite and on the local PostgreSQL.
+"""Part 3, read latency: the exact queries behind /latest, /search and /topics (`db.repositories`) on a
+database of generated articles with tags and current summaries, on SQLite and on the local PostgreSQL.
 
-The schema is the real one (`db.engine.upgrade_schema`); rows go in through the drivers' bulk paths. Each query
-function runs in its own session, as the bot calls it; its SQL statements are captured with a
+The schema is the real one (`db.engine.upgrade_schema`); rows go in through the drivers' bulk paths. Each
+query function runs in its own session, as the bot calls it; its SQL statements are captured with a
 `before_cursor_execute` listener and explained (EXPLAIN QUERY PLAN / EXPLAIN). The PostgreSQL database
 `newsbot_bench` is created for the run and dropped afterwards. Nothing here changes db/ code.
 """
@@ -17,7 +17,7 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -99,7 +99,9 @@ class StatementLog:
         self.statements: list[tuple[str, Any]] = []
         event.listen(engine.sync_engine, "before_cursor_execute", self._record)
 
-    def _record(self, conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
+    def _record(
+        self, conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool
+    ) -> None:
         if self.on and not statement.lstrip().upper().startswith("EXPLAIN"):
             self.statements.append((statement, parameters))
 
@@ -121,12 +123,14 @@ async def explain(engine: AsyncEngine, statement: str, parameters: Any) -> tuple
         for node_id, parent, _unused, detail in rows:
             depth[node_id] = depth.get(parent, 0) + 1
             lines.append("  " * (depth[node_id] - 1) + detail)
-        # an FTS5 match ("SCAN t VIRTUAL TABLE INDEX") and a scan of a small materialized subquery (anon_N) are not
-        # table scans
+        # an FTS5 match ("SCAN t VIRTUAL TABLE INDEX") and a scan of a small materialized subquery (anon_N)
+        # are not table scans
         full = [
             m.group(1)
             for line in lines
-            if (m := _SQLITE_FULL.search(line)) and "VIRTUAL TABLE" not in line and not m.group(1).startswith("anon_")
+            if (m := _SQLITE_FULL.search(line))
+            and "VIRTUAL TABLE" not in line
+            and not m.group(1).startswith("anon_")
         ]
     else:
         lines = [row[0] for row in rows]
@@ -164,7 +168,9 @@ async def measure(engine: AsyncEngine, now: datetime, *, reps: int, budget_s: fl
     return out
 
 
-async def _sqlite_run(folder: Path, count: int, now: datetime, reps: int, budget_s: float) -> tuple[float, list[Measured]]:
+async def _sqlite_run(
+    folder: Path, count: int, now: datetime, reps: int, budget_s: float
+) -> tuple[float, list[Measured]]:
     path = folder / "read.db"
     engine = make_engine(f"sqlite+aiosqlite:///{path}")
     try:
@@ -183,7 +189,13 @@ async def _pg_admin() -> Any:
 
     url = make_url(PG_ADMIN_URL)
     return await asyncio.wait_for(
-        asyncpg.connect(host=url.host, port=url.port or 5432, user=url.username, password=url.password, database=url.database),
+        asyncpg.connect(
+            host=url.host,
+            port=url.port or 5432,
+            user=url.username,
+            password=url.password,
+            database=url.database,
+        ),
         timeout=5,
     )
 
@@ -237,7 +249,9 @@ def _rows(measured: list[Measured]) -> list[list[object]]:
     return rows
 
 
-HEADER = ["query", "call", "p50 ms", "p95 ms", "p99 ms", "min–max ms", "runs", "rows", "full scans", "p95 < 20 ms"]
+HEADER = [
+    "query", "call", "p50 ms", "p95 ms", "p99 ms", "min–max ms", "runs", "rows", "full scans", "p95 < 20 ms"
+]
 
 
 def _plans(label: str, measured: list[Measured]) -> str:
@@ -255,7 +269,7 @@ def run(*, quick: bool = False, articles: int | None = None) -> PartResult:
     count = articles or (2_000 if quick else 1_000_000)
     reps = 5 if quick else 40
     budget_s = 1.0 if quick else 6.0
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     # a quick run (the smoke test) must not collide with a full run on the same server
     name = f"{PG_DATABASE}_smoke_{os.getpid()}" if quick else PG_DATABASE
     folder = Path(tempfile.mkdtemp(prefix="newsbot-bench-read-"))
@@ -266,18 +280,20 @@ def run(*, quick: bool = False, articles: int | None = None) -> PartResult:
     try:
         pg_built, pg_measured, pg_version = asyncio.run(_postgres_run(count, now, reps, budget_s, name))
     except (OSError, TimeoutError) as exc:
-        pg_measured, pg_built, pg_version = [], 0.0, f"not reachable at {PG_ADMIN_URL} ({exc.__class__.__name__})"
+        pg_measured, pg_built = [], 0.0
+        pg_version = f"not reachable at {PG_ADMIN_URL} ({exc.__class__.__name__})"
 
     result.add(
         f"{count:,} generated articles (titles and summaries of corpus words drawn with Zipf-like weights, "
-        f"{datagen.TAGS_PER_ARTICLE} tags each from {datagen.N_TAGS:,}, spread over {datagen.SPAN.days} days, so "
-        f"the last 7 days hold about {count * 7 // datagen.SPAN.days:,}), each with a current summary. Built with "
-        f"the Alembic schema, then bulk rows: SQLite {sqlite_built:.0f} s (sqlite3 executemany, no ANALYZE — newsbot "
-        f"never runs it), PostgreSQL {pg_version} {pg_built:.0f} s (COPY, then ANALYZE as autovacuum would). Each "
-        f"query is the repository function the bot calls, in a fresh session, after two warm-up calls; up to {reps} "
-        f"timed runs (fewer, at least 5, when a query takes over {budget_s:.0f} s in all). Plans: SQLite `SCAN t` "
-        "without an index is a full table scan; `SCAN t USING INDEX` walks an index in order and stops at the "
-        "LIMIT (as long as enough rows match); PostgreSQL `Seq Scan` is a full scan."
+        f"{datagen.TAGS_PER_ARTICLE} tags each from {datagen.N_TAGS:,}, spread over {datagen.SPAN.days} "
+        f"days, so the last 7 days hold about {count * 7 // datagen.SPAN.days:,}), each with a current "
+        f"summary. Built with the Alembic schema, then bulk rows: SQLite {sqlite_built:.0f} s (sqlite3 "
+        f"executemany, no ANALYZE — newsbot never runs it), PostgreSQL {pg_version} {pg_built:.0f} s (COPY, "
+        "then ANALYZE as autovacuum would). Each query is the repository function the bot calls, in a fresh "
+        f"session, after two warm-up calls; up to {reps} timed runs (fewer, at least 5, when a query takes "
+        f"over {budget_s:.0f} s in all). Plans: SQLite `SCAN t` without an index is a full table scan; `SCAN "
+        "t USING INDEX` walks an index in order and stops at the LIMIT (as long as enough rows match); "
+        "PostgreSQL `Seq Scan` is a full scan."
     )
     result.add("**SQLite**\n\n" + table(HEADER, _rows(sqlite_measured)))
     if pg_measured:

@@ -2,65 +2,67 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from benchmarks.measure import PartResult, machine, table
-
 
 # For each target (by the start of its text): what was tried and what limits it, printed when it is missed.
 UNMET: list[tuple[str, str]] = [
     (
         "tags: recall@5",
-        "Tried: title weighting, entity boost, part of speech from jieba's dictionary. The reference keywords are "
-        "authors' keywords of scientific abstracts, often multi-word terms jieba splits; both taggers find about "
-        "one in seven. The gap to the baseline is within one keyword in 300 documents, and it comes from the stop "
-        "list and number filter removing words the baseline keeps (which is the point of the second tag target).",
+        "Tried: title weighting, entity boost, part of speech from jieba's dictionary. The reference "
+        "keywords are authors' keywords of scientific abstracts, often multi-word terms jieba splits; both "
+        "taggers find about one in seven. The gap to the baseline is within one keyword in 300 documents, "
+        "and it comes from the stop list and number filter removing words the baseline keeps (which is the "
+        "point of the second tag target).",
     ),
     (
         "ingest: import",
-        "Tried: part of speech from jieba's dictionary over one ordinary cut instead of `jieba.posseg` (tagging 4x "
-        "faster), topic tokens cached. What limits it: the import tokenizes each article three times (sentences "
-        "for the summary, the text for tags, title + summary + tags in search mode for the full-text index), runs "
-        "TextRank over up to 120 sentences, cleans HTML, and commits one transaction per article (the issue's "
-        "no-partial-writes rule). Sharing one tokenization between summarizer, tagger and index (an `analyze()` "
-        "step in summarizer/) and batching commits of several articles are the next steps; together they are "
-        "unlikely to reach 1.5x, because summarizing needs more than one pass over the tokens.",
+        "Tried: part of speech from jieba's dictionary over one ordinary cut instead of `jieba.posseg` "
+        "(tagging 4x faster), topic tokens cached. What limits it: the import tokenizes each article three "
+        "times (sentences for the summary, the text for tags, title + summary + tags in search mode for the "
+        "full-text index), runs TextRank over up to 120 sentences, cleans HTML, and commits one transaction "
+        "per article (the issue's no-partial-writes rule). Sharing one tokenization between summarizer, "
+        "tagger and index (an `analyze()` step in summarizer/) and batching commits of several articles are "
+        "the next steps; together they are unlikely to reach 1.5x, because summarizing needs more than one "
+        "pass over the tokens.",
     ),
     (
         "read (SQLite",
-        "Tried: per-day tag counts for /topics keyed by (day, tag_id) (71 ms before, when the key started with "
-        "tag_id and SQLite walked all of it), tag listings on (tag_id, listed_at), FTS5 for search. What limits "
-        "it: a week of counts is about 21,000 rows summed and sorted per call, and a two-word search intersects "
-        "two FTS5 posting lists. Next: cache /topics for a minute (it changes slowly), or keep a weekly rollup.",
+        "Tried: per-day tag counts for /topics keyed by (day, tag_id) (71 ms before, when the key started "
+        "with tag_id and SQLite walked all of it), tag listings on (tag_id, listed_at), FTS5 for search. "
+        "What limits it: a week of counts is about 21,000 rows summed and sorted per call, and a two-word "
+        "search intersects two FTS5 posting lists. Next: cache /topics for a minute (it changes slowly), or "
+        "keep a weekly rollup.",
     ),
     (
         "read (PostgreSQL, 1,000,000 articles)",
         "Tried: a GIN index on to_tsvector('simple', terms); searching the newest id ranges first (that made "
         "two-word searches with few matches take seconds, and was reverted). What limits it: with ORDER BY "
-        "article_id DESC LIMIT the planner walks the primary key backwards and computes to_tsvector for every row "
-        "until it has enough matches, instead of using the GIN index (see the plans above). Next: a stored "
-        "tsvector column with the GIN index on it, and the matches fetched in a MATERIALIZED CTE before ordering; "
-        "or the RUM extension, which returns matches in order.",
+        "article_id DESC LIMIT the planner walks the primary key backwards and computes to_tsvector for "
+        "every row until it has enough matches, instead of using the GIN index (see the plans above). Next: "
+        "a stored tsvector column with the GIN index on it, and the matches fetched in a MATERIALIZED CTE "
+        "before ordering; or the RUM extension, which returns matches in order.",
     ),
     (
         "read (PostgreSQL): no full scan",
-        "The only sequential scan is of `tags` (3,000 rows, 50 cost units), which the planner prefers to 20 index "
-        "probes when it joins tag names to a page; it does not grow with the number of articles.",
+        "The only sequential scan is of `tags` (3,000 rows, 50 cost units), which the planner prefers to 20 "
+        "index probes when it joins tag names to a page; it does not grow with the number of articles.",
     ),
     (
         "fan-out: ≥ 500",
-        "Tried: topic matching on prepared token sets instead of tokenizing topics per item (building 2x faster). "
-        "What limits it: each digest is one transaction (Delivery, outbox rows, last_digest_at) — the exactly-once "
-        "rule — and each sent message one more to record it; SQLite commits serialize, and the fake server and "
-        "the sender share this machine's two cores. Recording sends in batches per round and building digests for "
-        "a batch of chats per transaction are the next steps.",
+        "Tried: topic matching on prepared token sets instead of tokenizing topics per item (building 2x "
+        "faster). What limits it: each digest is one transaction (Delivery, outbox rows, last_digest_at) — "
+        "the exactly-once rule — and each sent message one more to record it; SQLite commits serialize, and "
+        "the fake server and the sender share this machine's two cores. Recording sends in batches per round "
+        "and building digests for a batch of chats per transaction are the next steps.",
     ),
     (
         "fan-out: zero 429s",
-        "Tried: a pacing margin of 80 ms on every window. The fake server counts arrival times in a strict sliding "
-        "window; with eight requests in flight and both processes on two busy cores, arrivals bunch up by more than "
-        "the margin now and then. A larger margin costs rate (0.1 s gives 27.3/s, 91%).",
+        "Tried: a pacing margin of 80 ms on every window. The fake server counts arrival times in a strict "
+        "sliding window; with eight requests in flight and both processes on two busy cores, arrivals bunch "
+        "up by more than the margin now and then. A larger margin costs rate (0.1 s gives 27.3/s, 91%).",
     ),
 ]
 
@@ -82,10 +84,10 @@ def render(results: list[PartResult], *, command: str, seconds: float) -> str:
     lines = [
         "# newsbot benchmarks",
         "",
-        f"Written by `{command}` on {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC in {seconds / 60:.1f} minutes. "
-        "Figures are the median of the runs made, with min–max and the number of runs; baselines ran in the same "
-        "process or run, so comparisons are side by side. Benchmarks are not tests: the test suite only checks "
-        "that this command runs (`tests/benchmarks/test_bench_smoke.py`).",
+        f"Written by `{command}` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC in {seconds / 60:.1f} minutes. "
+        "Figures are the median of the runs made, with min–max and the number of runs; baselines ran in the "
+        "same process or run, so comparisons are side by side. Benchmarks are not tests: the test suite only "
+        "checks that this command runs (`tests/benchmarks/test_bench_smoke.py`).",
         "",
         "## Machine",
         "",

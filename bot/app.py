@@ -1,5 +1,8 @@
 """The Telegram adapter: a python-telegram-bot Application whose handlers turn updates into ChatContext, call
 CommandService and send its Reply. No database, formatting or business rules here.
+
+Also the Telegram side of starting up, shared by `newsbot run` and `newsbot digest --send-now`: the token,
+getMe, setMyCommands and CHANNEL_ID.
 """
 
 from __future__ import annotations
@@ -8,6 +11,7 @@ import logging
 from collections.abc import Sequence
 
 from telegram import (
+    Bot,
     BotCommand,
     BotCommandScopeDefault,
     InlineKeyboardButton,
@@ -17,7 +21,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, TelegramError
+from telegram.error import BadRequest, InvalidToken, NetworkError, TelegramError
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -29,10 +33,13 @@ from telegram.ext import (
     filters,
 )
 
-from bot.commands import CommandService
-from bot.i18n import COMMAND_DESCRIPTIONS, LANGUAGES, choose_language, t
-from bot.render import html_to_plain
-from bot.replies import Button, ChatContext, Reply
+from bot.commands import Button, CommandService, Reply
+from bot.config import Settings
+from bot.errors import CannotRun
+from bot.i18n import LANGUAGES, choose_language, t
+from bot.telegram_html import html_to_plain
+from bot.services.subscriptions import SubscriptionService
+from readmodels import ChatContext
 
 log = logging.getLogger(__name__)
 
@@ -128,12 +135,39 @@ class TelegramAdapter:
                 log.warning("could not tell chat %s about the error: %s", ctx.chat_id, exc)
 
 
-async def register_commands(application: Application) -> None:  # type: ignore[type-arg]
-    """setMyCommands in Chinese (also the default) and English."""
+def bot_token(settings: Settings) -> str:
+    if settings.telegram_bot_token is None:
+        raise CannotRun("TELEGRAM_BOT_TOKEN is not set (put it in .env; see .env.example)")
+    return settings.telegram_bot_token.get_secret_value()
+
+
+async def initialize_bot(bot: Bot, settings: Settings) -> None:
+    """getMe: a missing, rejected or unreachable Bot API becomes one line for the operator."""
+    try:
+        await bot.initialize()
+    except InvalidToken:
+        raise CannotRun("Telegram rejected TELEGRAM_BOT_TOKEN (check the token from @BotFather)") from None
+    except NetworkError as exc:
+        raise CannotRun(f"cannot reach the Telegram Bot API at {settings.telegram_base_url}: {exc}") from None
+
+
+async def resolve_channel(bot: Bot, subscriptions: SubscriptionService, channel: str) -> None:
+    """CHANNEL_ID (an id or @name) becomes a subscriber that receives every digest."""
+    chat_ref: int | str = int(channel) if channel.lstrip("-").isdigit() else channel
+    try:
+        chat = await bot.get_chat(chat_ref)
+    except TelegramError as exc:
+        log.error("CHANNEL_ID %s: Telegram says %s; digests will not go to the channel", channel, exc)
+        return
+    await subscriptions.ensure_channel(chat.id, chat.title)
+
+
+async def register_commands(application: Application, commands: CommandService) -> None:  # type: ignore[type-arg]
+    """setMyCommands from the command table, in Chinese (also the default) and English."""
     for lang in LANGUAGES:
-        commands = [BotCommand(name, description) for name, description in COMMAND_DESCRIPTIONS[lang]]
-        await application.bot.set_my_commands(commands, scope=BotCommandScopeDefault(), language_code=lang)
-    default = [BotCommand(name, description) for name, description in COMMAND_DESCRIPTIONS["zh"]]
+        menu = [BotCommand(name, description) for name, description in commands.menu(lang)]
+        await application.bot.set_my_commands(menu, scope=BotCommandScopeDefault(), language_code=lang)
+    default = [BotCommand(name, description) for name, description in commands.menu("zh")]
     await application.bot.set_my_commands(default, scope=BotCommandScopeDefault())
 
 

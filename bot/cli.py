@@ -1,7 +1,10 @@
 """The `newsbot` command line: argument parsing and plain-text/JSON output over the services.
 
-Each command is a small async function taking the parsed arguments and an AppContext. Errors the user can fix
-print one line on stderr; exit status 1 means some input failed, 2 means newsbot could not run at all.
+Each command is a small async function taking the parsed arguments and the `Services` that the composition
+root built (`bot/composition.py`); it reads and writes through the same services as the bot, never the
+database itself. Every read command has a `--json` twin, written by `print_json`. Errors the user can fix print
+one line on stderr; the exit status comes from the error tree in one place (`exit_status`): 1 means some
+input failed, 2 means newsbot could not run at all.
 """
 
 from __future__ import annotations
@@ -19,19 +22,21 @@ from typing import TextIO
 
 import aiohttp
 
+from telegram import Bot
+
 from bot import __version__
-from bot.config import Settings, SettingsError, load_settings
-from bot.context import AppContext, CannotRun, open_app
-from bot.render import html_to_plain
-from bot.replies import ChatContext
-from bot.services.feeds import FeedError
+from bot.app import bot_token, initialize_bot, resolve_channel
+from bot.composition import Services, open_services
+from bot.config import Settings, load_settings
+from bot.errors import BadInput, CannotRun, NewsbotError, SourceError
+from bot.telegram_html import html_to_plain
+from bot.services.digests import PlannedDigest
 from bot.services.ingest import Failure
+from bot.services.llm import SUMMARY_METHODS
 from bot.services.prepare import prepare_article
-from bot.sources.feeds import looks_like_feed, parse_feed
-from bot.sources.posts import parse_post
-from bot.sources.types import RawArticle, SourceError
-from db.llm import OFFLINE_METHODS, llm_stats
-from db.repositories import ArticleView, latest_articles, top_tags
+from bot.sources.files import parse_article_file
+from bot.sources.types import RawArticle
+from readmodels import ArticleView, ChatContext, FeedView
 from summarizer.llm import PROMPT_VERSION
 
 log = logging.getLogger("newsbot")
@@ -39,10 +44,25 @@ log = logging.getLogger("newsbot")
 EXIT_OK, EXIT_FAILURES, EXIT_CANNOT_RUN = 0, 1, 2
 
 
+def exit_status(error: NewsbotError) -> int:
+    """The one mapping of newsbot's error tree (bot/errors.py) to exit statuses."""
+    if isinstance(error, CannotRun):
+        return EXIT_CANNOT_RUN
+    if isinstance(error, BadInput):
+        return EXIT_FAILURES
+    return EXIT_CANNOT_RUN
+
+
+def print_json(document: object, out: TextIO, *, line: bool = False) -> None:
+    """Every JSON the command line writes: UTF-8 text as is (Chinese stays readable); indented, or one line
+    of JSON Lines with `line`."""
+    print(json.dumps(document, ensure_ascii=False, indent=None if line else 2), file=out)
+
+
 # ---- commands -------------------------------------------------------------------------------------------
 
 
-async def cmd_import(args: argparse.Namespace, app: AppContext, out: TextIO, err: TextIO) -> int:
+async def cmd_import(args: argparse.Namespace, app: Services, out: TextIO, err: TextIO) -> int:
     def report(failure: Failure) -> None:
         print(f"failed: {failure}", file=err, flush=True)
 
@@ -56,11 +76,7 @@ async def cmd_import(args: argparse.Namespace, app: AppContext, out: TextIO, err
     return EXIT_FAILURES if result.failed else EXIT_OK
 
 
-# what `resummarize --method` names: "extractive" covers every offline summary
-METHODS = {"extractive": OFFLINE_METHODS, "llm": ("llm",)}
-
-
-async def cmd_resummarize(args: argparse.Namespace, app: AppContext, out: TextIO, err: TextIO) -> int:
+async def cmd_resummarize(args: argparse.Namespace, app: Services, out: TextIO, err: TextIO) -> int:
     if app.llm is None:
         print(
             "newsbot: resummarize needs the LLM: set OPENAI_API_KEY (or SUMMARIZER=llm and OPENAI_BASE_URL)",
@@ -68,7 +84,7 @@ async def cmd_resummarize(args: argparse.Namespace, app: AppContext, out: TextIO
         )
         return EXIT_CANNOT_RUN
     since = datetime.combine(args.since, time(0, 0), tzinfo=app.settings.tz) if args.since else None
-    methods = tuple(m for name in args.method or ["extractive"] for m in METHODS[name])
+    methods = tuple(m for name in args.method or ["extractive"] for m in SUMMARY_METHODS[name])
     # an explicit run tries again the articles automatic upgrades gave up on
     criteria = app.llm.pending(methods=methods, listed_since=since, skip_given_up=False)
     report = await app.llm.upgrade_pending(criteria)
@@ -76,20 +92,18 @@ async def cmd_resummarize(args: argparse.Namespace, app: AppContext, out: TextIO
     return EXIT_FAILURES if report.left or report.fallback else EXIT_OK
 
 
-async def cmd_stats(args: argparse.Namespace, app: AppContext, out: TextIO, err: TextIO) -> int:
-    now = datetime.now(timezone.utc)
-    async with app.sessions() as session:
-        periods = {
-            "day": await llm_stats(session, since=now - timedelta(days=1)),
-            "week": await llm_stats(session, since=now - timedelta(days=7)),
-        }
+async def cmd_stats(args: argparse.Namespace, app: Services, out: TextIO, err: TextIO) -> int:
+    periods = {
+        "day": await app.reading.llm_stats(window=timedelta(days=1)),
+        "week": await app.reading.llm_stats(window=timedelta(days=7)),
+    }
     settings = app.settings
     if args.json:
         document = {
             "llm": {"enabled": app.llm is not None, "model": settings.openai_model, "prompt_version": PROMPT_VERSION},
             **{name: {**asdict(s), "failures": s.failures} for name, s in periods.items()},
         }
-        print(json.dumps(document, indent=2), file=out)
+        print_json(document, out)
         return EXIT_OK
     state = f"model {settings.openai_model}" if app.llm is not None else "off (offline extractive summaries)"
     print(f"LLM summaries: {state}, prompt {PROMPT_VERSION}", file=out)
@@ -113,7 +127,7 @@ async def cmd_stats(args: argparse.Namespace, app: AppContext, out: TextIO, err:
     return EXIT_OK
 
 
-async def cmd_fetch(args: argparse.Namespace, app: AppContext, out: TextIO, err: TextIO) -> int:
+async def cmd_fetch(args: argparse.Namespace, app: Services, out: TextIO, err: TextIO) -> int:
     timeout = aiohttp.ClientTimeout(total=None)
     async with aiohttp.ClientSession(timeout=timeout) as http:
         outcomes = await app.feeds.fetch_all(http)
@@ -136,7 +150,7 @@ async def cmd_fetch(args: argparse.Namespace, app: AppContext, out: TextIO, err:
     return EXIT_FAILURES if failed else EXIT_OK
 
 
-async def cmd_feeds(args: argparse.Namespace, app: AppContext, out: TextIO, err: TextIO) -> int:
+async def cmd_feeds(args: argparse.Namespace, app: Services, out: TextIO, err: TextIO) -> int:
     tz = app.settings.tz
     if args.feeds_command == "add":
         source = await app.feeds.add(args.url, name=args.name)
@@ -147,20 +161,7 @@ async def cmd_feeds(args: argparse.Namespace, app: AppContext, out: TextIO, err:
     elif args.feeds_command == "list":
         feeds = await app.feeds.list_feeds()
         if args.json:
-            rows = [
-                {
-                    "id": s.id,
-                    "name": s.name,
-                    "url": s.url,
-                    "last_fetch": _iso(s.last_fetch_at),
-                    "last_success": _iso(s.last_success_at),
-                    "status": s.last_status,
-                    "error": s.last_error,
-                    "error_streak": s.error_streak,
-                }
-                for s in feeds
-            ]
-            print(json.dumps(rows, ensure_ascii=False, indent=2), file=out)
+            print_json([_feed_json(s) for s in feeds], out)
         elif not feeds:
             print("no feeds; add one with: newsbot feeds add URL", file=out)
         for s in feeds if not args.json else []:
@@ -183,6 +184,8 @@ async def cmd_feeds(args: argparse.Namespace, app: AppContext, out: TextIO, err:
             print(f"failed: {exc}", file=err)
             return EXIT_FAILURES
         print(f"added {len(added)} feeds, {len(skipped)} already followed", file=out)
+    elif args.feeds_command == "export" and args.json:
+        print_json([_feed_json(s) for s in await app.feeds.list_feeds()], out)
     elif args.feeds_command == "export":
         document = await app.feeds.export_opml()
         if args.output:
@@ -192,11 +195,10 @@ async def cmd_feeds(args: argparse.Namespace, app: AppContext, out: TextIO, err:
     return EXIT_OK
 
 
-async def cmd_latest(args: argparse.Namespace, app: AppContext, out: TextIO, err: TextIO) -> int:
-    async with app.sessions() as session:
-        items = await latest_articles(session, limit=args.n, tag=args.tag, publisher=args.source)
+async def cmd_latest(args: argparse.Namespace, app: Services, out: TextIO, err: TextIO) -> int:
+    items = (await app.reading.latest(limit=args.n, tag=args.tag, publisher=args.source)).items
     if args.json:
-        print(json.dumps([_article_json(v) for v in items], ensure_ascii=False, indent=2), file=out)
+        print_json([_article_json(v) for v in items], out)
         return EXIT_OK
     if not items:
         print("no articles yet; try: newsbot import PATH", file=out)
@@ -205,12 +207,10 @@ async def cmd_latest(args: argparse.Namespace, app: AppContext, out: TextIO, err
     return EXIT_OK
 
 
-async def cmd_tags(args: argparse.Namespace, app: AppContext, out: TextIO, err: TextIO) -> int:
-    since = datetime.now(timezone.utc) - timedelta(days=args.days)
-    async with app.sessions() as session:
-        counts = await top_tags(session, since=since, limit=args.n)
+async def cmd_tags(args: argparse.Namespace, app: Services, out: TextIO, err: TextIO) -> int:
+    counts = await app.reading.topics(limit=args.n, window=timedelta(days=args.days))
     if args.json:
-        print(json.dumps([{"tag": c.name, "count": c.count} for c in counts], ensure_ascii=False), file=out)
+        print_json([{"tag": c.name, "count": c.count} for c in counts], out)
         return EXIT_OK
     if not counts:
         print(f"no tagged articles in the last {args.days} days", file=out)
@@ -219,37 +219,47 @@ async def cmd_tags(args: argparse.Namespace, app: AppContext, out: TextIO, err: 
     return EXIT_OK
 
 
-async def cmd_run(args: argparse.Namespace, app: AppContext, out: TextIO, err: TextIO) -> int:
+async def cmd_run(args: argparse.Namespace, app: Services, out: TextIO, err: TextIO) -> int:
     from bot.runner import run_bot
 
     return await run_bot(app)
 
 
-async def cmd_console(args: argparse.Namespace, app: AppContext, out: TextIO, err: TextIO) -> int:
-    from bot.console import CONSOLE_CHAT_ID, run_console
-    from bot.runner import build_bot_services
+def console_settings(settings: Settings, args: argparse.Namespace) -> Settings:
+    """`console --admin` with no ADMIN_IDS makes the console's own user the admin."""
+    from bot.console import CONSOLE_CHAT_ID
 
-    services = build_bot_services(app)
-    admin = args.admin or CONSOLE_CHAT_ID in app.settings.admin_ids
+    if args.admin and not settings.admin_ids:
+        return settings.model_copy(update={"admin_ids": [CONSOLE_CHAT_ID]})
+    return settings
+
+
+async def cmd_console(args: argparse.Namespace, app: Services, out: TextIO, err: TextIO) -> int:
+    from bot.console import CONSOLE_CHAT_ID, run_console
+
+    admins = app.settings.admin_ids
+    admin = args.admin or CONSOLE_CHAT_ID in admins
     ctx = ChatContext(
         chat_id=CONSOLE_CHAT_ID,
         chat_kind="private",
-        user_id=app.settings.admin_ids[0] if admin and app.settings.admin_ids else CONSOLE_CHAT_ID,
+        user_id=admins[0] if admin and admins else CONSOLE_CHAT_ID,
         language_code=args.lang,
         chat_title="console",
     )
-    if args.admin and not app.settings.admin_ids:
-        services = build_bot_services(app, extra_admins=[CONSOLE_CHAT_ID])
-    await run_console(services.commands, ctx, sys.stdin, out)
+    await run_console(app.commands, ctx, sys.stdin, out)
     return EXIT_OK
 
 
-async def cmd_digest(args: argparse.Namespace, app: AppContext, out: TextIO, err: TextIO) -> int:
-    from bot.runner import build_bot_services, send_digests_now
+# how long `digest --send-now` keeps sending messages that Telegram asked us to hold back
+SEND_NOW_PATIENCE = timedelta(minutes=2)
 
-    services = build_bot_services(app)
+
+async def cmd_digest(args: argparse.Namespace, app: Services, out: TextIO, err: TextIO) -> int:
     if args.dry_run:
-        planned = await services.digests.plan(force=True)
+        planned = await app.digests.plan(force=True)
+        if args.json:
+            print_json([_planned_json(digest) for digest in planned], out)
+            return EXIT_OK
         if not planned:
             print("no subscriber is waiting for a digest today", file=out)
         for digest in planned:
@@ -260,9 +270,26 @@ async def cmd_digest(args: argparse.Namespace, app: AppContext, out: TextIO, err
                 print(html_to_plain(chunk), file=out)
             print(file=out)
         return EXIT_OK
-    report = await send_digests_now(app, services)
-    print(report, file=out)
+    print(await send_digests_now(app), file=out)
     return EXIT_OK
+
+
+async def send_digests_now(app: Services) -> str:
+    """Enqueue today's digest for every digest subscriber not yet served, then send the outbox."""
+    settings = app.settings
+    bot = Bot(bot_token(settings), base_url=settings.telegram_base_url)
+    await initialize_bot(bot, settings)
+    try:
+        if settings.channel_id:
+            await resolve_channel(bot, app.subscriptions, settings.channel_id)
+        report = await app.digests.run(force=True)
+        totals = await app.outbox_sender(bot).drain(patience=SEND_NOW_PATIENCE)
+    finally:
+        await bot.shutdown()
+    return (
+        f"digests: {report.enqueued} enqueued, {report.empty} with nothing new, {report.already_done} already sent; "
+        f"outbox: {totals}"
+    )
 
 
 def cmd_summarize(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
@@ -273,13 +300,11 @@ def cmd_summarize(args: argparse.Namespace, settings: Settings, out: TextIO, err
         print("summarize: give FILE... or --jsonl", file=err)
         return EXIT_CANNOT_RUN
     failed = 0
+    rows: list[dict[str, object]] = []
     for name in args.files:
         try:
             data = Path(name).read_bytes()
-            if looks_like_feed(data):
-                articles = parse_feed(data, origin=name, default_tz=settings.tz).entries
-            else:
-                articles = [parse_post(data, origin=name, default_tz=settings.tz)]
+            articles = parse_article_file(data, origin=name, suffix=Path(name).suffix, default_tz=settings.tz)
         except SourceError as exc:
             print(f"failed: {exc}", file=err)
             failed += 1
@@ -290,7 +315,12 @@ def cmd_summarize(args: argparse.Namespace, settings: Settings, out: TextIO, err
             continue
         for raw in articles:
             prepared = prepare_article(raw, max_chars=max_chars)
-            print(f"{prepared.title}\n  {prepared.summary.text}\n  {_hashtags(prepared.tags)}\n", file=out)
+            if args.json:
+                rows.append({"file": name, "title": prepared.title, "summary": prepared.summary.text, "tags": prepared.tags})
+            else:
+                print(f"{prepared.title}\n  {prepared.summary.text}\n  {_hashtags(prepared.tags)}\n", file=out)
+    if args.json:
+        print_json(rows, out)
     return EXIT_FAILURES if failed else EXIT_OK
 
 
@@ -306,13 +336,13 @@ def _summarize_jsonl(stdin: TextIO, out: TextIO, err: TextIO, *, max_chars: int)
             title, text = str(item.get("title") or ""), str(item.get("text") or "")
         except ValueError as exc:
             print(f"failed: stdin line {number}: {exc}", file=err)
-            print(json.dumps({"id": None, "summary": "", "tags": [], "error": str(exc)}), file=out)
+            print_json({"id": None, "summary": "", "tags": [], "error": str(exc)}, out, line=True)
             failed += 1
             continue
         raw = RawArticle(title=title, body=text, body_format="text", origin=f"stdin line {number}")
         prepared = prepare_article(raw, max_chars=max_chars)
         row = {"id": item.get("id"), "summary": prepared.summary.text, "tags": prepared.tags}
-        print(json.dumps(row, ensure_ascii=False), file=out, flush=False)
+        print_json(row, out, line=True)
     out.flush()
     return EXIT_FAILURES if failed else EXIT_OK
 
@@ -330,6 +360,34 @@ def _local(value: datetime, tz: timezone | object) -> str:
 
 def _hashtags(tags: Sequence[str]) -> str:
     return " ".join("#" + t.replace(" ", "_") for t in tags)
+
+
+def _feed_json(feed: FeedView) -> dict[str, object]:
+    return {
+        "id": feed.id,
+        "name": feed.name,
+        "url": feed.url,
+        "site_url": feed.site_url,
+        "category": feed.category,
+        "last_fetch": _iso(feed.last_fetch_at),
+        "last_success": _iso(feed.last_success_at),
+        "status": feed.last_status,
+        "error": feed.last_error,
+        "error_streak": feed.error_streak,
+    }
+
+
+def _planned_json(digest: PlannedDigest) -> dict[str, object]:
+    s = digest.subscriber
+    return {
+        "chat_id": s.chat_id,
+        "kind": s.kind,
+        "title": s.title,
+        "date": digest.local_date.isoformat(),
+        "since": _iso(digest.since),
+        "groups": [{"topic": g.topic, "items": [_article_json(v) for v in g.items]} for g in digest.groups],
+        "messages": digest.chunks,
+    }
 
 
 def _article_json(view: ArticleView) -> dict[str, object]:
@@ -398,11 +456,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("opml", metavar="OPML")
     p = feed_commands.add_parser("export", help="write the feeds as OPML 2.0")
     p.add_argument("-o", "--output", metavar="FILE")
+    p.add_argument("--json", action="store_true", help="the feeds as JSON instead of OPML")
 
     p = commands.add_parser("summarize", help="print title, summary and tags of article files (no database)")
     p.add_argument("files", nargs="*", metavar="FILE")
     p.add_argument("--max-chars", type=_positive)
     p.add_argument("--jsonl", action="store_true", help='read {"id","title","text"} lines from stdin')
+    p.add_argument("--json", action="store_true")
 
     p = commands.add_parser("latest", help="the newest articles")
     p.add_argument("-n", type=_positive, default=10)
@@ -420,6 +480,7 @@ def build_parser() -> argparse.ArgumentParser:
     mode = p.add_mutually_exclusive_group(required=True)
     mode.add_argument("--dry-run", action="store_true", help="print what each subscriber would receive now")
     mode.add_argument("--send-now", action="store_true", help="send today's digest to whoever has not had it")
+    p.add_argument("--json", action="store_true", help="with --dry-run: the digests as JSON")
 
     p = commands.add_parser("resummarize", help="upgrade stored summaries to LLM ones (resumable)")
     p.add_argument("--since", type=_date, metavar="DATE", help="only articles listed since this day (YYYY-MM-DD)")
@@ -458,26 +519,21 @@ def run_cli(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err
     err = err or sys.stderr
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="newsbot: %(levelname)s %(name)s: %(message)s", stream=err)
+
+    async def run(settings: Settings) -> int:
+        if args.command == "console":
+            settings = console_settings(settings, args)
+        async with open_services(settings) as services:
+            return await DB_COMMANDS[args.command](args, services, out, err)
+
     try:
         settings = load_settings()
-    except SettingsError as exc:
+        if args.command == "summarize":
+            return cmd_summarize(args, settings, out, err)
+        return asyncio.run(run(settings))
+    except NewsbotError as exc:
         print(f"newsbot: {exc}", file=err)
-        return EXIT_CANNOT_RUN
-    if args.command == "summarize":
-        return cmd_summarize(args, settings, out, err)
-
-    async def run() -> int:
-        async with open_app(settings) as app:
-            return await DB_COMMANDS[args.command](args, app, out, err)
-
-    try:
-        return asyncio.run(run())
-    except CannotRun as exc:
-        print(f"newsbot: {exc}", file=err)
-        return EXIT_CANNOT_RUN
-    except FeedError as exc:
-        print(f"newsbot: {exc}", file=err)
-        return EXIT_FAILURES
+        return exit_status(exc)
     except KeyboardInterrupt:
         print("newsbot: interrupted", file=err)
         return 130

@@ -14,11 +14,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.errors import SettingsError
+
+__all__ = ["DEFAULT_DATABASE_URL", "Settings", "SettingsError", "load_settings"]
+
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///newsbot.db"
-
-
-class SettingsError(Exception):
-    """A setting has a value newsbot cannot use. The message is one line and names the setting."""
 
 
 class Settings(BaseSettings):

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import TextIO
 
-from bot.commands import CommandService
-from bot.render import html_to_plain
-from bot.replies import Button, ChatContext, Reply
+from bot.commands import Button, CommandService, Reply
+from bot.telegram_html import html_to_plain
+from readmodels import ChatContext
 
 CONSOLE_CHAT_ID = 1
 PROMPT = "> "

@@ -21,25 +21,38 @@ MESSAGES: dict[Lang, dict[str, str]] = {
         "welcome_back": "欢迎回来！你的订阅已恢复。",
         "button_subscribe_all": "订阅每日摘要",
         "button_pick_topics": "选择话题",
-        "help": (
-            "<b>命令</b>\n"
-            "/latest [n] — 最新 n 条（默认 5，最多 20）\n"
-            "/digest [话题] — 过去 24 小时的要闻，按话题分组\n"
-            "/search 关键词 — 搜索标题、摘要和标签\n"
-            "/subscribe [话题…] — 订阅每日摘要（不带话题即全部）\n"
-            "/unsubscribe [话题…|all] — 取消订阅\n"
-            "/mute 词 — 不再显示含该词的新闻\n"
-            "/unmute 词 — 取消屏蔽\n"
-            "/mysubs — 我的订阅\n"
-            "/topics — 最近 7 天的热门话题\n"
-            "/settings — 摘要时间、时区、条数、语言\n"
-            "/sources — 新闻来源及其状态\n"
-            "/help — 本帮助"
-        ),
-        "help_admin": (
-            "<b>管理员</b>\n/addfeed URL — 添加订阅源\n/removefeed ID — 删除订阅源\n"
-            "/feeds — 订阅源及抓取状态\n/stats — 统计"
-        ),
+        # /help: a header, then one line per command of the command table (bot/commands/table.py)
+        "help_header": "<b>命令</b>",
+        "help_latest": "/latest [n] — 最新 n 条（默认 5，最多 20）",
+        "help_digest": "/digest [话题] — 过去 24 小时的要闻，按话题分组",
+        "help_search": "/search 关键词 — 搜索标题、摘要和标签",
+        "help_subscribe": "/subscribe [话题…] — 订阅每日摘要（不带话题即全部）",
+        "help_unsubscribe": "/unsubscribe [话题…|all] — 取消订阅",
+        "help_mute": "/mute 词 — 不再显示含该词的新闻",
+        "help_unmute": "/unmute 词 — 取消屏蔽",
+        "help_mysubs": "/mysubs — 我的订阅",
+        "help_topics": "/topics — 最近 7 天的热门话题",
+        "help_settings": "/settings — 摘要时间、时区、条数、语言",
+        "help_sources": "/sources — 新闻来源及其状态",
+        "help_help": "/help — 本帮助",
+        "help_admin_header": "<b>管理员</b>",
+        "help_addfeed": "/addfeed URL — 添加订阅源",
+        "help_removefeed": "/removefeed ID — 删除订阅源",
+        "help_feeds": "/feeds — 订阅源及抓取状态",
+        "help_stats": "/stats — 统计",
+        # Telegram's command menu (setMyCommands): one description per command listed there
+        "menu_latest": "最新新闻",
+        "menu_digest": "过去 24 小时要闻",
+        "menu_search": "搜索新闻",
+        "menu_subscribe": "订阅每日摘要或话题",
+        "menu_unsubscribe": "取消订阅",
+        "menu_topics": "热门话题",
+        "menu_mysubs": "我的订阅",
+        "menu_mute": "屏蔽关键词",
+        "menu_unmute": "取消屏蔽",
+        "menu_settings": "设置",
+        "menu_sources": "新闻来源",
+        "menu_help": "帮助",
         "latest_header": "<b>最新新闻</b>",
         "no_articles": "暂时还没有新闻。",
         "no_more": "没有更早的新闻了。",
@@ -124,25 +137,38 @@ MESSAGES: dict[Lang, dict[str, str]] = {
         "welcome_back": "Welcome back! Your subscription is active again.",
         "button_subscribe_all": "Subscribe to the daily digest",
         "button_pick_topics": "Pick topics",
-        "help": (
-            "<b>Commands</b>\n"
-            "/latest [n] — the n newest items (default 5, at most 20)\n"
-            "/digest [topic] — top stories of the last 24 hours, grouped by topic\n"
-            "/search words — search titles, summaries and tags\n"
-            "/subscribe [topic…] — the daily digest (no topic: everything)\n"
-            "/unsubscribe [topic…|all] — stop following\n"
-            "/mute word — never show items with this word\n"
-            "/unmute word — show them again\n"
-            "/mysubs — what this chat follows\n"
-            "/topics — popular topics of the last 7 days\n"
-            "/settings — digest time, time zone, items, language\n"
-            "/sources — the news sources and their health\n"
-            "/help — this help"
-        ),
-        "help_admin": (
-            "<b>Admin</b>\n/addfeed URL — add a feed\n/removefeed ID — remove a feed\n"
-            "/feeds — feeds with their fetch status\n/stats — statistics"
-        ),
+        # /help: a header, then one line per command of the command table (bot/commands/table.py)
+        "help_header": "<b>Commands</b>",
+        "help_latest": "/latest [n] — the n newest items (default 5, at most 20)",
+        "help_digest": "/digest [topic] — top stories of the last 24 hours, grouped by topic",
+        "help_search": "/search words — search titles, summaries and tags",
+        "help_subscribe": "/subscribe [topic…] — the daily digest (no topic: everything)",
+        "help_unsubscribe": "/unsubscribe [topic…|all] — stop following",
+        "help_mute": "/mute word — never show items with this word",
+        "help_unmute": "/unmute word — show them again",
+        "help_mysubs": "/mysubs — what this chat follows",
+        "help_topics": "/topics — popular topics of the last 7 days",
+        "help_settings": "/settings — digest time, time zone, items, language",
+        "help_sources": "/sources — the news sources and their health",
+        "help_help": "/help — this help",
+        "help_admin_header": "<b>Admin</b>",
+        "help_addfeed": "/addfeed URL — add a feed",
+        "help_removefeed": "/removefeed ID — remove a feed",
+        "help_feeds": "/feeds — feeds with their fetch status",
+        "help_stats": "/stats — statistics",
+        # Telegram's command menu (setMyCommands): one description per command listed there
+        "menu_latest": "Latest news",
+        "menu_digest": "Top stories of the last 24 hours",
+        "menu_search": "Search the news",
+        "menu_subscribe": "Subscribe to the daily digest or topics",
+        "menu_unsubscribe": "Unsubscribe",
+        "menu_topics": "Popular topics",
+        "menu_mysubs": "What this chat follows",
+        "menu_mute": "Mute a word",
+        "menu_unmute": "Unmute a word",
+        "menu_settings": "Settings",
+        "menu_sources": "News sources",
+        "menu_help": "Help",
         "latest_header": "<b>Latest news</b>",
         "no_articles": "No news yet.",
         "no_more": "There is nothing older.",
@@ -222,39 +248,6 @@ MESSAGES: dict[Lang, dict[str, str]] = {
         "error": "Something went wrong; please try again later.",
     },
 }
-
-# /setMyCommands descriptions, per language
-COMMAND_DESCRIPTIONS: dict[Lang, list[tuple[str, str]]] = {
-    "zh": [
-        ("latest", "最新新闻"),
-        ("digest", "过去 24 小时要闻"),
-        ("search", "搜索新闻"),
-        ("subscribe", "订阅每日摘要或话题"),
-        ("unsubscribe", "取消订阅"),
-        ("topics", "热门话题"),
-        ("mysubs", "我的订阅"),
-        ("mute", "屏蔽关键词"),
-        ("unmute", "取消屏蔽"),
-        ("settings", "设置"),
-        ("sources", "新闻来源"),
-        ("help", "帮助"),
-    ],
-    "en": [
-        ("latest", "Latest news"),
-        ("digest", "Top stories of the last 24 hours"),
-        ("search", "Search the news"),
-        ("subscribe", "Subscribe to the daily digest or topics"),
-        ("unsubscribe", "Unsubscribe"),
-        ("topics", "Popular topics"),
-        ("mysubs", "What this chat follows"),
-        ("mute", "Mute a word"),
-        ("unmute", "Unmute a word"),
-        ("settings", "Settings"),
-        ("sources", "News sources"),
-        ("help", "Help"),
-    ],
-}
-
 
 def choose_language(stored: str | None, language_code: str | None) -> Lang:
     """A chat's own choice wins; otherwise English for Telegram clients set to English, else Chinese."""

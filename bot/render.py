@@ -17,35 +17,24 @@ an entity (`split_text`, for arbitrary HTML, closes and reopens the tags it has 
 
 from __future__ import annotations
 
-import html
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone, tzinfo
-from html.parser import HTMLParser
-from urllib.parse import urlsplit
 
-from db.repositories import ArticleView
+from bot.telegram_html import CAPTION_LIMIT, MESSAGE_LIMIT, escape, split_text, utf16_len
+from bot.urls import is_http_url
+from readmodels import ArticleView, DigestGroup
 
 __all__ = [
-    "CAPTION_LIMIT",
-    "MESSAGE_LIMIT",
-    "DigestGroup",
-    "escape",
     "format_local_time",
     "hashtag",
-    "html_to_plain",
     "render_caption",
     "render_digest",
     "render_item",
     "render_items",
-    "split_text",
-    "utf16_len",
 ]
-
-MESSAGE_LIMIT = 4096
-CAPTION_LIMIT = 1024
 
 # One item never takes more than this, so it fits in a message together with a header or a digest heading.
 _ITEM_MAX_UNITS = 3500
@@ -66,16 +55,6 @@ _META_SEPARATOR = " · "
 _BLOCK_SEPARATOR = "\n\n"
 _UNDERSCORES = re.compile(r"_+")
 _BLANK_LINES = re.compile(r"\n\s*\n")
-
-
-def utf16_len(text: str) -> int:
-    """Length in UTF-16 code units, the unit of Telegram's limits (an emoji outside the BMP counts 2)."""
-    return len(text.encode("utf-16-le")) // 2
-
-
-def escape(text: str) -> str:
-    """Escape text for Telegram HTML, in element content and in attribute values alike."""
-    return html.escape(text, quote=True)
 
 
 def hashtag(tag: str) -> str | None:
@@ -154,11 +133,7 @@ def _safe_href(link: str | None) -> str | None:
     link = link.strip()
     if any(ch.isspace() or unicodedata.category(ch) == "Cc" for ch in link):
         return None
-    try:
-        parts = urlsplit(link)
-    except ValueError:
-        return None
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+    if not is_http_url(link):
         return None
     href = escape(link)
     return href if utf16_len(href) <= _HREF_MAX_UNITS else None
@@ -316,14 +291,6 @@ def render_items(
     return _pack([*_header_blocks(header, limit), *items], limit=limit)
 
 
-@dataclass(frozen=True, slots=True)
-class DigestGroup:
-    """The articles of one topic in a digest."""
-
-    topic: str
-    items: list[ArticleView]
-
-
 def _topic_heading(topic: str) -> str:
     made = hashtag(topic)
     if made is None:
@@ -352,151 +319,3 @@ def render_digest(
             blocks.append(_render_item(view, tz=tz, index=number, budget=min(_ITEM_MAX_UNITS, limit)))
             number += 1
     return _pack(blocks, limit=limit)
-
-
-# --- HTML to plain text -----------------------------------------------------------------------------------
-
-
-class _PlainText(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self._out: list[str] = []
-        # the href and the text gathered so far of each <a> still open
-        self._links: list[tuple[str | None, list[str]]] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "br":
-            self._emit("\n")
-        elif tag == "a":
-            self._links.append((dict(attrs).get("href"), []))
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "a" and self._links:
-            self._close_link()
-
-    def handle_data(self, data: str) -> None:
-        self._emit(data)
-
-    def _emit(self, text: str) -> None:
-        (self._links[-1][1] if self._links else self._out).append(text)
-
-    def _close_link(self) -> None:
-        href, parts = self._links.pop()
-        text = "".join(parts)
-        if href and href.strip() != text.strip():
-            text = f"{text} ({href})" if text.strip() else href
-        self._emit(text)
-
-    def text(self) -> str:
-        self.close()
-        while self._links:
-            self._close_link()
-        return "".join(self._out)
-
-
-def html_to_plain(html_text: str) -> str:
-    """Telegram HTML as plain text, for the console and for resending after Telegram rejects the markup.
-
-    `<a href="U">T</a>` becomes 'T (U)' (just 'T' when U is T), `<br>` a newline; other tags are dropped and
-    entities unescaped.
-    """
-    parser = _PlainText()
-    parser.feed(html_text)
-    return parser.text()
-
-
-# --- splitting arbitrary HTML -----------------------------------------------------------------------------
-
-# Tags and entities are the atoms nothing may be cut inside; this tokenizes our own or callers' Telegram HTML,
-# which is flat and simple, so that the text between them can be cut character by character.
-_TAG_OR_ENTITY = re.compile(r"</?[A-Za-z][^<>]*>|&(?:#[0-9]+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);")
-_TAG_NAME = re.compile(r"</?([A-Za-z][A-Za-z0-9-]*)")
-_VOID_TAGS = frozenset({"br", "hr", "img", "wbr"})
-
-
-def _atoms(text: str) -> list[str]:
-    atoms: list[str] = []
-    pos = 0
-    for match in _TAG_OR_ENTITY.finditer(text):
-        atoms.extend(text[pos : match.start()])
-        atoms.append(match.group())
-        pos = match.end()
-    atoms.extend(text[pos:])
-    return atoms
-
-
-def _apply_tag(atom: str, stack: list[tuple[str, str]]) -> None:
-    """Update the stack of open (name, opening tag) pairs with one atom."""
-    if not atom.startswith("<") or len(atom) < 3:
-        return
-    match = _TAG_NAME.match(atom)
-    if match is None:
-        return
-    name = match.group(1).lower()
-    if atom.startswith("</"):
-        for i in range(len(stack) - 1, -1, -1):
-            if stack[i][0] == name:
-                del stack[i:]
-                break
-    elif name not in _VOID_TAGS and not atom.endswith("/>"):
-        stack.append((name, atom))
-
-
-def _closing(stack: Sequence[tuple[str, str]]) -> str:
-    return "".join(f"</{name}>" for name, _ in reversed(stack))
-
-
-def _boundary(atoms: Sequence[str], k: int) -> tuple[int, int]:
-    """(preference, where the next chunk starts) for a cut before atoms[k]; lower preference is better.
-
-    The separator a cut is made at is dropped: it would only be white space at a chunk's edge.
-    """
-    if k == len(atoms):
-        return -1, k
-    if atoms[k] == "\n":
-        if k + 1 < len(atoms) and atoms[k + 1] == "\n":
-            return 0, k + 2
-        return 1, k + 1
-    if atoms[k] == " ":
-        return 2, k + 1
-    return 3, k
-
-
-def split_text(text_html: str, *, limit: int = MESSAGE_LIMIT) -> list[str]:
-    """Long HTML in chunks of at most `limit` units, cut between blocks ("\\n\\n") where possible, else between
-    lines, else between words or characters; never inside a tag or an entity. Tags open at a cut are closed at
-    the end of the chunk and reopened at the start of the next, so every chunk is well-formed.
-
-    Raises ValueError when the tags open at some point are too long to close and reopen within `limit`.
-    """
-    if utf16_len(text_html) <= limit:
-        return [text_html] if html_to_plain(text_html).strip() else []
-    atoms = _atoms(text_html)
-    chunks: list[str] = []
-    open_at_start: list[tuple[str, str]] = []
-    start = 0
-    while start < len(atoms):
-        prefix = "".join(tag for _, tag in open_at_start)
-        stack = list(open_at_start)
-        used = utf16_len(prefix)
-        best: dict[int, tuple[int, int, list[tuple[str, str]]]] = {}
-        k = start
-        while k < len(atoms):
-            atom = atoms[k]
-            used += utf16_len(atom)
-            _apply_tag(atom, stack)
-            k += 1
-            # text only adds to `used`, and a closing tag moves its length from the closing suffix into `used`:
-            # the sum never shrinks, so once over the limit no later cut can fit
-            if used + utf16_len(_closing(stack)) > limit:
-                break
-            preference, next_start = _boundary(atoms, k)
-            best[preference] = (k, next_start, list(stack))
-        if not best:
-            raise ValueError(f"cannot split: the open tags alone exceed {limit} UTF-16 code units")
-        end, next_start, open_at_end = best[min(best)]
-        chunk = prefix + "".join(atoms[start:end]) + _closing(open_at_end)
-        if html_to_plain(chunk).strip():
-            chunks.append(chunk)
-        open_at_start, start = open_at_end, next_start
-    return chunks

@@ -1,4 +1,5 @@
-"""Engine and session factory for SQLite (aiosqlite) and PostgreSQL (asyncpg), and schema upgrades on start."""
+"""Engine and session factory for SQLite (aiosqlite) and PostgreSQL (asyncpg), and schema upgrades
+on start."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""Queries of LLM summaries: which articles still want one, the answer cache, replacing a summary and its tags,
-and the request accounting behind `newsbot stats`. Like the repositories, every function takes a session owned by
-the caller and never opens, commits or closes one.
+"""Queries of LLM summaries: which articles still want one, the answer cache, replacing a summary and its
+tags, and the request accounting behind `newsbot stats`. Like the repositories, every function takes a session
+owned by the caller and never opens, commits or closes one.
 """
 
 from __future__ import annotations
@@ -9,18 +9,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, case, delete, func, not_, select, update
+from sqlalchemy import and_, case, func, not_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from db.models import Article, ArticleTag, LlmCacheEntry, LlmRequest, Summary
+from db.models import Article, LlmCacheEntry, LlmRequest, Summary
 from db.repositories import TagRepo, set_terms
+from readmodels import LlmStats
 
 # the summaries made offline: extractive ones, and the title standing in for an article without a body
 OFFLINE_METHODS = ("extractive", "title")
 REQUEST_OUTCOMES = ("ok", "invalid", "error", "timeout", "rate_limited")
-# Automatic upgrades give an article up after an invalid answer (already retried once) or this many failed tries
+# Automatic upgrades give an article up after an invalid answer (already retried once) or this many
+# failed tries
 GIVE_UP_AFTER = 3
 
 
@@ -39,8 +41,9 @@ class LlmTarget:
 class PendingFilter:
     """Which articles want an LLM summary for `model` and `prompt_version`.
 
-    Their current summary is by one of `methods` (never already this model's and version's), and optionally they were listed or ingested since a time. With `skip_given_up`, articles whose tries have
-    failed (see GIVE_UP_AFTER) are left alone.
+    Their current summary is by one of `methods` (never already this model's and version's), and optionally
+    they were listed or ingested since a time. With `skip_given_up`, articles whose tries have failed (see
+    GIVE_UP_AFTER) are left alone.
     """
 
     model: str
@@ -59,7 +62,9 @@ def _pending_where(f: PendingFilter) -> list[object]:
             current.article_id == Article.id,
             current.is_current.is_(True),
             current.method.in_(list(f.methods)),
-            not_(and_(current.method == "llm", current.model == f.model, current.version == f.prompt_version)),
+            not_(
+                and_(current.method == "llm", current.model == f.model, current.version == f.prompt_version)
+            ),
         )
         .exists()
     )
@@ -158,24 +163,6 @@ async def replace_summary(
     await set_terms(session, article_id, terms)
     await session.flush()
     return True
-
-
-@dataclass(frozen=True, slots=True)
-class LlmStats:
-    requests: int
-    ok: int
-    invalid: int
-    errors: int
-    timeouts: int
-    rate_limited: int
-    fallbacks: int
-    cache_hits: int
-    prompt_tokens: int
-    completion_tokens: int
-
-    @property
-    def failures(self) -> int:
-        return self.requests - self.ok
 
 
 async def llm_stats(session: AsyncSession, *, since: datetime) -> LlmStats:

@@ -1,7 +1,7 @@
 """The schema, as typed SQLAlchemy 2.0 models.
 
-Articles are stored once (unique canonical link, unique guid per source, unique content hash). Every article has
-one current summary and ranked tags. Subscribers, subscriptions and deliveries serve the Telegram bot.
+Articles are stored once (unique canonical link, unique guid per source, unique content hash). Every article
+has one current summary and ranked tags. Subscribers, subscriptions and deliveries serve the Telegram bot.
 Relationships are `lazy="raise"`: loading is always explicit, so no I/O hides in attribute access.
 """
 
@@ -150,8 +150,8 @@ class TagDayCount(Base):
     """How many articles listed on a (UTC) day carry a tag: /topics sums a week of these, not the articles."""
 
     __tablename__ = "tag_day_counts"
-    # the key starts with the day, so a week of counts is one range of it (SQLite keeps no statistics and would
-    # otherwise walk a (tag_id, day) key from end to end to save a sort)
+    # the key starts with the day, so a week of counts is one range of it (SQLite keeps no statistics and
+    # would otherwise walk a (tag_id, day) key from end to end to save a sort)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     tag_id: Mapped[int] = mapped_column(ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True)
     count: Mapped[int] = mapped_column(Integer)
@@ -231,8 +231,8 @@ class Delivery(Base):
 class OutboxMessage(Base):
     """A scheduled message waiting to be sent (digests, channel posts). It survives restarts.
 
-    It leaves "pending" only when Telegram accepted it ("sent"), when its chat is gone ("dropped"), or after the
-    last allowed attempt ("dead", kept with its last error).
+    It leaves "pending" only when Telegram accepted it ("sent"), when its chat is gone ("dropped"), or after
+    the last allowed attempt ("dead", kept with its last error).
     """
 
     __tablename__ = "outbox"

@@ -1,13 +1,13 @@
 """Queries. Each repository takes a session owned by the caller; none opens, commits or closes one.
 
-The read queries here are the ones the command line and the bot share (`latest_articles`, `top_tags`).
+Reads return read models (`readmodels`), never ORM objects, to anything outside `db/` and the services' own
+transactions: `feed_view` and `subscriber_view` are the one place a row becomes a read model.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, delete, func, literal_column, or_, select, text, update
@@ -27,6 +27,7 @@ from db.models import (
     Tag,
     TagDayCount,
 )
+from readmodels import ArticleView, BotStats, FeedView, SubscriberView, TagCount
 
 
 def tag_key(name: str) -> str:
@@ -34,27 +35,37 @@ def tag_key(name: str) -> str:
     return name.strip().lstrip("#").casefold()
 
 
-@dataclass(frozen=True, slots=True)
-class ArticleView:
-    """What listings show of an article."""
+def feed_view(source: Source) -> FeedView:
+    return FeedView(
+        id=source.id,
+        name=source.name,
+        url=source.url,
+        site_url=source.site_url,
+        category=source.category,
+        active=source.active,
+        last_fetch_at=source.last_fetch_at,
+        last_success_at=source.last_success_at,
+        last_status=source.last_status,
+        last_error=source.last_error,
+        error_streak=source.error_streak,
+    )
 
-    id: int
-    title: str
-    link: str | None
-    publisher: str
-    published_at: datetime | None
-    listed_at: datetime
-    summary: str
-    summary_method: str
-    tags: list[str]
-    image_url: str | None
-    chars: int
 
-
-@dataclass(frozen=True, slots=True)
-class TagCount:
-    name: str
-    count: int
+def subscriber_view(subscriber: Subscriber) -> SubscriberView:
+    return SubscriberView(
+        id=subscriber.id,
+        chat_id=subscriber.chat_id,
+        kind=subscriber.kind,
+        title=subscriber.title,
+        language=subscriber.language,
+        telegram_language=subscriber.telegram_language,
+        timezone=subscriber.timezone,
+        digest_time=subscriber.digest_time,
+        digest_size=subscriber.digest_size,
+        wants_digest=subscriber.wants_digest,
+        active=subscriber.active,
+        last_digest_at=subscriber.last_digest_at,
+    )
 
 
 class ArticleRepo:
@@ -76,7 +87,8 @@ class ArticleRepo:
     async def add(
         self, article: Article, summary: Summary, tags: Sequence[str], *, tagger: str, terms: str
     ) -> None:
-        """Stage an article with its current summary, ranked tags and search terms in the caller's transaction."""
+        """Stage an article with its current summary, ranked tags and search terms in the
+        caller's transaction."""
         self._session.add(article)
         await self._session.flush()
         summary.article_id = article.id
@@ -94,7 +106,8 @@ class TagRepo:
         self._session = session
 
     async def ensure(self, names: Sequence[str]) -> list[int]:
-        """Ids of these tags in the given order, creating the missing ones (safe against concurrent writers)."""
+        """Ids of these tags in the given order, creating the missing ones (safe against
+        concurrent writers)."""
         wanted: dict[str, str] = {}
         for name in names:
             key = tag_key(name)
@@ -117,8 +130,10 @@ class TagRepo:
         self, article_id: int, listed_at: datetime, names: Sequence[str], *, tagger: str
     ) -> None:
         """Make `names` (strongest first) the article's tags, keeping the per-day tag counts in step."""
-        day = listed_at.astimezone(timezone.utc).date()
-        old = list(await self._session.scalars(select(ArticleTag.tag_id).where(ArticleTag.article_id == article_id)))
+        day = listed_at.astimezone(UTC).date()
+        old = list(
+            await self._session.scalars(select(ArticleTag.tag_id).where(ArticleTag.article_id == article_id))
+        )
         if old:
             await self._session.execute(delete(ArticleTag).where(ArticleTag.article_id == article_id))
             await self._count(old, day, -1)
@@ -262,7 +277,7 @@ async def top_tags(session: AsyncSession, *, since: datetime, limit: int = 20) -
     total = func.sum(TagDayCount.count).label("n")
     counts = (
         select(TagDayCount.tag_id, total)
-        .where(TagDayCount.day >= since.astimezone(timezone.utc).date())
+        .where(TagDayCount.day >= since.astimezone(UTC).date())
         .group_by(TagDayCount.tag_id)
         .having(total > 0)
         .order_by(total.desc(), TagDayCount.tag_id)
@@ -270,7 +285,9 @@ async def top_tags(session: AsyncSession, *, since: datetime, limit: int = 20) -
         .subquery()
     )
     rows = await session.execute(
-        select(Tag.name, counts.c.n).join(counts, counts.c.tag_id == Tag.id).order_by(counts.c.n.desc(), Tag.name)
+        select(Tag.name, counts.c.n)
+        .join(counts, counts.c.tag_id == Tag.id)
+        .order_by(counts.c.n.desc(), Tag.name)
     )
     return [TagCount(name, int(n)) for name, n in rows.tuples()]
 
@@ -308,7 +325,8 @@ async def search_articles(
         return []
     if session.bind.dialect.name == "sqlite":
         matches = text(
-            "SELECT rowid FROM article_terms_fts WHERE article_terms_fts MATCH :query ORDER BY rowid DESC LIMIT :window"
+            "SELECT rowid FROM article_terms_fts WHERE article_terms_fts MATCH :query ORDER BY rowid DESC "
+            "LIMIT :window"
         ).bindparams(query=_fts5_query(words), window=SEARCH_WINDOW)
         ids = list(await session.scalars(matches))
     else:
@@ -328,7 +346,8 @@ async def search_articles(
 
 
 async def _postgres_matches(session: AsyncSession, words: Sequence[Sequence[str]]) -> list[int]:
-    """The newest SEARCH_WINDOW matches by the GIN full-text index (every match is read, then the newest kept)."""
+    """The newest SEARCH_WINDOW matches by the GIN full-text index (every match is read, then the
+    newest kept)."""
     query: ColumnElement[Any] = func.plainto_tsquery("simple", " ".join(words[0]))
     for tokens in words[1:]:
         query = query.op("&&")(func.plainto_tsquery("simple", " ".join(tokens)))
@@ -344,7 +363,9 @@ async def _postgres_matches(session: AsyncSession, words: Sequence[Sequence[str]
 
 async def set_terms(session: AsyncSession, article_id: int, terms: str) -> None:
     """Replace an article's search terms (after its summary or tags changed)."""
-    await session.execute(update(ArticleTerms).where(ArticleTerms.article_id == article_id).values(terms=terms))
+    await session.execute(
+        update(ArticleTerms).where(ArticleTerms.article_id == article_id).values(terms=terms)
+    )
 
 
 async def articles_since(session: AsyncSession, since: datetime, *, limit: int = 500) -> list[ArticleView]:
@@ -363,7 +384,9 @@ class SubscriberRepo:
         self._session = session
 
     async def by_chat(self, chat_id: int) -> Subscriber | None:
-        found: Subscriber | None = await self._session.scalar(select(Subscriber).where(Subscriber.chat_id == chat_id))
+        found: Subscriber | None = await self._session.scalar(
+            select(Subscriber).where(Subscriber.chat_id == chat_id)
+        )
         return found
 
     async def digest_candidates(self) -> list[Subscriber]:
@@ -392,19 +415,25 @@ class SubscriberRepo:
         )
         return list(rows)
 
-    async def add_values(self, subscriber: Subscriber, kind: str, values: Sequence[str], *, now: datetime) -> None:
+    async def add_values(
+        self, subscriber: Subscriber, kind: str, values: Sequence[str], *, now: datetime
+    ) -> None:
         existing = {v.casefold() for v in await self.values(subscriber.id, kind)}
         for value in values:
             if value.casefold() not in existing:
                 existing.add(value.casefold())
-                self._session.add(Subscription(subscriber_id=subscriber.id, kind=kind, value=value, created_at=now))
+                self._session.add(
+                    Subscription(subscriber_id=subscriber.id, kind=kind, value=value, created_at=now)
+                )
         await self._session.flush()
 
     async def remove_values(self, subscriber_id: int, kind: str, values: Sequence[str] | None) -> list[str]:
         """Remove these values (all of this kind when None); returns the values removed."""
         rows = list(
             await self._session.scalars(
-                select(Subscription).where(Subscription.subscriber_id == subscriber_id, Subscription.kind == kind)
+                select(Subscription).where(
+                    Subscription.subscriber_id == subscriber_id, Subscription.kind == kind
+                )
             )
         )
         wanted = None if values is None else {v.casefold() for v in values}
@@ -417,19 +446,7 @@ class SubscriberRepo:
         return removed
 
 
-@dataclass(frozen=True, slots=True)
-class Stats:
-    subscribers: int
-    active: int
-    articles: int
-    recent: int
-    sent: int
-    pending: int
-    failed: int
-    dead: int
-
-
-async def stats(session: AsyncSession, *, since: datetime) -> Stats:
+async def stats(session: AsyncSession, *, since: datetime) -> BotStats:
     subscribers = await session.scalar(select(func.count(Subscriber.id))) or 0
     active = await session.scalar(select(func.count(Subscriber.id)).where(Subscriber.active.is_(True))) or 0
     articles = await session.scalar(select(func.count(Article.id))) or 0
@@ -437,7 +454,7 @@ async def stats(session: AsyncSession, *, since: datetime) -> Stats:
     rows = await session.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status))
     by_status = {status: count for status, count in rows.tuples()}
     failed = await session.scalar(select(func.count(Delivery.id)).where(Delivery.status == "failed")) or 0
-    return Stats(
+    return BotStats(
         subscribers=subscribers,
         active=active,
         articles=articles,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import DateTime
@@ -24,7 +24,7 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given to a UTC column")
-        value = value.astimezone(timezone.utc)
+        value = value.astimezone(UTC)
         if dialect.name == "sqlite":
             return value.replace(tzinfo=None)
         return value
@@ -34,5 +34,5 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         stored: datetime = value
         if stored.tzinfo is None:
-            return stored.replace(tzinfo=timezone.utc)
-        return stored.astimezone(timezone.utc)
+            return stored.replace(tzinfo=UTC)
+        return stored.astimezone(UTC)

@@ -18,7 +18,9 @@ import jieba.posseg
 
 jieba.setLogLevel(logging.WARNING)
 
-__all__ = ["cut", "cut_for_search", "cut_keep_spaces", "english_stopwords", "idf_table", "news_stopwords", "pos_cut"]
+__all__ = [
+    "cut", "cut_for_search", "cut_keep_spaces", "english_stopwords", "idf_table", "news_stopwords", "pos_cut"
+]
 
 
 def cut(text: str) -> list[str]:

@@ -228,7 +228,9 @@ def _inline_markdown(line: str) -> str:
         return f"\x00{len(codes) - 1}\x00"
 
     line = _INLINE_CODE.sub(keep_code, line)
-    line = _IMAGE.sub(lambda m: f'<img src="{html.escape(m.group(2))}" alt="{html.escape(m.group(1))}">', line)
+    line = _IMAGE.sub(
+        lambda m: f'<img src="{html.escape(m.group(2))}" alt="{html.escape(m.group(1))}">', line
+    )
     line = _LINK.sub(r"\1", line)
     line = _REF_LINK.sub(r"\1", line)
     line = _AUTOLINK.sub(lambda m: html.escape(m.group(1)), line)

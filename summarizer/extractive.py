@@ -40,9 +40,9 @@ _W_CENTRALITY = 0.5
 _W_LEAD = 1.2
 _W_TITLE = 1.0
 _REDUNDANCY = 0.6
-# Once the summary holds this share of the budget, no further sentence is added: references (headlines, editors'
-# summaries) run at about half the room a reader allows, and each extra sentence costs more precision than it
-# adds recall. A sentence is still never cut while a whole one fits.
+# Once the summary holds this share of the budget, no further sentence is added: references (headlines,
+# editors' summaries) run at about half the room a reader allows, and each extra sentence costs more precision
+# than it adds recall. A sentence is still never cut while a whole one fits.
 _TARGET_SHARE = 0.6
 # Long articles: ranking only the opening sentences keeps the cost bounded and loses little, since
 # news puts its substance first.
@@ -136,8 +136,8 @@ _LEADING_ATTRIBUTION = re.compile(
 )
 
 
-# Where and when a story happened, said before it starts ("昨晚，", "11日下午，", "2014年，", "中国铁路总公司消息，"):
-# headlines leave it out, and so does a summary.
+# Where and when a story happened, said before it starts ("昨晚，", "11日下午，", "2014年，",
+# "中国铁路总公司消息，"): headlines leave it out, and so does a summary.
 _LEADING_CONTEXT = re.compile(
     r"^(?:(?:[今昨前明]天|[今昨]晚|[今昨]日|近日|日前|目前|当天|当日|本周|上周|近期|此前"
     r"|(?:[0-9０-９]{4}年)?(?:[0-9０-９]{1,2}月)?(?:[0-9０-９]{1,2}日)?(?:上午|下午|晚间?|凌晨|中午|早上|傍晚)?"

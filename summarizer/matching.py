@@ -1,9 +1,9 @@
 """Literal topic matching on jieba tokens: does a topic word occur in an item's tags, title or summary?
 
-A topic matches a tag when they are equal ignoring case, and matches text when its tokens occur as a contiguous
-run of the text's tokens (so 华为 matches "华为发布新机" but 中 does not match every "中国"). jieba keeps some
-compounds whole (足球比赛), so a Chinese topic of two or more characters also matches inside a longer token.
-No regular expressions from users ever reach this module.
+A topic matches a tag when they are equal ignoring case, and matches text when its tokens occur as a
+contiguous run of the text's tokens (so 华为 matches "华为发布新机" but 中 does not match every "中国"). jieba
+keeps some compounds whole (足球比赛), so a Chinese topic of two or more characters also matches inside a
+longer token. No regular expressions from users ever reach this module.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from summarizer._jieba import cut, cut_for_search
+from summarizer.language import is_cjk_char
 
 
 def tokens(text: str) -> list[str]:
@@ -45,15 +46,11 @@ def contains_tokens(haystack: Sequence[str], needle: Sequence[str]) -> bool:
     )
 
 
-def _is_cjk(text: str) -> bool:
-    return all("\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf" for ch in text)
-
-
 @lru_cache(maxsize=10_000)
 def _topic(topic: str) -> tuple[str, tuple[str, ...], bool]:
     """(key, its tokens, whether it may match inside a longer token): topics repeat across chats and items."""
     key = topic.strip().lstrip("#").casefold()
-    return key, tuple(tokens(key)), len(key) >= 2 and _is_cjk(key)
+    return key, tuple(tokens(key)), len(key) >= 2 and all(is_cjk_char(ch) for ch in key)
 
 
 def matches_topic(topic: str, *, tags: Iterable[str], text: IndexedText) -> bool:

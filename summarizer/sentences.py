@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import re
 
+from summarizer.language import is_cjk_char
+
 __all__ = ["split_sentences"]
 
 # A run of terminators: Chinese ones (ellipsis included), ASCII "!"/"?", an ASCII "..." or a lone ".".
 _TERMINATOR = re.compile(r"[。！？；!?]+…*|…+[。！？!?]*|\.{3,}|\.")
 # Closing quotes and brackets belong to the sentence they end: 他说：“好。”|然后……
 _CLOSERS = re.compile(r"[”’」』）)\]】》〉\"']*")
-_CJK_CHAR = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _WORD_BEFORE = re.compile(r"([A-Za-z](?:[A-Za-z.]*[A-Za-z])?)$")
 
 # Words that end in "." without ending the sentence (compared in lower case).
@@ -29,10 +30,6 @@ _ABBREVIATIONS = frozenset(
 )
 
 
-def _is_cjk(ch: str) -> bool:
-    return bool(_CJK_CHAR.match(ch))
-
-
 def _ends_sentence(line: str, start: int, end: int, after: int) -> bool:
     """Decide whether the terminator at line[start:end] (closers up to `after`) ends a sentence."""
     term = line[start:end]
@@ -40,13 +37,13 @@ def _ends_sentence(line: str, start: int, end: int, after: int) -> bool:
     if any(ch in "。！？；…" for ch in term):
         return True
     if term[0] in "!?" or term.startswith("..."):
-        return nxt == "" or nxt.isspace() or _is_cjk(nxt)
+        return nxt == "" or nxt.isspace() or is_cjk_char(nxt)
     # A single ASCII period.
     if nxt == "":
         return True
-    if _is_cjk(nxt):
+    if is_cjk_char(nxt):
         # "版本.然后": only between two CJK characters; "1.为人们" is a list number, not a stop.
-        return start > 0 and _is_cjk(line[start - 1])
+        return start > 0 and is_cjk_char(line[start - 1])
     if not nxt.isspace():
         return False  # 3.14, 1.6%, example.com, U.S.A
     rest = line[after:].lstrip()

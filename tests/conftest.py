@@ -1,4 +1,5 @@
-"""Shared fixtures: a clean environment, the shared corpus, and real databases (SQLite file and PostgreSQL).
+"""Shared fixtures: a clean environment, the shared corpus, real databases (SQLite file and PostgreSQL), the
+installed `newsbot` console script, and the fake Telegram server with a real `telegram.Bot` pointed at it.
 
 PostgreSQL tests run against TEST_DATABASE_URL (default: the local server's `test` database). Each test gets a
 database of its own, created on that server and dropped afterwards; when no server answers, those tests skip
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -16,9 +18,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from telegram import Bot
 
 from bot.config import Settings
 from db.engine import make_engine, make_sessionmaker, upgrade_schema
+from tests.fakes.telegram_server import FakeTelegram
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED = REPO_ROOT.parent / "shared"
@@ -44,6 +48,33 @@ def corpus() -> Path:
     return CORPUS
 
 
+@pytest.fixture
+def newsbot() -> str:
+    """The installed `newsbot` console script beside this interpreter; the test skips when it is missing."""
+    script = Path(sys.executable).with_name("newsbot")
+    if not script.exists():
+        pytest.skip(f"the newsbot console script is not installed beside {sys.executable}")
+    return str(script)
+
+
+@pytest.fixture
+async def fake_telegram() -> AsyncIterator[FakeTelegram]:
+    """The fake Telegram Bot API server (tests/fakes/telegram_server.py), on a free local port."""
+    async with FakeTelegram() as server:
+        yield server
+
+
+@pytest.fixture
+async def bot(fake_telegram: FakeTelegram) -> AsyncIterator[Bot]:
+    """A real, initialized `telegram.Bot` talking to `fake_telegram`."""
+    client = Bot(fake_telegram.token, base_url=fake_telegram.base_url)
+    await client.initialize()
+    try:
+        yield client
+    finally:
+        await client.shutdown()
+
+
 async def _pg_admin_url() -> str | None:
     """The PostgreSQL URL to create test databases with, or None when no server answers."""
     import asyncpg
@@ -52,7 +83,11 @@ async def _pg_admin_url() -> str | None:
     try:
         connection = await asyncio.wait_for(
             asyncpg.connect(
-                host=url.host, port=url.port or 5432, user=url.username, password=url.password, database=url.database
+                host=url.host,
+                port=url.port or 5432,
+                user=url.username,
+                password=url.password,
+                database=url.database,
             ),
             timeout=5,
         )

@@ -47,7 +47,7 @@ from telegram.constants import MessageLimit, ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
 from telegram.warnings import PTBDeprecationWarning
 
-from bot.render import html_to_plain, utf16_len
+from bot.telegram_html import html_to_plain, utf16_len
 from db.models import OutboxMessage
 from db.outbox import OutboxRepo
 
@@ -250,6 +250,17 @@ class OutboxSender:
                 waking.cancel()
         finally:
             stopping.cancel()
+
+    async def drain(self, *, patience: timedelta) -> SendReport:
+        """Send what is due, then keep sending what becomes due within `patience` (messages Telegram asked us to
+        hold back, retries); return what was done. Messages due later stay in the outbox for the running bot.
+        """
+        deadline = self._clock.now() + patience
+        totals = await self.send_due()
+        while (next_at := await self.next_due_at()) is not None and next_at <= deadline:
+            await self._clock.sleep(max(0.0, (next_at - self._clock.now()).total_seconds()))
+            totals = totals + await self.send_due()
+        return totals
 
     async def next_due_at(self) -> datetime | None:
         """When the earliest pending message becomes due (None when nothing is pending)."""

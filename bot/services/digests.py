@@ -13,18 +13,18 @@ from collections import Counter, OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.i18n import Lang, choose_language, t
-from bot.render import DigestGroup, render_digest
 from bot.services.ingest import utc_now
 from bot.services.subscriptions import MUTE, TOPIC
 from db.models import Delivery, Subscriber
 from db.outbox import OutboxRepo
-from db.repositories import ArticleView, SubscriberRepo, articles_since
+from db.repositories import SubscriberRepo, articles_since, subscriber_view
+from readmodels import ArticleView, DigestGroup, SubscriberView
 from summarizer.matching import IndexedText, index_text, matches_topic, tokens
 
 log = logging.getLogger(__name__)
@@ -115,15 +115,23 @@ def select_digest(
     return [DigestGroup(topic=label, items=items) for label, items in chosen.items() if items]
 
 
-def subscriber_language(subscriber: Subscriber) -> Lang:
-    return choose_language(subscriber.language, subscriber.telegram_language)
+class DigestWriter(Protocol):
+    """The words of a digest in the chat's language: the presentation layer provides it (bot/digest_messages.py)."""
+
+    def other_label(self, subscriber: SubscriberView) -> str:
+        """The heading of the items that share no topic."""
+        ...
+
+    def messages(self, subscriber: SubscriberView, groups: Sequence[DigestGroup], local_date: date) -> list[str]:
+        """The digest as Telegram HTML chunks, ready for the outbox."""
+        ...
 
 
-def local_now(subscriber: Subscriber, now: datetime) -> datetime:
+def local_now(subscriber: SubscriberView, now: datetime) -> datetime:
     return now.astimezone(ZoneInfo(subscriber.timezone))
 
 
-def is_due(subscriber: Subscriber, now: datetime) -> bool:
+def is_due(subscriber: SubscriberView, now: datetime) -> bool:
     """The chat's local digest time has come today and today's digest has not been decided yet."""
     local = local_now(subscriber, now)
     if local.time() < subscriber.digest_time:
@@ -131,7 +139,7 @@ def is_due(subscriber: Subscriber, now: datetime) -> bool:
     return not had_digest_today(subscriber, now)
 
 
-def had_digest_today(subscriber: Subscriber, now: datetime) -> bool:
+def had_digest_today(subscriber: SubscriberView, now: datetime) -> bool:
     last = subscriber.last_digest_at
     tz = ZoneInfo(subscriber.timezone)
     return last is not None and last.astimezone(tz).date() >= now.astimezone(tz).date()
@@ -139,7 +147,7 @@ def had_digest_today(subscriber: Subscriber, now: datetime) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class PlannedDigest:
-    subscriber: Subscriber
+    subscriber: SubscriberView
     local_date: date
     since: datetime
     groups: list[DigestGroup]
@@ -164,10 +172,12 @@ class DigestService:
         self,
         sessions: async_sessionmaker[AsyncSession],
         *,
+        writer: DigestWriter,
         now: Callable[[], datetime] = utc_now,
         cache: TokenCache | None = None,
     ) -> None:
         self._sessions = sessions
+        self._writer = writer
         self._now = now
         self.cache = cache or TokenCache()
 
@@ -176,7 +186,7 @@ class DigestService:
         now = self._now()
         async with self._sessions() as session:
             repo = SubscriberRepo(session)
-            candidates = await repo.digest_candidates()
+            candidates = [subscriber_view(s) for s in await repo.digest_candidates()]
             due = [s for s in candidates if (not had_digest_today(s, now) if force else is_due(s, now))]
             if not due:
                 return []
@@ -187,25 +197,16 @@ class DigestService:
         for subscriber in due:
             since = windows[subscriber.id]
             rows = following[subscriber.id]
-            lang = subscriber_language(subscriber)
             groups = select_digest(
                 [a for a in articles if a.listed_at > since],
                 topics=[r.value for r in rows if r.kind == TOPIC],
                 mutes=[r.value for r in rows if r.kind == MUTE],
                 size=subscriber.digest_size,
-                other_label=t(lang, "digest_other"),
+                other_label=self._writer.other_label(subscriber),
                 cache=self.cache,
             )
             local = local_now(subscriber, now)
-            chunks = (
-                render_digest(
-                    groups,
-                    tz=ZoneInfo(subscriber.timezone),
-                    header=t(lang, "digest_header", date=local.strftime("%Y-%m-%d")),
-                )
-                if groups
-                else []
-            )
+            chunks = self._writer.messages(subscriber, groups, local.date()) if groups else []
             planned.append(PlannedDigest(subscriber, local.date(), since, groups, chunks))
         return planned
 
@@ -232,7 +233,7 @@ class DigestService:
         try:
             async with self._sessions() as session, session.begin():
                 stored = await session.get(Subscriber, subscriber.id, with_for_update=True)
-                if stored is None or not stored.active or had_digest_today(stored, now):
+                if stored is None or not stored.active or had_digest_today(subscriber_view(stored), now):
                     return False
                 delivery = Delivery(
                     subscriber_id=stored.id,

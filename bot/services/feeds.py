@@ -11,23 +11,21 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from urllib.parse import urlsplit
 
 import aiohttp
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.errors import FeedError
 from bot.services.ingest import Failure, ImportResult, IngestService, utc_now
 from bot.sources.feeds import FetchResult, HostLimiter, fetch_feed, parse_feed
 from bot.sources.opml import OpmlFeed, parse_opml, render_opml
 from bot.sources.types import FeedFetchError, SourceError
+from bot.urls import is_http_url
 from db.models import Source
-from db.repositories import SourceRepo
+from db.repositories import SourceRepo, feed_view
+from readmodels import FeedView
 
 log = logging.getLogger(__name__)
-
-
-class FeedError(Exception):
-    """A feed command cannot be carried out; the message is one line for the user."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,8 +49,7 @@ class FeedOutcome:
 
 def validate_feed_url(url: str) -> str:
     url = url.strip()
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    if not is_http_url(url):
         raise FeedError(f"not an http(s) URL: {url!r}")
     return url
 
@@ -71,7 +68,7 @@ class FeedService:
         self._limits = limits
         self._now = now
 
-    async def add(self, url: str, *, name: str | None = None, category: str | None = None) -> Source:
+    async def add(self, url: str, *, name: str | None = None, category: str | None = None) -> FeedView:
         url = validate_feed_url(url)
         async with self._sessions() as session, session.begin():
             repo = SourceRepo(session)
@@ -88,24 +85,26 @@ class FeedService:
                 error_streak=0,
             )
             session.add(source)
-        return source
+            await session.flush()
+            return feed_view(source)
 
-    async def list_feeds(self) -> list[Source]:
+    async def list_feeds(self) -> list[FeedView]:
         async with self._sessions() as session:
-            return await SourceRepo(session).feeds()
+            return [feed_view(s) for s in await SourceRepo(session).feeds()]
 
-    async def remove(self, id_or_url: str) -> Source:
+    async def remove(self, id_or_url: str) -> FeedView:
         async with self._sessions() as session, session.begin():
             repo = SourceRepo(session)
             source = await repo.by_id(int(id_or_url)) if id_or_url.isdigit() else await repo.by_url(id_or_url)
             if source is None or source.kind != "feed":
                 raise FeedError(f"no feed {id_or_url!r}")
+            removed = feed_view(source)
             await repo.delete(source)
-        return source
+        return removed
 
-    async def import_opml(self, data: bytes, *, origin: str) -> tuple[list[Source], list[str]]:
+    async def import_opml(self, data: bytes, *, origin: str) -> tuple[list[FeedView], list[str]]:
         """Add every feed of an OPML document; returns the added feeds and the URLs already followed."""
-        added: list[Source] = []
+        added: list[FeedView] = []
         skipped: list[str] = []
         for entry in parse_opml(data, origin=origin):
             try:

@@ -20,16 +20,13 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.services.prepare import PreparedArticle, prepare_article
-from bot.sources.feeds import looks_like_feed, parse_feed
-from bot.sources.posts import parse_post
-from bot.sources.types import RawArticle, SourceError
+from bot.sources.files import is_article_file, parse_feed_or_post
+from bot.sources.types import ParsedFeed, RawArticle, SourceError
 from db.models import Article, Summary
 from db.repositories import ArticleRepo
 
 log = logging.getLogger(__name__)
 
-POST_SUFFIXES = frozenset({".md", ".markdown", ".html", ".htm"})
-FEED_SUFFIXES = frozenset({".xml", ".rss", ".atom"})
 Outcome = Literal["imported", "duplicate"]
 
 
@@ -73,7 +70,7 @@ def iter_article_files(paths: Iterable[Path]) -> Iterator[Path | Failure]:
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
                 for name in sorted(files):
                     candidate = Path(root) / name
-                    if not name.startswith(".") and candidate.suffix.lower() in POST_SUFFIXES | FEED_SUFFIXES:
+                    if is_article_file(candidate):
                         yield candidate
         elif path.is_file():
             yield path
@@ -120,16 +117,14 @@ class IngestService:
         where = str(path)
         try:
             data = self._read(path)
+            document = parse_feed_or_post(data, origin=where, suffix=path.suffix, default_tz=self._tz)
             publisher = None
-            if path.suffix.lower() in FEED_SUFFIXES or looks_like_feed(data):
-                feed = parse_feed(data, origin=where, default_tz=self._tz)
-                if not feed.entries:
-                    return ImportResult(failed=[Failure(where, "feed has no entries")])
+            if isinstance(document, ParsedFeed):
                 # readers see the feed's title; untitled feeds go by their site's host or the file's name
-                articles = feed.entries
-                publisher = feed.title or urlsplit(feed.link or "").hostname or path.stem
+                articles = document.entries
+                publisher = document.title or urlsplit(document.link or "").hostname or path.stem
             else:
-                articles = [parse_post(data, origin=where, default_tz=self._tz)]
+                articles = [document]
         except SourceError as exc:
             return ImportResult(failed=[Failure(where, exc.reason)])
         except OSError as exc:

@@ -41,6 +41,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.services.ingest import utc_now
 from db.llm import (
+    OFFLINE_METHODS,
     LlmTarget,
     PendingFilter,
     cached_answer,
@@ -60,6 +61,11 @@ Fallback = Literal["invalid", "error", "timeout", "rate_limited", "unavailable"]
 
 
 # ---- the circuit breaker --------------------------------------------------------------------------------
+
+
+# what `resummarize --method` names: "extractive" covers every offline summary, "llm" those of another model
+# or prompt version
+SUMMARY_METHODS: dict[str, tuple[str, ...]] = {"extractive": OFFLINE_METHODS, "llm": ("llm",)}
 
 
 class CircuitBreaker:

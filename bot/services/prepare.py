@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from bot.sources.types import RawArticle
+from bot.urls import is_http_url
 from summarizer.matching import search_terms
 from summarizer import (
     CleanText,
@@ -50,9 +51,10 @@ def canonical_link(url: str | None) -> str | None:
     """The link that identifies an article: http(s) only, no fragment, no tracking parameters."""
     if not url:
         return None
-    parts = urlsplit(url.strip())
-    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+    url = url.strip()
+    if not is_http_url(url):
         return None
+    parts = urlsplit(url)
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not k.startswith(_TRACKING_PARAMS)]
     return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path or "/", urlencode(query), ""))
 

@@ -1,29 +1,30 @@
-"""What readers ask for: latest items, search, topics, on-demand digests, sources and statistics."""
+"""What readers and operators ask for: latest items, search, topics, on-demand digests, sources and statistics.
+
+The bot's commands and the `newsbot` command line both read through this service.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.render import DigestGroup
 from bot.services.digests import TokenCache, _matches, select_digest
 from bot.services.ingest import utc_now
-from db.models import Source
-from summarizer.matching import query_words
+from db.llm import llm_stats
 from db.repositories import (
-    ArticleView,
     SourceRepo,
-    Stats,
-    TagCount,
     articles_since,
+    feed_view,
     latest_articles,
     search_articles,
     stats,
     top_tags,
 )
+from readmodels import ArticleView, BotStats, DigestGroup, FeedView, LlmStats, TagCount
+from summarizer.matching import query_words
 
 ON_DEMAND_WINDOW = timedelta(hours=24)
 TOPICS_WINDOW = timedelta(days=7)
@@ -48,9 +49,19 @@ class ReadingService:
         self._cache = cache
         self._now = now
 
-    async def latest(self, *, limit: int, offset: int = 0, mutes: Sequence[str] = ()) -> Page:
+    async def latest(
+        self,
+        *,
+        limit: int,
+        offset: int = 0,
+        mutes: Sequence[str] = (),
+        tag: str | None = None,
+        publisher: str | None = None,
+    ) -> Page:
+        """The newest items, newest first; optionally only those with a tag or from one publisher."""
+
         async def fetch(session: AsyncSession, size: int, at: int) -> list[ArticleView]:
-            return await latest_articles(session, limit=size, offset=at)
+            return await latest_articles(session, limit=size, offset=at, tag=tag, publisher=publisher)
 
         return await self._page(fetch, limit=limit, offset=offset, mutes=mutes)
 
@@ -64,7 +75,7 @@ class ReadingService:
 
     async def _page(
         self,
-        fetch: Callable[[AsyncSession, int, int], object],
+        fetch: Callable[[AsyncSession, int, int], Awaitable[list[ArticleView]]],
         *,
         limit: int,
         offset: int,
@@ -75,7 +86,7 @@ class ReadingService:
         position = offset
         async with self._sessions() as session:
             for _ in range(5):
-                batch: list[ArticleView] = await fetch(session, limit + 1, position)  # type: ignore[misc]
+                batch = await fetch(session, limit + 1, position)
                 for view in batch:
                     if len(kept) == limit:
                         return Page(kept, position)
@@ -100,14 +111,20 @@ class ReadingService:
             cache=self._cache,
         )
 
-    async def topics(self, *, limit: int = 12) -> list[TagCount]:
+    async def topics(self, *, limit: int = 12, window: timedelta = TOPICS_WINDOW) -> list[TagCount]:
+        """The most used tags of the last `window`, most used first."""
         async with self._sessions() as session:
-            return await top_tags(session, since=self._now() - TOPICS_WINDOW, limit=limit)
+            return await top_tags(session, since=self._now() - window, limit=limit)
 
-    async def sources(self) -> list[Source]:
+    async def sources(self) -> list[FeedView]:
         async with self._sessions() as session:
-            return await SourceRepo(session).feeds()
+            return [feed_view(s) for s in await SourceRepo(session).feeds()]
 
-    async def stats(self) -> Stats:
+    async def stats(self) -> BotStats:
         async with self._sessions() as session:
             return await stats(session, since=self._now() - ON_DEMAND_WINDOW)
+
+    async def llm_stats(self, *, window: timedelta) -> LlmStats:
+        """LLM requests, failures, fallbacks, cache hits and tokens of the last `window`."""
+        async with self._sessions() as session:
+            return await llm_stats(session, since=self._now() - window)

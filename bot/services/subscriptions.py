@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime, time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.replies import ChatContext
+from bot.errors import InvalidSetting
 from bot.services.ingest import utc_now
 from db.models import Subscriber
-from db.repositories import SubscriberRepo
+from db.repositories import SubscriberRepo, subscriber_view
+from readmodels import ChatContext, Following, SubscriberView
 
 TOPIC = "topic"
 MUTE = "mute"
@@ -23,41 +23,25 @@ MAX_DIGEST_SIZE = 30
 DEFAULT_DIGEST_SIZE = 10
 
 
-class SettingError(ValueError):
-    """A /settings value that cannot be used; `key` names the i18n message, `value` what the user gave."""
-
-    def __init__(self, key: str, value: str) -> None:
-        super().__init__(f"{key}: {value}")
-        self.key = key
-        self.value = value
-
-
-@dataclass(frozen=True, slots=True)
-class Following:
-    subscriber: Subscriber
-    topics: list[str]
-    mutes: list[str]
-
-
 def parse_digest_time(value: str) -> time:
     try:
         hours, minutes = value.strip().replace("：", ":").split(":")
         return time(int(hours), int(minutes))
     except ValueError:
-        raise SettingError("settings_bad_time", value) from None
+        raise InvalidSetting("settings_bad_time", value) from None
 
 
 def parse_timezone(value: str) -> str:
     try:
         ZoneInfo(value.strip())
     except (ZoneInfoNotFoundError, ValueError):
-        raise SettingError("settings_bad_tz", value) from None
+        raise InvalidSetting("settings_bad_tz", value) from None
     return value.strip()
 
 
 def parse_digest_size(value: str) -> int:
     if not value.strip().isdigit() or not 1 <= int(value) <= MAX_DIGEST_SIZE:
-        raise SettingError("settings_bad_size", value)
+        raise InvalidSetting("settings_bad_size", value)
     return int(value)
 
 
@@ -104,24 +88,24 @@ class SubscriptionService:
             subscriber.telegram_language = ctx.language_code
         return subscriber
 
-    async def touch(self, ctx: ChatContext) -> Subscriber:
+    async def touch(self, ctx: ChatContext) -> SubscriberView:
         """The chat's record, created on first contact; remembers the user's Telegram language."""
         try:
             async with self._sessions() as session, session.begin():
-                return await self._subscriber(session, ctx)
+                return subscriber_view(await self._subscriber(session, ctx))
         except IntegrityError:
             # two updates of a new chat raced; the other one created the record
             async with self._sessions() as session, session.begin():
-                return await self._subscriber(session, ctx)
+                return subscriber_view(await self._subscriber(session, ctx))
 
-    async def start(self, ctx: ChatContext) -> tuple[Subscriber, bool]:
+    async def start(self, ctx: ChatContext) -> tuple[SubscriberView, bool]:
         """Handle /start; returns the subscriber and whether it had left and is active again."""
         async with self._sessions() as session, session.begin():
             subscriber = await self._subscriber(session, ctx)
             reactivated = not subscriber.active
             subscriber.active = True
             subscriber.inactive_reason = None
-            return subscriber, reactivated
+            return subscriber_view(subscriber), reactivated
 
     async def subscribe(self, ctx: ChatContext, topics: Sequence[str]) -> Following:
         """No topics: the digest of everything. Topics: the digest of those only."""
@@ -134,7 +118,7 @@ class SubscriptionService:
                 await repo.add_values(subscriber, TOPIC, topics, now=self._now())
             else:
                 await repo.remove_values(subscriber.id, TOPIC, None)
-            return Following(subscriber, await repo.values(subscriber.id, TOPIC), await repo.values(subscriber.id, MUTE))
+            return await self._following(repo, subscriber)
 
     async def count_topics(self, ctx: ChatContext) -> int:
         async with self._sessions() as session:
@@ -153,9 +137,7 @@ class SubscriptionService:
                 removed = await repo.remove_values(subscriber.id, TOPIC, topics)
                 if removed and not await repo.values(subscriber.id, TOPIC):
                     subscriber.wants_digest = False
-            return removed, Following(
-                subscriber, await repo.values(subscriber.id, TOPIC), await repo.values(subscriber.id, MUTE)
-            )
+            return removed, await self._following(repo, subscriber)
 
     async def mute(self, ctx: ChatContext, word: str) -> None:
         async with self._sessions() as session, session.begin():
@@ -170,14 +152,21 @@ class SubscriptionService:
     async def following(self, ctx: ChatContext) -> Following:
         async with self._sessions() as session, session.begin():
             subscriber = await self._subscriber(session, ctx)
-            repo = SubscriberRepo(session)
-            return Following(subscriber, await repo.values(subscriber.id, TOPIC), await repo.values(subscriber.id, MUTE))
+            return await self._following(SubscriberRepo(session), subscriber)
 
-    async def following_by_id(self, subscriber: Subscriber) -> Following:
+    async def following_by_id(self, subscriber: SubscriberView) -> Following:
         """What a known subscriber follows, read only."""
         async with self._sessions() as session:
             repo = SubscriberRepo(session)
             return Following(subscriber, await repo.values(subscriber.id, TOPIC), await repo.values(subscriber.id, MUTE))
+
+    @staticmethod
+    async def _following(repo: SubscriberRepo, subscriber: Subscriber) -> Following:
+        return Following(
+            subscriber_view(subscriber),
+            await repo.values(subscriber.id, TOPIC),
+            await repo.values(subscriber.id, MUTE),
+        )
 
     async def update_settings(
         self,
@@ -187,7 +176,7 @@ class SubscriptionService:
         timezone: str | None = None,
         digest_size: int | None = None,
         language: str | None = None,
-    ) -> Subscriber:
+    ) -> SubscriberView:
         async with self._sessions() as session, session.begin():
             subscriber = await self._subscriber(session, ctx)
             if digest_time is not None:
@@ -198,9 +187,9 @@ class SubscriptionService:
                 subscriber.digest_size = digest_size
             if language is not None:
                 subscriber.language = language
-            return subscriber
+            return subscriber_view(subscriber)
 
-    async def ensure_channel(self, chat_id: int, title: str | None) -> Subscriber:
+    async def ensure_channel(self, chat_id: int, title: str | None) -> SubscriberView:
         """The channel of CHANNEL_ID as a subscriber that receives every digest."""
         ctx = ChatContext(chat_id=chat_id, chat_kind="channel", chat_title=title)
         async with self._sessions() as session, session.begin():
@@ -209,4 +198,4 @@ class SubscriptionService:
             subscriber.wants_digest = True
             subscriber.active = True
             subscriber.inactive_reason = None
-            return subscriber
+            return subscriber_view(subscriber)

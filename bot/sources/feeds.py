@@ -30,6 +30,7 @@ from bot.sources.charset import charset_from_content_type, decode_document
 from bot.sources.dates import parse_date
 from bot.sources.posts import title_from_body
 from bot.sources.types import BodyFormat, FeedFetchError, FeedParseError, ParsedFeed, RawArticle
+from bot.urls import is_http_url
 
 log = logging.getLogger(__name__)
 
@@ -85,10 +86,7 @@ def _http_url(value: object, base: str | None) -> str | None:
     url = value.strip()
     if base:
         url = urljoin(base, url)
-    parts = urlsplit(url)
-    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
-        return None
-    return url
+    return url if is_http_url(url) else None
 
 
 def _prepare_text(data: bytes, content_type: str | None) -> str:
@@ -221,7 +219,7 @@ def parse_feed(
         response_headers={"content-type": "application/xml; charset=utf-8"},
     )
 
-    origin_base = origin if urlsplit(origin).scheme in ("http", "https") else None
+    origin_base = origin if is_http_url(origin) else None
     feed = result.get("feed", {})
     feed_title = _one_line(feed.get("title") or "")
     feed_link = _http_url(feed.get("link"), origin_base)

@@ -14,9 +14,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import format_datetime
-from urllib.parse import urlsplit
 
 from bot.sources.types import OpmlError
+from bot.urls import is_http_url
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,17 +42,12 @@ def _attr(element: ET.Element, *names: str) -> str | None:
     return None
 
 
-def _is_http(url: str) -> bool:
-    parts = urlsplit(url)
-    return parts.scheme.lower() in ("http", "https") and bool(parts.netloc)
-
-
 def _walk(element: ET.Element, category: str | None, out: list[OpmlFeed], seen: set[str]) -> None:
     for outline in element.findall("outline"):
         xml_url = _attr(outline, "xmlUrl")
         label = _attr(outline, "text", "title")
         if xml_url:
-            if _is_http(xml_url) and xml_url not in seen:
+            if is_http_url(xml_url) and xml_url not in seen:
                 seen.add(xml_url)
                 html_url = _attr(outline, "htmlUrl")
                 title = _attr(outline, "title", "text")
@@ -61,7 +56,7 @@ def _walk(element: ET.Element, category: str | None, out: list[OpmlFeed], seen: 
                         url=xml_url,
                         # render_opml writes the URL as text when there is no title.
                         title=title if title != xml_url else None,
-                        html_url=html_url if html_url and _is_http(html_url) else None,
+                        html_url=html_url if html_url and is_http_url(html_url) else None,
                         category=category,
                     )
                 )

@@ -25,6 +25,7 @@ from selectolax.lexbor import LexborHTMLParser
 
 from bot.sources.dates import parse_date
 from bot.sources.types import BodyFormat, PostParseError, RawArticle
+from bot.urls import is_http_url
 
 _FRONT_MATTER = re.compile(
     r"\A\s*---[ \t]*\r?\n(?P<yaml>.*?)^---[ \t]*\r?$\n?",
@@ -102,10 +103,7 @@ def _http_url(value: object) -> str | None:
         return None
     if text.startswith("//"):
         text = "https:" + text
-    parts = urlsplit(text)
-    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
-        return None
-    return text
+    return text if is_http_url(text) else None
 
 
 def _image(meta: dict[str, object]) -> str | None:

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
+from bot.errors import SourceError as SourceError  # re-exported: the sources raise it and its subclasses
+
 BodyFormat = Literal["html", "markdown", "text"]
 
 
@@ -38,20 +40,12 @@ class ParsedFeed:
     entries: list[RawArticle] = field(default_factory=list)
 
 
-class SourceError(Exception):
-    """Base of every source error. `str(err)` is one line saying what went wrong and where.
-
-    SourceError
-     ├── PostParseError     a Markdown post file cannot be read as an article
-     ├── FeedParseError     a document is not a usable RSS/Atom feed
-     ├── FeedFetchError     an HTTP fetch failed (status, timeout, size cap, redirects, network)
-     └── OpmlError          an OPML file cannot be read
-    """
-
-    def __init__(self, where: str, reason: str) -> None:
-        super().__init__(f"{where}: {reason}")
-        self.where = where
-        self.reason = reason
+# SourceError is defined with the rest of newsbot's errors (bot/errors.py); the subclasses are the sources' own:
+#   SourceError
+#    ├── PostParseError     a Markdown post file cannot be read as an article
+#    ├── FeedParseError     a document is not a usable RSS/Atom feed
+#    ├── FeedFetchError     an HTTP fetch failed (status, timeout, size cap, redirects, network)
+#    └── OpmlError          an OPML file cannot be read
 
 
 class PostParseError(SourceError):

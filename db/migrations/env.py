@@ -1,7 +1,8 @@
-"""Alembic environment. newsbot runs migrations itself on start (db.engine.upgrade_schema), passing a connection.
+"""Alembic environment. newsbot runs migrations itself on start (db.engine.upgrade_schema), passing
+a connection.
 
-For developers, `alembic -c db/alembic.ini revision --autogenerate -m "..."` works too: without a connection it
-connects to DATABASE_URL (default: the SQLite file newsbot.db).
+For developers, `alembic -c db/alembic.ini revision --autogenerate -m "..."` works too: without a connection
+it connects to DATABASE_URL (default: the SQLite file newsbot.db).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""The benchmark command runs end to end on tiny inputs and writes its report. No figure is checked: benchmarks
-are not tests (timings on a shared CI machine mean nothing)."""
+"""The benchmark command runs end to end on tiny inputs and writes its report. No figure is checked:
+benchmarks are not tests (timings on a shared CI machine mean nothing)."""
 
 from __future__ import annotations
 
@@ -25,7 +25,8 @@ def test_benchmarks_command_writes_the_report(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr[-3000:]
     report = output.read_text(encoding="utf-8")
-    assert "## Machine" in report and "## Targets" in report
+    assert "## Machine" in report
+    assert "## Targets" in report
     titles = {"quality": "1. Summary quality", "ingest": "2. Ingest throughput", "read": "3. Read latency",
               "fanout": "4. Digest fan-out"}
     for part in parts:

@@ -14,10 +14,10 @@ from telegram.ext import Application
 
 from bot.app import build_application, register_commands
 from bot.commands import CommandService
+from bot.composition import Services, open_services
+from bot.config import Settings, load_settings
 from bot.services.digests import DigestService
-from bot.services.feeds import FeedService, FetchLimits
 from bot.services.ingest import IngestService
-from bot.services.reading import ReadingService
 from bot.services.subscriptions import SubscriptionService
 from bot.sources.types import RawArticle
 from tests.fakes.telegram_server import FakeTelegram
@@ -93,32 +93,39 @@ class RunningBot:
         assert len(self.fake.sent(chat_id)) == before
 
 
-def build_services(sessions: async_sessionmaker[AsyncSession]) -> tuple[CommandService, DigestService, SubscriptionService, IngestService]:
-    from datetime import time
-    from zoneinfo import ZoneInfo
-
-    ingest = IngestService(sessions, default_tz=ZoneInfo("Asia/Shanghai"), summary_max_chars=150, max_file_bytes=10**7)
-    feeds = FeedService(sessions, ingest, limits=FetchLimits())
-    digests = DigestService(sessions)
-    subscriptions = SubscriptionService(sessions, default_timezone="Asia/Shanghai", default_digest_time=time(8, 0))
-    reading = ReadingService(sessions, cache=digests.cache)
-    commands = CommandService(subscriptions=subscriptions, reading=reading, feeds=feeds, admin_ids=[ADMIN_ID])
-    return commands, digests, subscriptions, ingest
+def bot_settings(database_url: str) -> Settings:
+    """The settings of the bots under test: the test database, one admin, the embedded defaults."""
+    return load_settings(env_file=None, database_url=database_url, admin_ids=[ADMIN_ID])
 
 
 @pytest.fixture
-async def running_bot(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[RunningBot]:
-    commands, digests, subscriptions, ingest = build_services(sessions)
+async def services(database_url: str) -> AsyncIterator[Services]:
+    """Every service, built by the composition root the program uses."""
+    async with open_services(bot_settings(database_url)) as built:
+        yield built
+
+
+@pytest.fixture
+async def running_bot(services: Services) -> AsyncIterator[RunningBot]:
+    ingest = services.ingest
     await ingest.store_articles(recent_article(i, title=t, body=b, hours_ago=1 + i) for i, (t, b) in enumerate(SAMPLE))
     async with FakeTelegram() as fake:
-        application = build_application(token=fake.token, base_url=fake.base_url, commands=commands)
+        application = build_application(token=fake.token, base_url=fake.base_url, commands=services.commands)
         await application.initialize()
-        await register_commands(application)
+        await register_commands(application, services.commands)
         await application.start()
         assert application.updater is not None
         await application.updater.start_polling(poll_interval=0.0, timeout=1)
         try:
-            yield RunningBot(fake, application, sessions, commands, digests, subscriptions, ingest)
+            yield RunningBot(
+                fake,
+                application,
+                services.sessions,
+                services.commands,
+                services.digests,
+                services.subscriptions,
+                ingest,
+            )
         finally:
             await application.updater.stop()
             await application.stop()

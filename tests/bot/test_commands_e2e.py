@@ -20,7 +20,8 @@ def texts(messages: list[dict]) -> str:
 
 def buttons(message: dict) -> list[tuple[str, str]]:
     markup = message.get("reply_markup") or {}
-    return [(b["text"], b.get("callback_data") or b.get("url")) for row in markup.get("inline_keyboard", []) for b in row]
+    rows = markup.get("inline_keyboard", [])
+    return [(b["text"], b.get("callback_data") or b.get("url")) for row in rows for b in row]
 
 
 def assert_all_sends_accepted(bot: RunningBot) -> None:
@@ -30,14 +31,16 @@ def assert_all_sends_accepted(bot: RunningBot) -> None:
 
 async def test_start_help_and_registered_commands(running_bot: RunningBot) -> None:
     (welcome,) = await running_bot.say(PRIVATE, "/start")
-    assert "newsbot" in welcome["text"] and "/latest" in welcome["text"]
+    assert "newsbot" in welcome["text"]
+    assert "/latest" in welcome["text"]
     assert welcome["parse_mode"] == "HTML"
     assert [data for _, data in buttons(welcome)] == ["sub:", "topics"]
     (english,) = await running_bot.say(ENGLISH, "/start", language_code="en-US")
     assert english["text"].startswith("Hello!")
 
     (help_zh,) = await running_bot.say(PRIVATE, "/help")
-    assert "/subscribe" in help_zh["text"] and "/addfeed" not in help_zh["text"]
+    assert "/subscribe" in help_zh["text"]
+    assert "/addfeed" not in help_zh["text"]
     (help_admin,) = await running_bot.say(PRIVATE + 5, "/help", user_id=ADMIN_ID)
     assert "/addfeed" in help_admin["text"]
 
@@ -48,7 +51,8 @@ async def test_start_help_and_registered_commands(running_bot: RunningBot) -> No
 
 async def test_latest_pages_with_more_button(running_bot: RunningBot) -> None:
     (first,) = await running_bot.say(PRIVATE, "/latest 2")
-    assert "华为发布新款芯片" in first["text"] and "国产芯片企业" in first["text"]
+    assert "华为发布新款芯片" in first["text"]
+    assert "国产芯片企业" in first["text"]
     assert first["link_preview_options"]["is_disabled"] is True
     # hashtags of the tags, linked bold titles
     assert re.search(r"#\w+", first["text"])
@@ -73,11 +77,13 @@ async def test_hostile_titles_are_escaped(running_bot: RunningBot) -> None:
 
 async def test_subscribe_topics_mute_and_mysubs(running_bot: RunningBot) -> None:
     (reply,) = await running_bot.say(PRIVATE, "/subscribe 芯片 #足球")
-    assert "芯片" in reply["text"] and "足球" in reply["text"]
+    assert "芯片" in reply["text"]
+    assert "足球" in reply["text"]
     (reply,) = await running_bot.say(PRIVATE, "/mute 华为")
     assert "华为" in reply["text"]
     (mine,) = await running_bot.say(PRIVATE, "/mysubs")
-    assert "芯片、足球" in mine["text"] and "华为" in mine["text"]
+    assert "芯片、足球" in mine["text"]
+    assert "华为" in mine["text"]
 
     (digest,) = await running_bot.say(PRIVATE, "/digest 芯片")
     assert "国产芯片企业融资创新高" in digest["text"]
@@ -103,7 +109,8 @@ async def test_subscribe_topics_mute_and_mysubs(running_bot: RunningBot) -> None
 async def test_topics_buttons_show_a_digest_and_offer_to_subscribe(running_bot: RunningBot) -> None:
     (topics,) = await running_bot.say(PRIVATE, "/topics")
     choices = buttons(topics)
-    assert choices and all(data.startswith("t:") for _, data in choices)
+    assert choices
+    assert all(data.startswith("t:") for _, data in choices)
     chip = next(data for label, data in choices if data == "t:芯片")
     sent = await running_bot.press(PRIVATE, chip, message_id=running_bot.last_message_id(PRIVATE))
     digest = sent[-1]
@@ -122,7 +129,8 @@ async def test_digest_on_demand_groups_by_topic(running_bot: RunningBot) -> None
     assert "<b>#芯片</b>" in digest["text"]
     # numbered across the digest, the chip stories together under their topic
     numbers = [int(n) for n in re.findall(r"^(\d+)\. ", digest["text"], flags=re.M)]
-    assert numbers == list(range(1, len(numbers) + 1)) and len(numbers) >= 5
+    assert numbers == list(range(1, len(numbers) + 1))
+    assert len(numbers) >= 5
     (empty,) = await running_bot.say(ENGLISH, "/digest 火星探测", language_code="en")
     assert "火星探测" in empty["text"]
 
@@ -130,7 +138,8 @@ async def test_digest_on_demand_groups_by_topic(running_bot: RunningBot) -> None
 async def test_settings_through_buttons_and_text(running_bot: RunningBot) -> None:
     (menu,) = await running_bot.say(PRIVATE, "/settings")
     menu_id = running_bot.last_message_id(PRIVATE)
-    assert "08:00" in menu["text"] and "Asia/Shanghai" in menu["text"]
+    assert "08:00" in menu["text"]
+    assert "Asia/Shanghai" in menu["text"]
     await running_bot.press(PRIVATE, "set:time", message_id=menu_id)
     edit = running_bot.fake.calls_to("editMessageText")[-1]
     assert "07:00" in str(edit["reply_markup"])
@@ -191,10 +200,14 @@ async def test_start_reactivates_a_chat_that_had_left(running_bot: RunningBot) -
     await running_bot.say(PRIVATE, "/subscribe")
     async with running_bot.sessions() as session, session.begin():
         await session.execute(
-            update(Subscriber).where(Subscriber.chat_id == PRIVATE).values(active=False, inactive_reason="blocked")
+            update(Subscriber)
+            .where(Subscriber.chat_id == PRIVATE)
+            .values(active=False, inactive_reason="blocked")
         )
     (welcome,) = await running_bot.say(PRIVATE, "/start")
     assert welcome["text"].startswith("欢迎回来")
     async with running_bot.sessions() as session:
         subscriber = await session.scalar(select(Subscriber).where(Subscriber.chat_id == PRIVATE))
-    assert subscriber is not None and subscriber.active and subscriber.inactive_reason is None
+    assert subscriber is not None
+    assert subscriber.active
+    assert subscriber.inactive_reason is None

@@ -7,11 +7,13 @@ what Telegram would refuse; a refused message would show up as a missing reply.
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from bot.render import DigestGroup, escape, render_digest, render_items
+from bot.render import render_digest, render_items
+from bot.telegram_html import escape
+from readmodels import DigestGroup
 from db.repositories import latest_articles
 from tests.bot.conftest import RunningBot
 from tests.fakes.telegram_server import parse_html, utf16_len
@@ -29,7 +31,8 @@ async def settle(bot: RunningBot) -> None:
 
 async def test_every_corpus_article_renders_valid_messages(running_bot: RunningBot, corpus: Path) -> None:
     result = await running_bot.ingest.import_paths([corpus / "articles", corpus / "feeds"])
-    assert result.imported > 250 and len(result.failed) == 2  # the two HTML pages posing as feeds
+    assert result.imported > 250
+    assert len(result.failed) == 2  # the two HTML pages posing as feeds
 
     async with running_bot.sessions() as session:
         everything = await latest_articles(session, limit=10_000)
@@ -43,7 +46,8 @@ async def test_every_corpus_article_renders_valid_messages(running_bot: RunningB
         markup = (running_bot.fake.sent(CHAT)[-1].get("reply_markup") or {}).get("inline_keyboard")
         if not markup:
             break
-        await running_bot.press(CHAT, markup[0][0]["callback_data"], message_id=running_bot.last_message_id(CHAT))
+        more = markup[0][0]["callback_data"]
+        await running_bot.press(CHAT, more, message_id=running_bot.last_message_id(CHAT))
         await settle(running_bot)
         pages += 1
     assert pages >= len(everything) // 20
@@ -58,7 +62,7 @@ async def test_every_corpus_article_renders_valid_messages(running_bot: RunningB
 
     # a digest of the whole corpus, rendered as the scheduler would, is valid too
     groups = [DigestGroup(topic=view.tags[0] if view.tags else "其他", items=[view]) for view in everything]
-    header = "<b>要闻摘要</b> · " + datetime.now(timezone.utc).strftime("%Y-%m-%d")
+    header = "<b>要闻摘要</b> · " + datetime.now(UTC).strftime("%Y-%m-%d")
     for chunk in render_digest(groups, tz=ZoneInfo("Asia/Shanghai"), header=header) + render_items(
         everything, tz=ZoneInfo("Asia/Shanghai")
     ):

@@ -4,25 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sys
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
-import pytest
-
-from bot.replies import ChatContext
+from readmodels import ChatContext
 from bot.services.ingest import IngestService
 from bot.services.subscriptions import SubscriptionService
 from bot.sources.types import RawArticle
 from db.engine import make_engine, make_sessionmaker, upgrade_schema
 from tests.fakes.telegram_server import FakeTelegram
-
-
-def newsbot() -> str:
-    script = Path(sys.executable).with_name("newsbot")
-    if not script.exists():
-        pytest.skip(f"the newsbot console script is not installed beside {sys.executable}")
-    return str(script)
 
 
 async def prepare(database_url: str) -> None:
@@ -33,26 +23,33 @@ async def prepare(database_url: str) -> None:
     await subs.subscribe(ChatContext(11, "private", 11, "zh"), [])
     await subs.subscribe(ChatContext(12, "private", 12, "en"), ["足球"])
     await subs.subscribe(ChatContext(13, "private", 13, "zh"), [])
-    now = datetime.now(timezone.utc)
-    ingest = IngestService(sessions, default_tz=timezone.utc, summary_max_chars=150, max_file_bytes=10**7)
+    now = datetime.now(UTC)
+    ingest = IngestService(sessions, default_tz=UTC, summary_max_chars=150, max_file_bytes=10**7)
     await ingest.store_articles(
         RawArticle(
-            title=title, body=body, body_format="text", origin=f"t{i}", link=f"https://e.com/{i}", author="测试",
+            title=title, body=body, body_format="text", origin=f"t{i}", link=f"https://e.com/{i}",
+            author="测试",
             published=now - timedelta(hours=1),
         )
         for i, (title, body) in enumerate(
             [
-                ("国产芯片企业融资创新高", "今年以来国产芯片企业融资总额创新高。多家芯片设计公司完成大额融资。"),
-                ("中国女足获东亚杯亚军", "中国女足在东亚杯足球比赛中战平日本队，获得亚军。主教练表示将继续备战亚运会。"),
+                (
+                    "国产芯片企业融资创新高",
+                    "今年以来国产芯片企业融资总额创新高。多家芯片设计公司完成大额融资。",
+                ),
+                (
+                    "中国女足获东亚杯亚军",
+                    "中国女足在东亚杯足球比赛中战平日本队，获得亚军。主教练表示将继续备战亚运会。",
+                ),
             ]
         )
     )
     await engine.dispose()
 
 
-async def run(args: list[str], env: dict[str, str], cwd: Path) -> tuple[int, str, str]:
+async def run(newsbot: str, args: list[str], env: dict[str, str], cwd: Path) -> tuple[int, str, str]:
     process = await asyncio.create_subprocess_exec(
-        newsbot(), *args, env={**os.environ, **env}, cwd=cwd,
+        newsbot, *args, env={**os.environ, **env}, cwd=cwd,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )
     out, err = await asyncio.wait_for(process.communicate(), 120)
@@ -60,34 +57,41 @@ async def run(args: list[str], env: dict[str, str], cwd: Path) -> tuple[int, str
     return process.returncode, out.decode(), err.decode()
 
 
-async def test_dry_run_prints_and_send_now_sends_once(tmp_path: Path) -> None:
+async def test_dry_run_prints_and_send_now_sends_once(newsbot: str, tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'digest.db'}"
     await prepare(url)
     async with FakeTelegram() as fake:
         fake.block(13)
         env = {"DATABASE_URL": url, "TELEGRAM_BOT_TOKEN": fake.token, "TELEGRAM_BASE_URL": fake.base_url}
 
-        code, out, err = await run(["digest", "--dry-run"], env, tmp_path)
+        code, out, err = await run(newsbot, ["digest", "--dry-run"], env, tmp_path)
         assert code == 0, err
-        assert "== chat 11 (private" in out and "== chat 12 (private" in out
+        assert "== chat 11 (private" in out
+        assert "== chat 12 (private" in out
         assert out.count("国产芯片企业融资创新高") == 2  # chats 11 and 13; chat 12 follows football only
         assert "<b>" not in out
         assert fake.sent() == []  # a dry run sends nothing
 
-        code, out, err = await run(["digest", "--send-now"], env, tmp_path)
+        code, out, err = await run(newsbot, ["digest", "--send-now"], env, tmp_path)
         assert code == 0, err
         assert "digests: 3 enqueued" in out
-        assert len(fake.sent(11)) == 1 and len(fake.sent(12)) == 1 and fake.sent(13) == []
-        assert "中国女足" in fake.sent(12)[0]["text"] and "芯片" not in fake.sent(12)[0]["text"]
+        assert len(fake.sent(11)) == 1
+        assert len(fake.sent(12)) == 1
+        assert fake.sent(13) == []
+        assert "中国女足" in fake.sent(12)[0]["text"]
+        assert "芯片" not in fake.sent(12)[0]["text"]
 
-        code, out, err = await run(["digest", "--send-now"], env, tmp_path)
-        assert code == 0 and "0 enqueued" in out and "3 already sent" not in out
+        code, out, err = await run(newsbot, ["digest", "--send-now"], env, tmp_path)
+        assert code == 0
+        assert "0 enqueued" in out
+        assert "3 already sent" not in out
         assert len(fake.sent(11)) == 1  # not twice on the same day
-        code, out, err = await run(["digest", "--dry-run"], env, tmp_path)
+        code, out, err = await run(newsbot, ["digest", "--dry-run"], env, tmp_path)
         assert "no subscriber is waiting" in out
 
 
-async def test_send_now_without_token_is_one_line(tmp_path: Path) -> None:
+async def test_send_now_without_token_is_one_line(newsbot: str, tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'digest.db'}"
-    code, out, err = await run(["digest", "--send-now"], {"DATABASE_URL": url}, tmp_path)
-    assert code == 2 and err.strip().startswith("newsbot: TELEGRAM_BOT_TOKEN is not set")
+    code, out, err = await run(newsbot, ["digest", "--send-now"], {"DATABASE_URL": url}, tmp_path)
+    assert code == 2
+    assert err.strip().startswith("newsbot: TELEGRAM_BOT_TOKEN is not set")

@@ -4,12 +4,13 @@ each active chat gets its digest exactly once, the blocked ones end inactive, an
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from telegram import Bot
 
+from bot.digest_messages import DigestMessages
 from bot.services.delivery import OutboxSender, SendLimits, SystemClock
 from bot.services.digests import DigestService
 from bot.services.ingest import IngestService
@@ -20,8 +21,10 @@ from tests.fakes.telegram_server import FakeTelegram
 FAST = SendLimits(global_per_second=2000.0, private_per_second=100.0, group_per_minute=600.0)
 
 
-async def test_thousand_chats_exactly_once_across_a_restart(sessions: async_sessionmaker[AsyncSession]) -> None:
-    now = datetime.now(timezone.utc)
+async def test_thousand_chats_exactly_once_across_a_restart(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    now = datetime.now(UTC)
     chats = [(n, "private") for n in range(1, 801)] + [(-1000 - n, "supergroup") for n in range(1, 201)]
     async with sessions() as session, session.begin():
         session.add_all(
@@ -31,20 +34,27 @@ async def test_thousand_chats_exactly_once_across_a_restart(sessions: async_sess
             )
             for chat_id, kind in chats
         )
-    ingest = IngestService(sessions, default_tz=timezone.utc, summary_max_chars=150, max_file_bytes=10**7)
+    ingest = IngestService(sessions, default_tz=UTC, summary_max_chars=150, max_file_bytes=10**7)
     await ingest.store_articles(
         RawArticle(
-            title=title, body=body, body_format="text", origin=f"t{i}", link=f"https://e.com/{i}", author="测试",
+            title=title, body=body, body_format="text", origin=f"t{i}", link=f"https://e.com/{i}",
+            author="测试",
             published=now - timedelta(hours=i + 1),
         )
         for i, (title, body) in enumerate(
             [
-                ("国产芯片企业融资创新高", "今年以来国产芯片企业融资总额创新高。多家芯片设计公司完成大额融资。"),
-                ("中国女足获东亚杯亚军", "中国女足战平日本队，获得东亚杯亚军。主教练表示将继续备战亚运会。"),
+                (
+                    "国产芯片企业融资创新高",
+                    "今年以来国产芯片企业融资总额创新高。多家芯片设计公司完成大额融资。",
+                ),
+                (
+                    "中国女足获东亚杯亚军",
+                    "中国女足战平日本队，获得东亚杯亚军。主教练表示将继续备战亚运会。",
+                ),
             ]
         )
     )
-    report = await DigestService(sessions).run()
+    report = await DigestService(sessions, writer=DigestMessages()).run()
     assert report.enqueued == 1000
 
     blocked = {chat_id for i, (chat_id, _) in enumerate(chats) if i % 40 == 3}
@@ -63,7 +73,9 @@ async def test_thousand_chats_exactly_once_across_a_restart(sessions: async_sess
         stop = asyncio.Event()
         first = OutboxSender(sessions, first_bot, limits=FAST, clock=SystemClock())
         running = asyncio.create_task(first.run(stop, idle=0.05))
-        while len(fake.sent()) < 300:
+        for _ in range(3000):
+            if len(fake.sent()) >= 300:
+                break
             await asyncio.sleep(0.01)
         stop.set()
         await asyncio.wait_for(running, 30)
@@ -71,13 +83,13 @@ async def test_thousand_chats_exactly_once_across_a_restart(sessions: async_sess
         assert 300 <= len(fake.sent()) < 1000 - len(blocked)
 
         # the restarted process: the digest run finds nothing left to store, the sender finishes the outbox
-        assert (await DigestService(sessions).run()).enqueued == 0
+        assert (await DigestService(sessions, writer=DigestMessages()).run()).enqueued == 0
         second_bot = Bot(fake.token, base_url=fake.base_url)
         await second_bot.initialize()
         second = OutboxSender(sessions, second_bot, limits=FAST, clock=SystemClock())
         await second.send_due()
         while (next_at := await second.next_due_at()) is not None:
-            await asyncio.sleep(max(0.0, (next_at - datetime.now(timezone.utc)).total_seconds()))
+            await asyncio.sleep(max(0.0, (next_at - datetime.now(UTC)).total_seconds()))
             await second.send_due()
         await second_bot.shutdown()
 

@@ -1,15 +1,17 @@
-"""The daily digest schedule with a controllable clock: due times per zone, exactly once, catch-up after downtime."""
+"""The daily digest schedule with a controllable clock: due times per zone, exactly once, catch-up after
+downtime."""
 
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.replies import ChatContext
+from readmodels import ChatContext
+from bot.digest_messages import DigestMessages
 from bot.services.digests import DigestService
 from bot.services.ingest import IngestService
 from bot.services.subscriptions import SubscriptionService
@@ -27,7 +29,7 @@ class Clock:
         return self.value
 
     def set_local(self, day: int, hour: int, minute: int = 0) -> None:
-        self.value = datetime(2026, 11, day, hour, minute, tzinfo=SHANGHAI).astimezone(timezone.utc)
+        self.value = datetime(2026, 11, day, hour, minute, tzinfo=SHANGHAI).astimezone(UTC)
 
 
 def article(n: int, title: str, body: str, published: datetime) -> RawArticle:
@@ -42,15 +44,22 @@ FOOTBALL = ("中国女足获东亚杯亚军", "中国女足战平日本队，获
 WEATHER = ("北京今晨气温创同期新低", "受寒潮影响北京今晨最低气温降至零下十度，创五十二年来同期最低。")
 
 
-async def setup(sessions: async_sessionmaker[AsyncSession], clock: Clock) -> tuple[DigestService, SubscriptionService, IngestService]:
-    subs = SubscriptionService(sessions, default_timezone="Asia/Shanghai", default_digest_time=time(8, 0), now=clock)
-    ingest = IngestService(sessions, default_tz=SHANGHAI, summary_max_chars=150, max_file_bytes=10**7, now=clock)
-    return DigestService(sessions, now=clock), subs, ingest
+async def setup(
+    sessions: async_sessionmaker[AsyncSession], clock: Clock
+) -> tuple[DigestService, SubscriptionService, IngestService]:
+    subs = SubscriptionService(
+        sessions, default_timezone="Asia/Shanghai", default_digest_time=time(8, 0), now=clock
+    )
+    ingest = IngestService(
+        sessions, default_tz=SHANGHAI, summary_max_chars=150, max_file_bytes=10**7, now=clock
+    )
+    return DigestService(sessions, writer=DigestMessages(), now=clock), subs, ingest
 
 
 async def outbox_by_chat(sessions: async_sessionmaker[AsyncSession]) -> dict[int, list[str]]:
     async with sessions() as session:
-        rows = (await session.execute(select(OutboxMessage.chat_id, OutboxMessage.text).order_by(OutboxMessage.id))).all()
+        query = select(OutboxMessage.chat_id, OutboxMessage.text).order_by(OutboxMessage.id)
+        rows = (await session.execute(query)).all()
     found: dict[int, list[str]] = {}
     for chat_id, text in rows:
         found.setdefault(chat_id, []).append(text)
@@ -58,7 +67,7 @@ async def outbox_by_chat(sessions: async_sessionmaker[AsyncSession]) -> dict[int
 
 
 async def test_digest_is_due_at_local_time_once_a_day(sessions: async_sessionmaker[AsyncSession]) -> None:
-    clock = Clock(datetime(2026, 11, 24, tzinfo=timezone.utc))
+    clock = Clock(datetime(2026, 11, 24, tzinfo=UTC))
     clock.set_local(25, 7, 59)
     digests, subs, ingest = await setup(sessions, clock)
     everything = ChatContext(1, "private", 1, "zh-hans")
@@ -70,19 +79,25 @@ async def test_digest_is_due_at_local_time_once_a_day(sessions: async_sessionmak
     await subs.update_settings(london, timezone="Europe/London", digest_time=time(7, 30))
     await subs.touch(ChatContext(4, "private", 4, None))  # never subscribed
     await ingest.store_articles(
-        [article(i, title, body, clock() - timedelta(hours=i + 1)) for i, (title, body) in enumerate([CHIP, FOOTBALL, WEATHER])]
+        [
+            article(i, title, body, clock() - timedelta(hours=i + 1))
+            for i, (title, body) in enumerate([CHIP, FOOTBALL, WEATHER])
+        ]
     )
 
     # 07:59 in Shanghai: not yet; but 23:59 in London, after its 07:30 — the London chat is due for the 24th
     report = await digests.run()
-    assert report.enqueued == 1 and set(await outbox_by_chat(sessions)) == {3}
+    assert report.enqueued == 1
+    assert set(await outbox_by_chat(sessions)) == {3}
     clock.set_local(25, 8, 0)
     report = await digests.run()
-    assert report.enqueued == 2 and report.empty == 0
+    assert report.enqueued == 2
+    assert report.empty == 0
     sent = await outbox_by_chat(sessions)
     assert set(sent) == {1, 2, 3}
     assert all(title in sent[1][0] for title, _ in (CHIP, FOOTBALL, WEATHER))
-    assert CHIP[0] in sent[2][0] and FOOTBALL[0] not in sent[2][0]
+    assert CHIP[0] in sent[2][0]
+    assert FOOTBALL[0] not in sent[2][0]
     assert sent[2][0].startswith("<b>Digest</b> · 2026-11-25")  # English client
 
     clock.set_local(25, 9, 0)
@@ -94,19 +109,27 @@ async def test_digest_is_due_at_local_time_once_a_day(sessions: async_sessionmak
 
     # the next day: only what is new since the previous digest; nothing new for the chip follower
     clock.set_local(26, 6, 0)
-    await ingest.store_articles([article(10, "上海发布新的交通管理办法", "上海市今天发布新的交通管理办法，明年起施行。", clock())])
+    await ingest.store_articles(
+        [article(10, "上海发布新的交通管理办法", "上海市今天发布新的交通管理办法，明年起施行。", clock())]
+    )
     clock.set_local(26, 8, 5)
     report = await digests.run()
     assert (report.enqueued, report.empty) == (1, 1)
     latest = (await outbox_by_chat(sessions))[1][-1]
-    assert "上海发布新的交通管理办法" in latest and CHIP[0] not in latest
+    assert "上海发布新的交通管理办法" in latest
+    assert CHIP[0] not in latest
     async with sessions() as session:
-        empty = await session.scalar(select(Delivery).where(Delivery.chat_id == 2, Delivery.status == "empty"))
-        assert empty is not None and len((await outbox_by_chat(sessions))[2]) == 1
+        empty = await session.scalar(
+            select(Delivery).where(Delivery.chat_id == 2, Delivery.status == "empty")
+        )
+        assert empty is not None
+        assert len((await outbox_by_chat(sessions))[2]) == 1
 
 
-async def test_after_downtime_one_digest_not_one_per_missed_day(sessions: async_sessionmaker[AsyncSession]) -> None:
-    clock = Clock(datetime(2026, 11, 24, tzinfo=timezone.utc))
+async def test_after_downtime_one_digest_not_one_per_missed_day(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    clock = Clock(datetime(2026, 11, 24, tzinfo=UTC))
     clock.set_local(20, 8, 0)
     digests, subs, ingest = await setup(sessions, clock)
     await subs.subscribe(ChatContext(1, "private", 1, "zh"), [])
@@ -122,19 +145,20 @@ async def test_after_downtime_one_digest_not_one_per_missed_day(sessions: async_
     assert report.enqueued == 1
     assert (await digests.run()).enqueued == 0
     texts = (await outbox_by_chat(sessions))[1]
-    assert len(texts) == 2 and all(title in texts[1] for title, _ in missed)
+    assert len(texts) == 2
+    assert all(title in texts[1] for title, _ in missed)
     async with sessions() as session:
         assert await session.scalar(select(func.count(Delivery.id))) == 2
 
 
 async def test_concurrent_runs_store_each_digest_once(sessions: async_sessionmaker[AsyncSession]) -> None:
-    clock = Clock(datetime(2026, 11, 24, tzinfo=timezone.utc))
+    clock = Clock(datetime(2026, 11, 24, tzinfo=UTC))
     clock.set_local(25, 9, 0)
     digests, subs, ingest = await setup(sessions, clock)
     for chat in range(1, 41):
         await subs.subscribe(ChatContext(chat, "private", chat, "zh"), [])
     await ingest.store_articles([article(1, *CHIP, clock() - timedelta(hours=1))])
-    other = DigestService(sessions, now=clock)  # a second process, e.g. a restart overlapping the old one
+    other = DigestService(sessions, writer=DigestMessages(), now=clock)  # a second process, e.g. a restart overlapping the old one
     first, second = await asyncio.gather(digests.run(), other.run())
     assert first.enqueued + second.enqueued == 40
     async with sessions() as session:
@@ -142,8 +166,10 @@ async def test_concurrent_runs_store_each_digest_once(sessions: async_sessionmak
         assert await session.scalar(select(func.count(OutboxMessage.id))) == 40
 
 
-async def test_inactive_chats_and_topics_without_news_get_nothing(sessions: async_sessionmaker[AsyncSession]) -> None:
-    clock = Clock(datetime(2026, 11, 24, tzinfo=timezone.utc))
+async def test_inactive_chats_and_topics_without_news_get_nothing(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    clock = Clock(datetime(2026, 11, 24, tzinfo=UTC))
     clock.set_local(25, 9, 0)
     digests, subs, ingest = await setup(sessions, clock)
     await subs.subscribe(ChatContext(1, "private", 1, "zh"), [])

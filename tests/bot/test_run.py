@@ -6,11 +6,8 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-
-import pytest
 
 from tests.fakes.telegram_server import FakeTelegram
 
@@ -25,35 +22,28 @@ link: https://news.example.com/chips
 """
 
 
-def newsbot() -> str:
-    script = Path(sys.executable).with_name("newsbot")
-    if not script.exists():
-        pytest.skip(f"the newsbot console script is not installed beside {sys.executable}")
-    return str(script)
-
-
-async def start(env: dict[str, str], cwd: Path) -> asyncio.subprocess.Process:
+async def start(newsbot: str, env: dict[str, str], cwd: Path) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
-        newsbot(), "run", env={**os.environ, **env}, cwd=cwd,
+        newsbot, "run", env={**os.environ, **env}, cwd=cwd,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )
 
 
-async def test_no_token_is_one_line_and_exit_2(tmp_path: Path) -> None:
-    process = await start({"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'a.db'}"}, tmp_path)
+async def test_no_token_is_one_line_and_exit_2(newsbot: str, tmp_path: Path) -> None:
+    process = await start(newsbot, {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'a.db'}"}, tmp_path)
     out, err = await asyncio.wait_for(process.communicate(), 60)
     assert process.returncode == 2
     assert err.decode().strip() == "newsbot: TELEGRAM_BOT_TOKEN is not set (put it in .env; see .env.example)"
 
 
-async def test_rejected_token_is_one_line_and_exit_2(tmp_path: Path) -> None:
+async def test_rejected_token_is_one_line_and_exit_2(newsbot: str, tmp_path: Path) -> None:
     async with FakeTelegram() as fake:
         env = {
             "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'a.db'}",
             "TELEGRAM_BOT_TOKEN": "999:not-the-right-token",
             "TELEGRAM_BASE_URL": fake.base_url,
         }
-        process = await start(env, tmp_path)
+        process = await start(newsbot, env, tmp_path)
         out, err = await asyncio.wait_for(process.communicate(), 60)
     assert process.returncode == 2
     lines = err.decode().strip().splitlines()
@@ -69,7 +59,7 @@ async def wait_until(condition, what: str, seconds: float = 30) -> None:  # type
     raise AssertionError(f"timed out waiting for {what}")
 
 
-async def test_runs_serves_imports_sends_digests_and_stops_cleanly(tmp_path: Path) -> None:
+async def test_runs_serves_imports_sends_digests_and_stops_cleanly(newsbot: str, tmp_path: Path) -> None:
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     async with FakeTelegram() as fake:
@@ -85,10 +75,12 @@ async def test_runs_serves_imports_sends_digests_and_stops_cleanly(tmp_path: Pat
             "CHANNEL_ID": "@newsbot_channel",
         }
         chips = tmp_path / "chips.md"
-        chips.write_text(POST.format(date=datetime.now(timezone.utc).isoformat()), encoding="utf-8")
-        importer = await asyncio.create_subprocess_exec(newsbot(), "import", str(chips), env={**os.environ, **env}, cwd=tmp_path)
+        chips.write_text(POST.format(date=datetime.now(UTC).isoformat()), encoding="utf-8")
+        importer = await asyncio.create_subprocess_exec(
+            newsbot, "import", str(chips), env={**os.environ, **env}, cwd=tmp_path
+        )
         assert await importer.wait() == 0
-        process = await start(env, tmp_path)
+        process = await start(newsbot, env, tmp_path)
         try:
             await wait_until(lambda: fake.calls_to("getUpdates"), "the bot to poll")
             assert {language for _, language in fake.commands} >= {"zh", "en"}
@@ -99,19 +91,21 @@ async def test_runs_serves_imports_sends_digests_and_stops_cleanly(tmp_path: Pat
             channel = fake.channels["@newsbot_channel"]
             # the inbox file is imported, then the next digest check sends today's digest to both chats
             await wait_until(
-                lambda: any("国产芯片" in (m.get("text") or "") for m in fake.sent(42)), "the digest to the subscriber"
+                lambda: any("国产芯片" in (m.get("text") or "") for m in fake.sent(42)),
+                "the digest to the subscriber",
             )
             await wait_until(lambda: fake.sent(channel), "the digest to the channel")
             assert "国产芯片企业融资创新高" in fake.sent(channel)[0]["text"]
 
             # a post dropped into INBOX_DIR is imported while the bot runs
-            dropped = POST.format(date="2026-01-01 08:00:00").replace("国产芯片企业融资创新高", "收件箱里的新文章")
+            dropped = POST.format(date="2026-01-01 08:00:00")
+            dropped = dropped.replace("国产芯片企业融资创新高", "收件箱里的新文章")
             dropped = dropped.replace("/chips", "/inbox").replace("今年以来", "收件箱消息：今年前十个月")
             (inbox / "new.md").write_text(dropped, encoding="utf-8")
             for _ in range(60):  # the watcher imports a file once its size has stopped changing
                 before = len(fake.sent(42))
                 fake.push_message(42, "/search 收件箱")
-                await wait_until(lambda: len(fake.sent(42)) > before, "a reply to /search")
+                await wait_until(lambda n=before: len(fake.sent(42)) > n, "a reply to /search")
                 if "收件箱里的新文章" in fake.sent(42)[-1]["text"]:
                     break
                 await asyncio.sleep(0.5)

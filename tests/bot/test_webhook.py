@@ -9,7 +9,7 @@ from pathlib import Path
 import aiohttp
 
 from bot.config import load_settings
-from bot.context import open_app
+from bot.composition import open_services
 from bot.runner import run_bot
 from tests.fakes.telegram_server import FakeTelegram
 
@@ -34,7 +34,7 @@ async def test_webhook_mode(tmp_path: Path) -> None:
             webhook_secret="s3cret-token",
         )
         stop = asyncio.Event()
-        async with open_app(settings) as app:
+        async with open_services(settings) as app:
             running = asyncio.create_task(run_bot(app, install_signals=False, stop=stop))
             try:
                 for _ in range(200):

@@ -28,13 +28,6 @@ def run(argv: list[str], stdin: str | None = None) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
-def newsbot_script() -> str:
-    script = Path(sys.executable).with_name("newsbot")
-    if not script.exists():
-        pytest.skip(f"the newsbot console script is not installed beside {sys.executable}")
-    return str(script)
-
-
 def test_import_latest_and_tags(database_url: str, corpus: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DATABASE_URL", database_url)
     code, out, err = run(["import", str(corpus / "articles")])
@@ -47,8 +40,9 @@ def test_import_latest_and_tags(database_url: str, corpus: Path, monkeypatch: py
     items = json.loads(out)
     assert len(items) == 20
     for item in items:
-        assert set(item) == {"title", "link", "source", "published", "summary", "summary_method", "tags", "image",
-                             "chars"}
+        assert set(item) == {
+            "title", "link", "source", "published", "summary", "summary_method", "tags", "image", "chars"
+        }
         assert 0 < len(item["summary"]) <= 150
         if item["chars"] >= 200:
             assert 3 <= len(item["tags"]) <= 6
@@ -57,36 +51,44 @@ def test_import_latest_and_tags(database_url: str, corpus: Path, monkeypatch: py
     code, out, _ = run(["latest", "-n", "2"])
     assert code == 0
     first = items[0]
-    assert first["title"] in out and first["summary"] in out
+    assert first["title"] in out
+    assert first["summary"] in out
     # shown in the configured zone (Asia/Shanghai by default): the post says 04:44 GMT
     assert out.startswith("2022-09-03 12:44  36kr\n")
 
     tag = items[0]["tags"][0]
     code, out, _ = run(["latest", "--tag", tag, "--json"])
-    assert code == 0 and first["title"] in [i["title"] for i in json.loads(out)]
+    assert code == 0
+    assert first["title"] in [i["title"] for i in json.loads(out)]
     code, out, _ = run(["latest", "--source", "cnBeta", "--json"])
-    assert code == 0 and {i["source"] for i in json.loads(out)} == {"cnBeta"}
+    assert code == 0
+    assert {i["source"] for i in json.loads(out)} == {"cnBeta"}
 
     code, out, _ = run(["tags", "--days", "100000", "--json"])
     counts = json.loads(out)
-    assert code == 0 and counts and counts[0]["count"] >= counts[-1]["count"]
+    assert code == 0
+    assert counts
+    assert counts[0]["count"] >= counts[-1]["count"]
 
 
-def test_import_of_a_mixed_folder_exits_1_naming_each_bad_file(tmp_path: Path, corpus: Path) -> None:
+def test_import_of_a_mixed_folder_exits_1_naming_each_bad_file(
+    newsbot: str, tmp_path: Path, corpus: Path
+) -> None:
     folder = tmp_path / "inbox"
     folder.mkdir()
     (folder / "good.md").write_bytes((corpus / "articles" / "0001.md").read_bytes())
     (folder / "junk.md").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8)
     (folder / "broken.rss").write_text("<rss><channel><title>x</title><item>", encoding="utf-8")
     result = subprocess.run(
-        [newsbot_script(), "import", str(folder)], capture_output=True, text=True, timeout=120,
+        [newsbot, "import", str(folder)], capture_output=True, text=True, timeout=120,
         env={**os.environ, "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"},
     )
     assert result.returncode == 1
     assert result.stdout.strip() == "imported 1, duplicates 0, failed 2"
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 2, result.stderr
-    assert any("junk.md" in line for line in lines) and any("broken.rss" in line for line in lines)
+    assert any("junk.md" in line for line in lines)
+    assert any("broken.rss" in line for line in lines)
     assert "Traceback" not in result.stderr
 
 
@@ -94,15 +96,18 @@ def test_bad_setting_is_one_line_and_exit_2(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "123456:very-secret-token")
     monkeypatch.setenv("SUMMARY_MAX_CHARS", "lots")
     code, out, err = run(["latest"])
-    assert code == 2 and out == ""
+    assert code == 2
+    assert out == ""
     assert err.strip() == (
-        "newsbot: invalid setting SUMMARY_MAX_CHARS: Input should be a valid integer, unable to parse string as an "
-        "integer"
+        "newsbot: invalid setting SUMMARY_MAX_CHARS: Input should be a valid integer, "
+        "unable to parse string as an integer"
     )
     monkeypatch.setenv("SUMMARY_MAX_CHARS", "150")
     monkeypatch.setenv("DATABASE_URL", "mysql://root@localhost/newsbot")
     code, _, err = run(["latest"])
-    assert code == 2 and "DATABASE_URL" in err and len(err.strip().splitlines()) == 1
+    assert code == 2
+    assert "DATABASE_URL" in err
+    assert len(err.strip().splitlines()) == 1
     assert "very-secret-token" not in err
 
 
@@ -119,13 +124,15 @@ def test_unreachable_database_is_one_line(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setenv("DATABASE_URL", "postgresql+asyncpg://nobody@127.0.0.1:1/none")
     code, _, err = run(["latest"])
     assert code == 2
-    assert err.startswith("newsbot: cannot open the database:") and len(err.strip().splitlines()) == 1
+    assert err.startswith("newsbot: cannot open the database:")
+    assert len(err.strip().splitlines()) == 1
 
 
 def test_summarize_files_and_jsonl(corpus: Path, tmp_path: Path) -> None:
     code, out, err = run(["summarize", "--max-chars", "60", str(corpus / "articles" / "0001.md"),
                           str(tmp_path / "missing.md")])
-    assert code == 1 and "missing.md" in err
+    assert code == 1
+    assert "missing.md" in err
     title, summary, tags = out.splitlines()[:3]
     assert title == "1056秒！中国人造太阳运行时间突破千秒"
     assert 0 < len(summary.strip()) <= 60
@@ -138,7 +145,8 @@ def test_summarize_files_and_jsonl(corpus: Path, tmp_path: Path) -> None:
     ]
     code, out, err = run(["summarize", "--jsonl"], stdin="\n".join(lines) + "\n")
     rows = [json.loads(line) for line in out.splitlines()]
-    assert code == 1 and "stdin line 2" in err
+    assert code == 1
+    assert "stdin line 2" in err
     assert [r["id"] for r in rows] == [7, None, "b"]
     assert rows[0]["summary"] == "中国人造太阳运行时间突破千秒。这是世界纪录。"
     assert "error" in rows[1]
@@ -148,18 +156,25 @@ def test_feed_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'feeds.db'}")
     assert run(["feeds", "add", "https://example.com/rss", "--name", "Example"])[0] == 0
     code, _, err = run(["feeds", "add", "https://example.com/rss"])
-    assert code == 1 and err.strip() == "newsbot: already following https://example.com/rss"
+    assert code == 1
+    assert err.strip() == "newsbot: already following https://example.com/rss"
     code, out, _ = run(["feeds", "list"])
-    assert code == 0 and "Example" in out and "never fetched" in out and "error streak 0" in out
+    assert code == 0
+    assert "Example" in out
+    assert "never fetched" in out
+    assert "error streak 0" in out
     code, out, _ = run(["feeds", "export"])
-    assert code == 0 and 'xmlUrl="https://example.com/rss"' in out
+    assert code == 0
+    assert 'xmlUrl="https://example.com/rss"' in out
     (tmp_path / "subs.opml").write_text(out, encoding="utf-8")
     code, out, _ = run(["feeds", "remove", "https://example.com/rss"])
-    assert code == 0 and out.startswith("removed feed 1")
+    assert code == 0
+    assert out.startswith("removed feed 1")
     code, out, _ = run(["feeds", "import", str(tmp_path / "subs.opml")])
     assert (code, out.strip()) == (0, "added 1 feeds, 0 already followed")
     (tmp_path / "bad.opml").write_text("<html>nope", encoding="utf-8")
     code, _, err = run(["feeds", "import", str(tmp_path / "bad.opml")])
-    assert code == 1 and "bad.opml" in err
+    assert code == 1
+    assert "bad.opml" in err
     code, out, _ = run(["feeds", "list", "--json"])
     assert [f["url"] for f in json.loads(out)] == ["https://example.com/rss"]

@@ -71,20 +71,26 @@ def test_import_stores_llm_summaries_for_every_article(
         assert fake.count == 50
 
         code, out, err = run(["stats", "--json"])
-        assert code == 0 and KEY not in out + err
+        assert code == 0
+        assert KEY not in out + err
         stats = json.loads(out)
         assert stats["llm"] == {"enabled": True, "model": "fake-model", "prompt_version": "llm-1"}
         assert (stats["day"]["requests"], stats["day"]["ok"], stats["week"]["failures"]) == (50, 50, 0)
         assert stats["day"]["prompt_tokens"] > 0
 
         code, out, _ = run(["stats"])
-        assert code == 0 and "model fake-model" in out
+        assert code == 0
+        assert "model fake-model" in out
         assert out.splitlines()[2].split() == ["requests", "50", "50"]
 
 
 @pytest.mark.parametrize("trouble", ["down", "garbage", "slow"])
 def test_import_with_the_llm_in_trouble_stores_extractive_summaries(
-    trouble: str, database_url: str, corpus: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    trouble: str,
+    database_url: str,
+    corpus: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     fake = FakeOpenAI()
     fake.default = content("<html>502 Bad Gateway</html>") if trouble == "garbage" else slow(3)
@@ -97,12 +103,15 @@ def test_import_with_the_llm_in_trouble_stores_extractive_summaries(
     assert code == 0
     assert out.splitlines()[-1] == "imported 50, duplicates 4, failed 0"
     assert "still pending" in out.splitlines()[0]
-    assert "failed:" not in err and KEY not in out + err
+    assert "failed:" not in err
+    assert KEY not in out + err
     warnings = [r.getMessage() for r in caplog.records if r.name == "bot.services.llm"]
-    assert len(warnings) == 1 and "circuit open" in warnings[0]  # logged once, not once per article
+    assert len(warnings) == 1  # logged once, not once per article
+    assert "circuit open" in warnings[0]
     assert elapsed < 20
     items = latest()
-    assert len(items) == 50 and {i["summary_method"] for i in items} <= {"extractive", "title"}
+    assert len(items) == 50
+    assert {i["summary_method"] for i in items} <= {"extractive", "title"}
     # the circuit stopped the calls after 5 failed articles (LLM_BREAKER_FAILURES), plus the 4 in flight
     # (LLM_CONCURRENCY), each with at most two requests (an invalid answer is asked once more)
     assert fake.count <= 2 * (5 + 4)
@@ -119,7 +128,8 @@ def test_resummarize_upgrades_what_import_could_not(
         assert run(["import", str(corpus / "articles")])[:2] == (0, "imported 50, duplicates 4, failed 0\n")
         assert fake.count == 0  # SUMMARIZER=extractive: the LLM is never called
         code, _, err = run(["resummarize"])
-        assert code == 2 and "resummarize needs the LLM" in err
+        assert code == 2
+        assert "resummarize needs the LLM" in err
 
         monkeypatch.setenv("SUMMARIZER", "auto")
         code, out, err = run(["resummarize", "--since", "2000-01-01"])
@@ -142,13 +152,15 @@ def test_resummarize_since_a_date_leaves_older_articles(
         assert fake.count == 0
         with pytest.raises(SystemExit) as exited:  # argparse's own usage error
             run(["resummarize", "--since", "yesterday"])
-        assert exited.value.code == 2 and "not a date" in capsys.readouterr().err
+        assert exited.value.code == 2
+        assert "not a date" in capsys.readouterr().err
 
 
 def test_stats_without_the_llm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'a.db'}")
     code, out, _ = run(["stats"])
-    assert code == 0 and out.startswith("LLM summaries: off")
+    assert code == 0
+    assert out.startswith("LLM summaries: off")
     assert out.splitlines()[2].split() == ["requests", "0", "0"]
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -14,20 +14,25 @@ from db.models import Summary, TagDayCount
 from db.repositories import latest_articles, search_articles, top_tags
 from summarizer.matching import query_words, search_terms
 
-NOW = datetime(2026, 11, 25, 8, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
 STORIES = [
     ("华为发布新款芯片", "华为今天发布新一代麒麟芯片，性能比上一代提升三成。芯片由国内工厂代工生产。"),
     ("国产芯片企业融资创新高", "今年以来国产芯片企业融资总额创下新高，多家芯片设计公司完成大额融资。"),
     ("中国女足获东亚杯亚军", "中国女足在东亚杯足球比赛中战平日本队，获得亚军。"),
-    ("Apple unveils new chips", "Apple unveiled new chips for its laptops on Tuesday, faster and using less power."),
+    (
+        "Apple unveils new chips",
+        "Apple unveiled new chips for its laptops on Tuesday, faster and using less power.",
+    ),
 ]
 
 
 async def store(sessions: async_sessionmaker[AsyncSession]) -> None:
-    ingest = IngestService(sessions, default_tz=timezone.utc, summary_max_chars=150, max_file_bytes=10**7)
+    ingest = IngestService(sessions, default_tz=UTC, summary_max_chars=150, max_file_bytes=10**7)
     result = await ingest.store_articles(
-        RawArticle(title=t, body=b, body_format="text", origin=f"t{i}", link=f"https://e.com/{i}", author="测试",
-                   published=NOW - timedelta(days=i * 3))
+        RawArticle(
+            title=t, body=b, body_format="text", origin=f"t{i}", link=f"https://e.com/{i}", author="测试",
+            published=NOW - timedelta(days=i * 3),
+        )
         for i, (t, b) in enumerate(STORIES)
     )
     assert result.imported == len(STORIES)
@@ -38,7 +43,9 @@ async def search(sessions: async_sessionmaker[AsyncSession], query: str) -> list
         return [v.title for v in await search_articles(session, query_words(query), limit=10)]
 
 
-async def test_search_finds_words_in_titles_summaries_and_compounds(sessions: async_sessionmaker[AsyncSession]) -> None:
+async def test_search_finds_words_in_titles_summaries_and_compounds(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
     await store(sessions)
     assert await search(sessions, "芯片") == ["华为发布新款芯片", "国产芯片企业融资创新高"]
     assert await search(sessions, "芯片 融资") == ["国产芯片企业融资创新高"]
@@ -48,12 +55,15 @@ async def test_search_finds_words_in_titles_summaries_and_compounds(sessions: as
     assert await search(sessions, '" OR * NEAR( -') == []  # query syntax is never interpreted
 
 
-async def test_tag_listing_and_topic_counts_follow_retagging(sessions: async_sessionmaker[AsyncSession]) -> None:
+async def test_tag_listing_and_topic_counts_follow_retagging(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
     await store(sessions)
     async with sessions() as session:
         chips = await latest_articles(session, limit=10, tag="芯片")
         assert [v.title for v in chips] == ["华为发布新款芯片", "国产芯片企业融资创新高"]
-        assert [v.title for v in await latest_articles(session, limit=1, offset=1, tag="芯片")] == [chips[1].title]
+        second = await latest_articles(session, limit=1, offset=1, tag="芯片")
+        assert [v.title for v in second] == [chips[1].title]
         week = {c.name: c.count for c in await top_tags(session, since=NOW - timedelta(days=7), limit=100)}
         assert week["芯片"] == 2
         month = {c.name: c.count for c in await top_tags(session, since=NOW - timedelta(days=30), limit=100)}
@@ -64,12 +74,17 @@ async def test_tag_listing_and_topic_counts_follow_retagging(sessions: async_ses
     # an LLM answer replaces the tags and search terms of the Huawei story
     huawei = chips[0]
     async with sessions() as session, session.begin():
-        summary = Summary(text="华为推出新款麒麟处理器。", method="llm", model="m", version="v", created_at=NOW)
+        summary = Summary(
+            text="华为推出新款麒麟处理器。", method="llm", model="m", version="v", created_at=NOW
+        )
         terms = search_terms(huawei.title, summary.text, ["华为", "处理器", "麒麟"])
-        assert await replace_summary(session, huawei.id, summary, ["华为", "处理器", "麒麟"], tagger="llm", terms=terms)
+        assert await replace_summary(
+            session, huawei.id, summary, ["华为", "处理器", "麒麟"], tagger="llm", terms=terms
+        )
     async with sessions() as session:
         week = {c.name: c.count for c in await top_tags(session, since=NOW - timedelta(days=7), limit=100)}
-        assert week["芯片"] == 1 and week["处理器"] == 1
+        assert week["芯片"] == 1
+        assert week["处理器"] == 1
         assert [v.title for v in await latest_articles(session, limit=10, tag="处理器")] == [huawei.title]
         assert min(await session.scalars(select(TagDayCount.count))) >= 0
     assert await search(sessions, "处理器") == [huawei.title]

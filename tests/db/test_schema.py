@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -51,6 +51,6 @@ async def test_timestamps_come_back_as_aware_utc(sessions: async_sessionmaker[As
     async with sessions() as session:
         stored = await session.scalar(select(Source))
     assert stored is not None
-    assert stored.created_at == datetime(2021, 7, 12, 7, 25, 10, tzinfo=timezone.utc)
+    assert stored.created_at == datetime(2021, 7, 12, 7, 25, 10, tzinfo=UTC)
     assert stored.created_at.tzinfo is not None
     assert stored.created_at.utcoffset() == timedelta(0)

@@ -1,6 +1,8 @@
-"""A real local HTTP server speaking the OpenAI chat completions API, for tests that drive the real `AsyncOpenAI`.
+"""A real local HTTP server speaking the OpenAI chat completions API, for tests that drive the real
+`AsyncOpenAI`.
 
-No mocks: tests give the client `base_url=fake.base_url` (it ends in "/v1") and the real client talks HTTP to it.
+No mocks: tests give the client `base_url=fake.base_url` (it ends in "/v1") and the real client talks HTTP
+to it.
 Answers use OpenAI's envelopes: `{"id", "object": "chat.completion", "created", "model", "choices": [...],
 "usage": {...}}`, and `{"error": {"message", "type", "param", "code"}}` with the status code, so the client
 raises its real exceptions (RateLimitError, InternalServerError, BadRequestError, APITimeoutError...).
@@ -9,7 +11,8 @@ raises its real exceptions (RateLimitError, InternalServerError, BadRequestError
         client = AsyncOpenAI(base_url=fake.base_url, api_key="test-key", max_retries=0)
         fake.script(rate_limited(retry_after="0.05"), answer())   # the next requests, in order
         fake.default = server_error()                             # every request after the script
-        fake.json_mode = False                    # 400 for any request with response_format, like many servers
+        fake.json_mode = False                    # 400 for any request with response_format,
+                                                  # like many servers
         fake.count                                # requests answered so far; fake.requests holds their bodies
 
     with FakeOpenAI().in_thread() as fake:        # for synchronous tests (the CLI runs its own event loop)
@@ -193,7 +196,8 @@ class FakeOpenAI(LocalServer):
 
     @contextlib.contextmanager
     def in_thread(self) -> Iterator[FakeOpenAI]:
-        """Serve from an event loop of its own in a thread, for tests whose code under test calls asyncio.run."""
+        """Serve from an event loop of its own in a thread, for tests whose code under test calls
+        asyncio.run."""
         loop = asyncio.new_event_loop()
         thread = threading.Thread(target=loop.run_forever, name="fake-openai", daemon=True)
         thread.start()
@@ -223,7 +227,9 @@ class FakeOpenAI(LocalServer):
         self.authorizations.append(request.headers.get("Authorization", ""))
         if not self.json_mode and "response_format" in body:
             return error_response(
-                400, "Invalid parameter: 'response_format' is not supported by this model.", param="response_format"
+                400,
+                "Invalid parameter: 'response_format' is not supported by this model.",
+                param="response_format",
             )
         behaviour = self._script.popleft() if self._script else self.default
         return await behaviour(body)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
@@ -21,23 +20,7 @@ from telegram.error import (
 from tests.fakes.telegram_server import FakeTelegram
 
 
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram() as server:
-        yield server
-
-
-@pytest.fixture
-async def bot(fake: FakeTelegram) -> AsyncIterator[Bot]:
-    client = Bot(fake.token, base_url=fake.base_url)
-    await client.initialize()
-    try:
-        yield client
-    finally:
-        await client.shutdown()
-
-
-async def test_get_me_and_send_message(fake: FakeTelegram, bot: Bot) -> None:
+async def test_get_me_and_send_message(fake_telegram: FakeTelegram, bot: Bot) -> None:
     assert bot.username == "newsbot_test_bot"
     first = await bot.send_message(
         42,
@@ -50,20 +33,20 @@ async def test_get_me_and_send_message(fake: FakeTelegram, bot: Bot) -> None:
     assert first.chat.id == 42
     assert first.chat.type == "private"
     assert second.message_id > first.message_id
-    sent = fake.sent(42)
+    sent = fake_telegram.sent(42)
     assert [p["text"] for p in sent] == ["<b>Hi</b> &amp; bye", "again"]
     assert sent[0]["parse_mode"] == "HTML"
     assert sent[0]["link_preview_options"] == {"is_disabled": True}
 
 
-async def test_wrong_token_is_unauthorized(fake: FakeTelegram) -> None:
-    client = Bot("999:wrong", base_url=fake.base_url)
+async def test_wrong_token_is_unauthorized(fake_telegram: FakeTelegram) -> None:
+    client = Bot("999:wrong", base_url=fake_telegram.base_url)
     with pytest.raises(InvalidToken):
         await client.initialize()
     await client.shutdown()
 
 
-async def test_validation_like_telegram(fake: FakeTelegram, bot: Bot) -> None:
+async def test_validation_like_telegram(fake_telegram: FakeTelegram, bot: Bot) -> None:
     with pytest.raises(BadRequest, match=r"(?i)message is too long"):
         await bot.send_message(1, "x" * 4097)
     await bot.send_message(1, "<b>" + "x" * 4096 + "</b>", parse_mode=ParseMode.HTML)  # tags do not count
@@ -76,29 +59,29 @@ async def test_validation_like_telegram(fake: FakeTelegram, bot: Bot) -> None:
     await bot.send_message(1, "a<br>b")  # no parse mode: plain text
     with pytest.raises(BadRequest, match=r"(?i)message caption is too long"):
         await bot.send_photo(1, photo="https://example.com/a.jpg", caption="y" * 1025)
-    assert len(fake.sent(1)) == 2
+    assert len(fake_telegram.sent(1)) == 2
 
 
-async def test_photo(fake: FakeTelegram, bot: Bot) -> None:
+async def test_photo(fake_telegram: FakeTelegram, bot: Bot) -> None:
     message = await bot.send_photo(
         1, photo="https://example.com/a.jpg", caption="<i>c</i>", parse_mode="HTML"
     )
     assert message.caption == "c"
     assert message.photo
-    fake.refuse_photos()
+    fake_telegram.refuse_photos()
     with pytest.raises(BadRequest, match=r"(?i)wrong file identifier/HTTP URL specified"):
         await bot.send_photo(1, photo="https://example.com/a.jpg")
 
 
-async def test_scripted_faults_raise_ptb_exceptions(fake: FakeTelegram, bot: Bot) -> None:
-    fake.block(1)
-    fake.kick(-2)
-    fake.deactivate(3)
-    fake.not_found(4)
-    fake.rate_limit(5, retry_after=7)
-    fake.fail(6)
-    fake.migrate(-7, -1007)
-    fake.reject_parse(8)
+async def test_scripted_faults_raise_ptb_exceptions(fake_telegram: FakeTelegram, bot: Bot) -> None:
+    fake_telegram.block(1)
+    fake_telegram.kick(-2)
+    fake_telegram.deactivate(3)
+    fake_telegram.not_found(4)
+    fake_telegram.rate_limit(5, retry_after=7)
+    fake_telegram.fail(6)
+    fake_telegram.migrate(-7, -1007)
+    fake_telegram.reject_parse(8)
     with pytest.raises(Forbidden, match=r"(?i)blocked by the user"):
         await bot.send_message(1, "x")
     with pytest.raises(Forbidden, match=r"(?i)kicked"):
@@ -120,21 +103,21 @@ async def test_scripted_faults_raise_ptb_exceptions(fake: FakeTelegram, bot: Bot
     await bot.send_message(-1007, "x")
     with pytest.raises(BadRequest, match=r"(?i)can't parse entities"):
         await bot.send_message(8, "plain")
-    assert [p["chat_id"] for p in fake.sent()] == [5, -1007]
-    assert fake.scripted_429s == 1
+    assert [p["chat_id"] for p in fake_telegram.sent()] == [5, -1007]
+    assert fake_telegram.scripted_429s == 1
 
 
-async def test_enforced_limits_answer_429(fake: FakeTelegram, bot: Bot) -> None:
-    fake.enforce_limits(global_per_second=30, per_chat_per_second=1, per_group_per_minute=20)
+async def test_enforced_limits_answer_429(fake_telegram: FakeTelegram, bot: Bot) -> None:
+    fake_telegram.enforce_limits(global_per_second=30, per_chat_per_second=1, per_group_per_minute=20)
     await bot.send_message(1, "x")
     with pytest.raises(RetryAfter):
         await bot.send_message(1, "y")
-    assert fake.limit_429s == 1
+    assert fake_telegram.limit_429s == 1
 
 
-async def test_updates_commands_and_chats(fake: FakeTelegram, bot: Bot) -> None:
-    fake.push_message(42, "/start@newsbot_test_bot hello")
-    fake.push_callback(42, "more:2", message_id=5)
+async def test_updates_commands_and_chats(fake_telegram: FakeTelegram, bot: Bot) -> None:
+    fake_telegram.push_message(42, "/start@newsbot_test_bot hello")
+    fake_telegram.push_callback(42, "more:2", message_id=5)
     updates = await bot.get_updates(timeout=1)
     assert [u.update_id for u in updates] == [1, 2]
     assert updates[0].message is not None
@@ -165,6 +148,6 @@ async def test_updates_commands_and_chats(fake: FakeTelegram, bot: Bot) -> None:
     assert await bot.send_chat_action(42, "typing")
 
 
-async def test_unknown_method_is_not_found(fake: FakeTelegram, bot: Bot) -> None:
+async def test_unknown_method_is_not_found(fake_telegram: FakeTelegram, bot: Bot) -> None:
     with pytest.raises(EndPointNotFound):
         await bot.do_api_request("noSuchMethod")

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator, Sequence
-from datetime import datetime, timedelta, timezone
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -22,7 +22,7 @@ from db.models import Delivery, OutboxMessage, Subscriber
 from db.outbox import OutboxRepo
 from tests.fakes.telegram_server import FakeTelegram
 
-START = datetime(2026, 11, 25, 8, 0, tzinfo=timezone.utc)
+START = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
 Sessions = async_sessionmaker[AsyncSession]
 
 
@@ -41,22 +41,6 @@ class FakeClock:
 
     def advance(self, seconds: float) -> None:
         self._now += timedelta(seconds=seconds)
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram() as server:
-        yield server
-
-
-@pytest.fixture
-async def bot(fake: FakeTelegram) -> AsyncIterator[Bot]:
-    client = Bot(fake.token, base_url=fake.base_url)
-    await client.initialize()
-    try:
-        yield client
-    finally:
-        await client.shutdown()
 
 
 @pytest.fixture
@@ -128,15 +112,15 @@ async def get_subscriber(sessions: Sessions, subscriber_id: int) -> Subscriber:
         return row
 
 
-def texts(fake: FakeTelegram, chat_id: int) -> list[str]:
-    return [p.get("text") or p.get("caption") or "" for p in fake.sent(chat_id)]
+def texts(fake_telegram: FakeTelegram, chat_id: int) -> list[str]:
+    return [p.get("text") or p.get("caption") or "" for p in fake_telegram.sent(chat_id)]
 
 
 # --- sending -------------------------------------------------------------------------------------------
 
 
 async def test_parts_go_out_in_order_as_html_without_previews(
-    sessions: Sessions, fake: FakeTelegram, bot: Bot, clock: FakeClock
+    sessions: Sessions, fake_telegram: FakeTelegram, bot: Bot, clock: FakeClock
 ) -> None:
     alice, group = await subscribe(sessions, (101, "private"), (-202, "group"))
     first = await enqueue(sessions, alice, ["<b>1</b>", "2", "3"])
@@ -146,10 +130,10 @@ async def test_parts_go_out_in_order_as_html_without_previews(
     report = await make_sender(sessions, bot, clock).send_due()
 
     assert report == SendReport(sent=6)
-    assert texts(fake, 101) == ["<b>1</b>", "2", "3", "4"]
-    assert texts(fake, -202) == ["g1", "g2"]
-    assert all(p["parse_mode"] == "HTML" for p in fake.sent())
-    assert all(p["link_preview_options"] == {"is_disabled": True} for p in fake.sent())
+    assert texts(fake_telegram, 101) == ["<b>1</b>", "2", "3", "4"]
+    assert texts(fake_telegram, -202) == ["g1", "g2"]
+    assert all(p["parse_mode"] == "HTML" for p in fake_telegram.sent())
+    assert all(p["link_preview_options"] == {"is_disabled": True} for p in fake_telegram.sent())
     rows = await outbox_rows(sessions)
     assert {r.status for r in rows} == {"sent"}
     assert all(r.message_id is not None and r.sent_at is not None for r in rows)
@@ -164,7 +148,7 @@ async def test_parts_go_out_in_order_as_html_without_previews(
 
 
 async def test_private_chat_parts_are_paced_one_a_second(
-    sessions: Sessions, fake: FakeTelegram, bot: Bot, clock: FakeClock
+    sessions: Sessions, fake_telegram: FakeTelegram, bot: Bot, clock: FakeClock
 ) -> None:
     (alice,) = await subscribe(sessions, (101, "private"))
     await enqueue(sessions, alice, ["1", "2", "3"])
@@ -177,14 +161,14 @@ async def test_private_chat_parts_are_paced_one_a_second(
 
 
 async def test_photo_then_text_parts(
-    sessions: Sessions, fake: FakeTelegram, bot: Bot, clock: FakeClock
+    sessions: Sessions, fake_telegram: FakeTelegram, bot: Bot, clock: FakeClock
 ) -> None:
     (alice,) = await subscribe(sessions, (101, "private"))
     await enqueue(sessions, alice, ["<i>caption</i>", "more"], photo_url="https://img.example.com/a.jpg")
 
     await make_sender(sessions, bot, clock).send_due()
 
-    sent = fake.sent(101)
+    sent = fake_telegram.sent(101)
     assert [p["method"] for p in sent] == ["sendPhoto", "sendMessage"]
     assert sent[0]["photo"] == "https://img.example.com/a.jpg"
     assert sent[0]["caption"] == "<i>caption</i>"
@@ -192,19 +176,19 @@ async def test_photo_then_text_parts(
 
 
 async def test_refused_photo_goes_out_as_text(
-    sessions: Sessions, fake: FakeTelegram, bot: Bot, clock: FakeClock
+    sessions: Sessions, fake_telegram: FakeTelegram, bot: Bot, clock: FakeClock
 ) -> None:
     (alice,) = await subscribe(sessions, (101, "private"))
     delivery_id = await enqueue(
         sessions, alice, ["<b>caption</b>"], photo_url="https://img.example.com/a.jpg"
     )
-    fake.refuse_photos()
+    fake_telegram.refuse_photos()
 
     report = await make_sender(sessions, bot, clock).send_due()
 
     assert report.photos_as_text == 1
     assert report.sent == 1
-    assert [(p["method"], p["text"]) for p in fake.sent(101)] == [("sendMessage", "<b>caption</b>")]
+    assert [(p["method"], p["text"]) for p in fake_telegram.sent(101)] == [("sendMessage", "<b>caption</b>")]
     (row,) = await outbox_rows(sessions)
     assert row.status == "sent"
     assert row.photo_url is None
@@ -223,20 +207,20 @@ async def test_refused_photo_goes_out_as_text(
     ],
 )
 async def test_gone_chat_deactivates_and_drops(
-    sessions: Sessions, fake: FakeTelegram, bot: Bot, clock: FakeClock, fault: str, reason: str
+    sessions: Sessions, fake_telegram: FakeTelegram, bot: Bot, clock: FakeClock, fault: str, reason: str
 ) -> None:
     gone, other = await subscribe(sessions, (-303, "group"), (404, "private"))
     first = await enqueue(sessions, gone, ["a", "b"])
     second = await enqueue(sessions, gone, ["c"])
     await enqueue(sessions, other, ["hello"])
-    getattr(fake, fault)(-303)
+    getattr(fake_telegram, fault)(-303)
 
     report = await make_sender(sessions, bot, clock).send_due()
 
     assert report == SendReport(sent=1, dropped=3, deactivated=1)
-    assert fake.sent(-303) == []
-    assert texts(fake, 404) == ["hello"]
-    assert len(fake.calls_to("sendMessage")) == 2  # one try for the gone chat, not one per message
+    assert fake_telegram.sent(-303) == []
+    assert texts(fake_telegram, 404) == ["hello"]
+    assert len(fake_telegram.calls_to("sendMessage")) == 2  # one try for the gone chat, not one per message
     subscriber = await get_subscriber(sessions, gone.id)
     assert not subscriber.active
     assert subscriber.inactive_reason is not None
@@ -248,19 +232,19 @@ async def test_gone_chat_deactivates_and_drops(
 
 
 async def test_rate_limited_chat_waits_alone(
-    sessions: Sessions, fake: FakeTelegram, bot: Bot, clock: FakeClock
+    sessions: Sessions, fake_telegram: FakeTelegram, bot: Bot, clock: FakeClock
 ) -> None:
     limited, b, c = await subscribe(sessions, (1, "private"), (2, "private"), (3, "group"))
     await enqueue(sessions, limited, ["L1", "L2"])
     await enqueue(sessions, b, ["B"])
     await enqueue(sessions, c, ["C"])
-    fake.rate_limit(1, retry_after=30)
+    fake_telegram.rate_limit(1, retry_after=30)
     sender = make_sender(sessions, bot, clock)
 
     report = await sender.send_due()
 
     assert report == SendReport(sent=2, rate_limited=1)
-    assert fake.sent(1) == []
+    assert fake_telegram.sent(1) == []
     rows = await outbox_rows(sessions, limited.id)
     assert [r.status for r in rows] == ["pending", "pending"]
     assert all(r.attempts == 0 for r in rows)  # a 429 is not the message's fault
@@ -268,19 +252,19 @@ async def test_rate_limited_chat_waits_alone(
 
     clock.advance(30)
     assert (await sender.send_due()).sent == 2
-    order = [p["chat_id"] for p in fake.sent()]
+    order = [p["chat_id"] for p in fake_telegram.sent()]
     assert order.index(1) > order.index(2)
     assert order.index(1) > order.index(3)
-    assert texts(fake, 1) == ["L1", "L2"]
-    assert fake.scripted_429s == 1
+    assert texts(fake_telegram, 1) == ["L1", "L2"]
+    assert fake_telegram.scripted_429s == 1
 
 
 async def test_server_errors_back_off_then_succeed(
-    sessions: Sessions, fake: FakeTelegram, bot: Bot, clock: FakeClock
+    sessions: Sessions, fake_telegram: FakeTelegram, bot: Bot, clock: FakeClock
 ) -> None:
     (alice,) = await subscribe(sessions, (101, "private"))
     await enqueue(sessions, alice, ["1", "2"])
-    fake.fail(101, status=502, times=2)
+    fake_telegram.fail(101, status=502, times=2)
     sender = make_sender(sessions, bot, clock)
 
     report = await sender.send_due()
@@ -303,15 +287,15 @@ async def test_server_errors_back_off_then_succeed(
 
     clock.advance(4)
     assert await sender.send_due() == SendReport(sent=2)
-    assert texts(fake, 101) == ["1", "2"]
+    assert texts(fake_telegram, 101) == ["1", "2"]
 
 
 async def test_dead_after_max_attempts_and_the_chat_goes_on(
-    sessions: Sessions, fake: FakeTelegram, bot: Bot, clock: FakeClock
+    sessions: Sessions, fake_telegram: FakeTelegram, bot: Bot, clock: FakeClock
 ) -> None:
     (alice,) = await subscribe(sessions, (101, "private"))
     delivery_id = await enqueue(sessions, alice, ["1", "2"])
-    fake.fail(101, status=500, times=3)
+    fake_telegram.fail(101, status=500, times=3)
     sender = make_sender(sessions, bot, clock, max_attempts=3)
 
     reports = []
@@ -327,7 +311,7 @@ async def test_dead_after_max_attempts_and_the_chat_goes_on(
     assert first.last_error is not None
     assert "internal server error" in first.last_error.lower()
     assert second.status == "sent"
-    assert texts(fake, 101) == ["2"]
+    assert texts(fake_telegram, 101) == ["2"]
     delivery = await get_delivery(sessions, delivery_id)
     assert delivery.status == "failed"
     assert delivery.last_error == first.last_error
@@ -338,11 +322,13 @@ async def test_dead_after_max_attempts_and_the_chat_goes_on(
         assert [m.id for m in await repo.dead()] == [first.id]
 
 
-async def test_timeout_is_retried(sessions: Sessions, fake: FakeTelegram, clock: FakeClock) -> None:
+async def test_timeout_is_retried(sessions: Sessions, fake_telegram: FakeTelegram, clock: FakeClock) -> None:
     (alice,) = await subscribe(sessions, (101, "private"))
     await enqueue(sessions, alice, ["1"])
-    fake.stall(101, seconds=1.0)
-    impatient = Bot(fake.token, base_url=fake.base_url, request=HTTPXRequest(read_timeout=0.2))
+    fake_telegram.stall(101, seconds=1.0)
+    impatient = Bot(
+        fake_telegram.token, base_url=fake_telegram.base_url, request=HTTPXRequest(read_timeout=0.2)
+    )
     await impatient.initialize()
     try:
         sender = make_sender(sessions, impatient, clock)
@@ -359,16 +345,16 @@ async def test_timeout_is_retried(sessions: Sessions, fake: FakeTelegram, clock:
 
 
 async def test_migrated_group_follows_to_the_supergroup(
-    sessions: Sessions, fake: FakeTelegram, bot: Bot, clock: FakeClock
+    sessions: Sessions, fake_telegram: FakeTelegram, bot: Bot, clock: FakeClock
 ) -> None:
     (group,) = await subscribe(sessions, (-505, "group"))
     delivery_id = await enqueue(sessions, group, ["1", "2"])
-    fake.migrate(-505, -1000505)
+    fake_telegram.migrate(-505, -1000505)
 
     report = await make_sender(sessions, bot, clock).send_due()
 
     assert report == SendReport(sent=2, migrated=1)
-    assert texts(fake, -1000505) == ["1", "2"]
+    assert texts(fake_telegram, -1000505) == ["1", "2"]
     subscriber = await get_subscriber(sessions, group.id)
     assert (subscriber.chat_id, subscriber.kind, subscriber.active) == (-1000505, "supergroup", True)
     rows = await outbox_rows(sessions)
@@ -378,17 +364,17 @@ async def test_migrated_group_follows_to_the_supergroup(
 
 
 async def test_migrated_into_a_subscribed_supergroup(
-    sessions: Sessions, fake: FakeTelegram, bot: Bot, clock: FakeClock
+    sessions: Sessions, fake_telegram: FakeTelegram, bot: Bot, clock: FakeClock
 ) -> None:
     old, new = await subscribe(sessions, (-505, "group"), (-1000505, "supergroup"))
     await enqueue(sessions, old, ["old"])
     await enqueue(sessions, new, ["new"])
-    fake.migrate(-505, -1000505)
+    fake_telegram.migrate(-505, -1000505)
 
     report = await make_sender(sessions, bot, clock).send_due()
 
     assert report == SendReport(sent=1, migrated=1, deactivated=1, dropped=1)
-    assert texts(fake, -1000505) == ["new"]
+    assert texts(fake_telegram, -1000505) == ["new"]
     subscriber = await get_subscriber(sessions, old.id)
     assert not subscriber.active
     assert subscriber.chat_id == -505
@@ -396,7 +382,7 @@ async def test_migrated_into_a_subscribed_supergroup(
 
 
 async def test_rejected_markup_is_resent_as_plain_text(
-    sessions: Sessions, fake: FakeTelegram, bot: Bot, clock: FakeClock
+    sessions: Sessions, fake_telegram: FakeTelegram, bot: Bot, clock: FakeClock
 ) -> None:
     (alice,) = await subscribe(sessions, (101, "private"))
     await enqueue(sessions, alice, ['<b>bold <a href="https://e.com/x">link</a> &amp; more'])
@@ -404,7 +390,7 @@ async def test_rejected_markup_is_resent_as_plain_text(
     report = await make_sender(sessions, bot, clock).send_due()
 
     assert report == SendReport(sent=1, plain_text_resends=1)
-    (resent,) = fake.sent(101)
+    (resent,) = fake_telegram.sent(101)
     assert "parse_mode" not in resent
     assert resent["text"] == "bold link (https://e.com/x) & more"
     (row,) = await outbox_rows(sessions)
@@ -415,11 +401,11 @@ async def test_rejected_markup_is_resent_as_plain_text(
 
 
 async def test_rejected_twice_is_dead(
-    sessions: Sessions, fake: FakeTelegram, bot: Bot, clock: FakeClock
+    sessions: Sessions, fake_telegram: FakeTelegram, bot: Bot, clock: FakeClock
 ) -> None:
     (alice,) = await subscribe(sessions, (101, "private"))
     delivery_id = await enqueue(sessions, alice, ["<b>fine</b>"])
-    fake.reject_parse(101, times=2)
+    fake_telegram.reject_parse(101, times=2)
 
     report = await make_sender(sessions, bot, clock).send_due()
 
@@ -431,17 +417,17 @@ async def test_rejected_twice_is_dead(
 
 
 async def test_outbox_survives_a_restart(
-    database_url: str, sessions: Sessions, fake: FakeTelegram, bot: Bot, clock: FakeClock
+    database_url: str, sessions: Sessions, fake_telegram: FakeTelegram, bot: Bot, clock: FakeClock
 ) -> None:
     alice, bob = await subscribe(sessions, (101, "private"), (102, "private"))
     await enqueue(sessions, alice, ["a1", "a2"])
     await enqueue(sessions, bob, ["b1"])
-    fake.fail(101)
+    fake_telegram.fail(101)
     assert await make_sender(sessions, bot, clock).send_due() == SendReport(sent=1, retried=1)
 
     # a new process: its own engine, bot and sender over the same database
     engine = make_engine(database_url)
-    fresh_bot = Bot(fake.token, base_url=fake.base_url)
+    fresh_bot = Bot(fake_telegram.token, base_url=fake_telegram.base_url)
     await fresh_bot.initialize()
     try:
         clock.advance(60)
@@ -451,12 +437,12 @@ async def test_outbox_survives_a_restart(
         await engine.dispose()
 
     assert report == SendReport(sent=2)
-    assert texts(fake, 101) == ["a1", "a2"]
-    assert texts(fake, 102) == ["b1"]
+    assert texts(fake_telegram, 101) == ["a1", "a2"]
+    assert texts(fake_telegram, 102) == ["b1"]
 
 
 async def test_a_thousand_subscribers(
-    sessions: Sessions, fake: FakeTelegram, bot: Bot, clock: FakeClock
+    sessions: Sessions, fake_telegram: FakeTelegram, bot: Bot, clock: FakeClock
 ) -> None:
     chats = [(n, "private") for n in range(1, 701)] + [(-n, "group") for n in range(1, 301)]
     subscribers = await subscribe(sessions, *chats)
@@ -468,11 +454,11 @@ async def test_a_thousand_subscribers(
     limited = {chat_id for i, (chat_id, _) in enumerate(chats) if i % 37 == 3} - blocked
     failing = {chat_id for i, (chat_id, _) in enumerate(chats) if i % 41 == 5} - blocked
     for chat_id in blocked:
-        fake.block(chat_id)
+        fake_telegram.block(chat_id)
     for chat_id in limited:
-        fake.rate_limit(chat_id, retry_after=1 + chat_id % 3)
+        fake_telegram.rate_limit(chat_id, retry_after=1 + chat_id % 3)
     for chat_id in failing:
-        fake.fail(chat_id)
+        fake_telegram.fail(chat_id)
 
     # the real budgets (30/s, 1/s per chat, 20/min per group) on a clock that runs as fast as it is slept on
     sender = make_sender(sessions, bot, clock)
@@ -482,9 +468,9 @@ async def test_a_thousand_subscribers(
         totals = totals + await sender.send_due()
 
     active = [chat_id for chat_id, _ in chats if chat_id not in blocked]
-    assert all(len(fake.sent(chat_id)) == 1 for chat_id in active)
-    assert all(fake.sent(chat_id) == [] for chat_id in blocked)
-    assert totals.sent == len(active) == len(fake.sent())
+    assert all(len(fake_telegram.sent(chat_id)) == 1 for chat_id in active)
+    assert all(fake_telegram.sent(chat_id) == [] for chat_id in blocked)
+    assert totals.sent == len(active) == len(fake_telegram.sent())
     assert totals.deactivated == totals.dropped == len(blocked)
     assert totals.rate_limited == len(limited)
     assert totals.retried == len(failing - limited) + len(failing & limited)
@@ -497,37 +483,37 @@ async def test_a_thousand_subscribers(
     assert inactive == blocked
 
 
-async def test_real_budgets_cause_no_429s(sessions: Sessions, fake: FakeTelegram, bot: Bot) -> None:
+async def test_real_budgets_cause_no_429s(sessions: Sessions, fake_telegram: FakeTelegram, bot: Bot) -> None:
     """Telegram's limits, enforced by the fake on its own clock: the sender's pacing stays within them."""
-    fake.enforce_limits(global_per_second=30, per_chat_per_second=1, per_group_per_minute=20)
+    fake_telegram.enforce_limits(global_per_second=30, per_chat_per_second=1, per_group_per_minute=20)
     subscribers = await subscribe(
         sessions, *[(n, "private") for n in range(1, 41)], (-1, "group"), (-2, "supergroup")
     )
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     for s in subscribers:
         await enqueue(sessions, s, ["one", "two"] if s.chat_id in (1, -1) else ["only"], now=now)
 
     report = await make_sender(sessions, bot, SystemClock()).send_due()
 
-    assert fake.total_429s == 0
+    assert fake_telegram.total_429s == 0
     assert report == SendReport(sent=44)
 
 
 async def test_run_sends_what_is_enqueued_until_stopped(
-    sessions: Sessions, fake: FakeTelegram, bot: Bot
+    sessions: Sessions, fake_telegram: FakeTelegram, bot: Bot
 ) -> None:
     (alice,) = await subscribe(sessions, (101, "private"))
     sender = make_sender(sessions, bot, SystemClock())
     stop = asyncio.Event()
     running = asyncio.create_task(sender.run(stop, idle=30))
     try:
-        await enqueue(sessions, alice, ["hello"], now=datetime.now(timezone.utc))
+        await enqueue(sessions, alice, ["hello"], now=datetime.now(UTC))
         sender.wake()
         for _ in range(100):
-            if fake.sent(101):
+            if fake_telegram.sent(101):
                 break
             await asyncio.sleep(0.02)
-        assert texts(fake, 101) == ["hello"]
+        assert texts(fake_telegram, 101) == ["hello"]
     finally:
         stop.set()
         await asyncio.wait_for(running, timeout=5)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -18,7 +18,7 @@ from bot.sources.opml import parse_opml
 from db.models import Article
 from tests.fakes.feed_server import FeedServer
 
-FIXED_NOW = datetime(2026, 11, 25, 8, 0, tzinfo=timezone.utc)
+FIXED_NOW = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -61,11 +61,14 @@ async def test_poll_stores_new_entries_then_uses_conditional_get(
         first = await feeds.fetch_all(http)
         by_url = {o.url: o for o in first}
         guardian = by_url[server.url("/guardian")]
-        assert guardian.status == "ok" and guardian.result.imported > 10
+        assert guardian.status == "ok"
+        assert guardian.result.imported > 10
         assert guardian.name == "The Guardian"  # named after the feed's own title
         tencent = by_url[server.url("/gb2312")]
-        assert tencent.status == "ok" and tencent.result.imported > 0
-        errors = {path: by_url[server.url(path)].error or "" for path in ("/404", "/500", "/slow", "/loop", "/html", "/big")}
+        assert tencent.status == "ok"
+        assert tencent.result.imported > 0
+        paths = ("/404", "/500", "/slow", "/loop", "/html", "/big")
+        errors = {path: by_url[server.url(path)].error or "" for path in paths}
         assert "404" in errors["/404"]
         assert "500" in errors["/500"]
         assert "timed out" in errors["/slow"]
@@ -91,7 +94,9 @@ async def test_poll_stores_new_entries_then_uses_conditional_get(
     assert publishers == {"The Guardian", "腾讯新闻"}
 
 
-async def test_add_remove_and_opml_round_trip(sessions: async_sessionmaker[AsyncSession], tmp_path: Path) -> None:
+async def test_add_remove_and_opml_round_trip(
+    sessions: async_sessionmaker[AsyncSession], tmp_path: Path
+) -> None:
     feeds = make_service(sessions)
     first = await feeds.add("https://example.com/rss", name="Example")
     await feeds.add("https://news.example.org/atom.xml")

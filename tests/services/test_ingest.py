@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -69,12 +69,14 @@ async def test_corpus_imports_once_and_reimport_is_a_no_op(
         assert 0 < len(view.summary) <= 150, view.title
         if view.chars >= 200:
             assert 3 <= len(view.tags) <= 6, (view.title, view.tags)
-        assert view.published_at is not None and view.published_at.tzinfo is not None
+        assert view.published_at is not None
+        assert view.published_at.tzinfo is not None
     # newest first
     assert [v.listed_at for v in views] == sorted((v.listed_at for v in views), reverse=True)
     # a title-only flash item keeps its title as the summary (0031)
     flash = next(v for v in views if v.title == "10年期美债收益率跌至1.6%下方 创一周新低")
-    assert flash.summary == flash.title and flash.summary_method == "title"
+    assert flash.summary == flash.title
+    assert flash.summary_method == "title"
     # picsum placeholders are no image; real head images are kept
     assert all(v.image_url is None or "picsum.photos" not in v.image_url for v in views)
     fusion = next(v for v in views if v.title.startswith("1056秒"))
@@ -92,7 +94,8 @@ async def test_corpus_feeds_import(sessions: async_sessionmaker[AsyncSession], c
     bad = await service.import_paths(
         [feeds / "rssant__http-blog-hexun-com-group-getrssresouce-aspx-classid-74.xml"]
     )
-    assert bad.imported == 0 and len(bad.failed) == 1
+    assert bad.imported == 0
+    assert len(bad.failed) == 1
     assert "hexun" in bad.failed[0].where
 
 
@@ -141,7 +144,8 @@ async def test_bad_inputs_are_named_and_the_rest_is_imported(
     assert {Path(f.where).name for f in result.failed} == bad_names
     assert len(failures) == len(bad_names)
     for line in failures:
-        assert "\n" not in line and ": " in line
+        assert "\n" not in line
+        assert ": " in line
     reasons = {Path(f.where).name: f.reason for f in result.failed}
     assert "empty" in reasons["empty.md"]
     assert "limit" in reasons["huge.md"]
@@ -159,7 +163,8 @@ async def test_a_failing_article_leaves_stored_ones_intact(
         before = await session.scalar(select(func.count(ArticleTag.tag_id)))
     (tmp_path / "b.md").write_bytes(b"\x00\xff\xfe" * 100)
     result = await service.import_paths([tmp_path / "b.md", tmp_path / "missing.md"])
-    assert result.imported == 0 and len(result.failed) == 2
+    assert result.imported == 0
+    assert len(result.failed) == 2
     assert "no such file" in result.failed[1].reason
     async with sessions() as session:
         assert await session.scalar(select(func.count(Article.id))) == 1
@@ -176,14 +181,14 @@ async def test_naive_dates_are_local_time_and_listing_filters(
         article = await session.scalar(select(Article))
         assert article is not None
         # '2022-05-05 16:28:04' in Asia/Shanghai
-        assert article.published_at == datetime(2022, 5, 5, 8, 28, 4, tzinfo=timezone.utc)
+        assert article.published_at == datetime(2022, 5, 5, 8, 28, 4, tzinfo=UTC)
         views = await latest_articles(session, limit=5)
         tag = views[0].tags[0]
         assert [v.id for v in await latest_articles(session, limit=5, tag=tag.upper())] == [article.id]
         assert await latest_articles(session, limit=5, tag="不存在的标签") == []
         assert len(await latest_articles(session, limit=5, publisher="观察者网")) == 1
         assert await latest_articles(session, limit=5, publisher="36kr") == []
-        counts = await top_tags(session, since=datetime(2022, 1, 1, tzinfo=timezone.utc))
+        counts = await top_tags(session, since=datetime(2022, 1, 1, tzinfo=UTC))
         assert {c.name for c in counts} == set(views[0].tags)
 
 

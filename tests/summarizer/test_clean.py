@@ -71,7 +71,10 @@ def test_markdown_light_syntax() -> None:
         "> 引用 snake_case_name\n"
     )
     assert markdown_to_text(md) == CleanText(
-        text="标题 强调\n\n第一行第二行 链接\n\n项目一\n\n项目二 粗 code_x\n\nx = {1}\n\n引用 snake_case_name",
+        text=(
+            "标题 强调\n\n第一行第二行 链接\n\n项目一\n\n项目二 粗 code_x\n\n"
+            "x = {1}\n\n引用 snake_case_name"
+        ),
         images=["http://img.example/1.png"],
     )
 

@@ -5,7 +5,9 @@ from summarizer import split_sentences
 
 def test_chinese_terminators_keep_closing_quotes() -> None:
     text = "他说：“我们会赢。”然后走了。真的吗？！是的……好吧；再见"
-    assert split_sentences(text) == ["他说：“我们会赢。”", "然后走了。", "真的吗？！", "是的……", "好吧；", "再见"]
+    assert split_sentences(text) == [
+        "他说：“我们会赢。”", "然后走了。", "真的吗？！", "是的……", "好吧；", "再见"
+    ]
 
 
 def test_closing_brackets_stay_attached() -> None:
@@ -22,7 +24,9 @@ def test_english_abbreviations_initials_and_decimals() -> None:
 
 
 def test_english_quotes_and_ellipsis() -> None:
-    assert split_sentences('He said "hi." Then left... Fine? Yes') == ['He said "hi."', "Then left...", "Fine?", "Yes"]
+    assert split_sentences('He said "hi." Then left... Fine? Yes') == [
+        'He said "hi."', "Then left...", "Fine?", "Yes"
+    ]
 
 
 def test_mixed_chinese_and_english() -> None:
@@ -35,7 +39,9 @@ def test_list_numbers_are_not_sentence_ends() -> None:
 
 
 def test_paragraph_breaks_always_end_a_sentence() -> None:
-    assert split_sentences("没有句号的标题\n\n正文第一句。正文\n第二行") == ["没有句号的标题", "正文第一句。", "正文", "第二行"]
+    assert split_sentences("没有句号的标题\n\n正文第一句。正文\n第二行") == [
+        "没有句号的标题", "正文第一句。", "正文", "第二行"
+    ]
 
 
 def test_whitespace_and_empty_pieces_dropped() -> None:

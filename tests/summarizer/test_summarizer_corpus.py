@@ -17,7 +17,8 @@ def _split_front_matter(raw: str) -> tuple[str, str]:
     """(title, body); a simple split on the '---' lines, good enough for this corpus."""
     lines = raw.lstrip().split("\n")
     end = lines.index("---", 1)
-    title = next((ln.split(":", 1)[1].strip().strip("'\"") for ln in lines[1:end] if ln.startswith("title:")), "")
+    titles = (ln.split(":", 1)[1].strip().strip("'\"") for ln in lines[1:end] if ln.startswith("title:"))
+    title = next(titles, "")
     return title, "\n".join(lines[end + 1 :])
 
 

@@ -1,7 +1,7 @@
 """Initial schema: sources, articles, summaries, tags, subscribers, subscriptions, deliveries.
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-25
 
 """

@@ -1,0 +1,77 @@
+"""Every button the bot sends, declared once: the code that builds its callback data and parses it back.
+
+Callback data is `prefix` or `prefix:field:field…`. Telegram allows 64 bytes; a button whose data would be
+longer is not made (`ButtonCode.button` returns None) rather than cut. The data comes back from Telegram as
+whatever a client sends, so parsing checks every field: a press that does not parse is "expired", never an
+error. Keep prefixes stable: buttons in old messages still carry them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.commands.replies import Button
+
+CALLBACK_MAX_BYTES = 64
+
+ButtonValue = int | str
+
+
+@dataclass(frozen=True, slots=True)
+class ButtonCode:
+    """One kind of button: its prefix and the types of the fields it carries, in order.
+
+    Only the last field may be a free string (it may contain ':'). Missing trailing string fields parse as "".
+    """
+
+    prefix: str
+    fields: tuple[type[int] | type[str], ...] = ()
+
+    def data(self, *values: ButtonValue) -> str | None:
+        """The callback data carrying `values` (a prefix of the fields), or None when over 64 bytes."""
+        if len(values) > len(self.fields):
+            raise TypeError(f"button {self.prefix!r} carries {len(self.fields)} fields, not {len(values)}")
+        data = ":".join([self.prefix, *(str(v) for v in values)])
+        return data if len(data.encode("utf-8")) <= CALLBACK_MAX_BYTES else None
+
+    def button(self, text: str, *values: ButtonValue) -> Button | None:
+        data = self.data(*values)
+        return None if data is None else Button(text, data)
+
+    def parse(self, rest: str | None) -> tuple[ButtonValue, ...] | None:
+        """The fields of data after `prefix:` (None: there was no ':'), or None when they do not fit the code."""
+        if not self.fields:
+            return () if not rest else None
+        parts = (rest or "").split(":", len(self.fields) - 1)
+        values: list[ButtonValue] = []
+        for index, kind in enumerate(self.fields):
+            part = parts[index] if index < len(parts) else None
+            if kind is int:
+                if part is None or not part.isdigit() or len(part) > 9:
+                    return None
+                values.append(int(part))
+            else:
+                values.append(part or "")
+        return tuple(values)
+
+
+SUBSCRIBE = ButtonCode("sub", (str,))  # "sub:" everything, "sub:TOPIC" one topic
+TOPICS = ButtonCode("topics")  # the popular topics to pick from
+TOPIC_DIGEST = ButtonCode("t", (str,))  # t:TOPIC, the digest of one topic
+LATEST_MORE = ButtonCode("l", (int, int))  # l:OFFSET:SIZE, the next page of /latest
+SEARCH_MORE = ButtonCode("s", (int, str))  # s:OFFSET:QUERY, the next page of a search
+SETTINGS = ButtonCode("set", (str, str))  # set:NAME opens a choice, set:NAME:VALUE saves it
+
+ALL_CODES = (SUBSCRIBE, TOPICS, TOPIC_DIGEST, LATEST_MORE, SEARCH_MORE, SETTINGS)
+_BY_PREFIX = {code.prefix: code for code in ALL_CODES}
+assert len(_BY_PREFIX) == len(ALL_CODES), "two button codes share a prefix"
+
+
+def parse_button(data: str) -> tuple[ButtonCode, tuple[ButtonValue, ...]] | None:
+    """Which button was pressed and what it carries; None for data none of our buttons makes."""
+    prefix, colon, rest = data.partition(":")
+    code = _BY_PREFIX.get(prefix)
+    if code is None:
+        return None
+    values = code.parse(rest if colon else None)
+    return None if values is None else (code, values)

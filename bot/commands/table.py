@@ -1,0 +1,165 @@
+"""The command table and `CommandService`, the one entry point of the command layer.
+
+Each row of the table ties a command to its handler, its line in /help and its description in Telegram's
+command menu (setMyCommands). The texts live in `bot/i18n.py` under `help_<name>` and `menu_<name>`, in every
+language; `tests/bot/test_command_table.py` fails when one is missing. Button presses are routed the same way,
+by their code (`bot/commands/buttons.py`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.commands.admin import AdminCommands
+from bot.commands.base import ButtonHandler, Handler, Request, say, text_reply
+from bot.commands.buttons import (
+    LATEST_MORE,
+    SEARCH_MORE,
+    SETTINGS,
+    SUBSCRIBE,
+    TOPIC_DIGEST,
+    TOPICS,
+    ButtonCode,
+    parse_button,
+)
+from bot.commands.reading import ReadingCommands
+from bot.commands.replies import Reply
+from bot.commands.settings import SettingsCommands
+from bot.commands.subscriptions import SubscriptionCommands
+from bot.i18n import Lang, choose_language, t
+from bot.services.feeds import FeedService
+from bot.services.ingest import utc_now
+from bot.services.reading import ReadingService
+from bot.services.subscriptions import SubscriptionService
+from readmodels import ChatContext
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """One row of the command table."""
+
+    name: str
+    handler: Handler
+    admin: bool = False  # only ADMIN_IDS may use it; listed in the admin part of /help, not in the menu
+    listed: bool = True  # in /help and, unless admin, in Telegram's command menu
+
+    @property
+    def help_key(self) -> str:
+        """The i18n key of its /help line."""
+        return f"help_{self.name}"
+
+    @property
+    def menu_key(self) -> str:
+        """The i18n key of its description in Telegram's command menu."""
+        return f"menu_{self.name}"
+
+    @property
+    def in_menu(self) -> bool:
+        return self.listed and not self.admin
+
+
+class CommandService:
+    """Answers every command and button press as a `Reply`; the Telegram adapter and the console call it."""
+
+    def __init__(
+        self,
+        *,
+        subscriptions: SubscriptionService,
+        reading: ReadingService,
+        feeds: FeedService,
+        admin_ids: Sequence[int],
+        now: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self._subs = subscriptions
+        self._admins = frozenset(admin_ids)
+        read = ReadingCommands(reading=reading, subscriptions=subscriptions, now=now)
+        subs = SubscriptionCommands(subscriptions=subscriptions)
+        settings = SettingsCommands(subscriptions=subscriptions)
+        admin = AdminCommands(feeds=feeds, reading=reading)
+        # the order of /help and of the menu
+        self.table: tuple[Command, ...] = (
+            Command("start", subs.start, listed=False),
+            Command("latest", read.latest),
+            Command("digest", read.digest),
+            Command("search", read.search),
+            Command("subscribe", subs.subscribe),
+            Command("unsubscribe", subs.unsubscribe),
+            Command("mute", subs.mute),
+            Command("unmute", subs.unmute),
+            Command("mysubs", subs.mysubs),
+            Command("topics", read.topics),
+            Command("settings", settings.settings),
+            Command("sources", read.sources),
+            Command("help", self.help),
+            Command("addfeed", admin.addfeed, admin=True),
+            Command("removefeed", admin.removefeed, admin=True),
+            Command("feeds", admin.feeds, admin=True),
+            Command("stats", admin.stats, admin=True),
+        )
+        self._commands = {command.name: command for command in self.table}
+        self._buttons: dict[ButtonCode, ButtonHandler] = {
+            SUBSCRIBE: subs.subscribe_button,
+            TOPICS: read.topics_button,
+            TOPIC_DIGEST: read.topic_digest,
+            LATEST_MORE: read.latest_more,
+            SEARCH_MORE: read.search_more,
+            SETTINGS: settings.button,
+        }
+
+    @property
+    def command_names(self) -> list[str]:
+        return [command.name for command in self.table]
+
+    def is_admin(self, ctx: ChatContext) -> bool:
+        return ctx.user_id is not None and ctx.user_id in self._admins
+
+    def menu(self, lang: Lang) -> list[tuple[str, str]]:
+        """(command, description) for Telegram's command menu in `lang`."""
+        return [(c.name, t(lang, c.menu_key)) for c in self.table if c.in_menu]
+
+    # ---- entry points ------------------------------------------------------------------------------------
+
+    async def _request(self, ctx: ChatContext, args: Sequence[str]) -> Request:
+        subscriber = await self._subs.touch(ctx)
+        lang = choose_language(subscriber.language, ctx.language_code or subscriber.telegram_language)
+        return Request(ctx, subscriber, lang, list(args))
+
+    async def handle(self, ctx: ChatContext, command: str, args: Sequence[str]) -> Reply:
+        """Answer `/command args`. Unknown commands get a hint; admin commands refuse everyone else."""
+        req = await self._request(ctx, args)
+        found = self._commands.get(command.lower())
+        if found is None:
+            return say(req, "unknown_command")
+        if found.admin and not self.is_admin(ctx):
+            return say(req, "admin_only")
+        return await found.handler(req)
+
+    async def free_text(self, ctx: ChatContext) -> Reply:
+        subscriber = await self._subs.touch(ctx)
+        return text_reply(t(choose_language(subscriber.language, ctx.language_code), "free_text"))
+
+    async def button(self, ctx: ChatContext, data: str) -> Reply:
+        """Answer a button press; `data` is what a client says one of our buttons carried (unchecked)."""
+        req = await self._request(ctx, [])
+        pressed = parse_button(data)
+        if pressed is None:
+            return say(req, "button_expired")
+        code, values = pressed
+        return await self._buttons[code](req, values)
+
+    # ---- /help -------------------------------------------------------------------------------------------
+
+    async def help(self, req: Request) -> Reply:
+        lang = req.lang
+        lines = [t(lang, "help_header"), *(t(lang, c.help_key) for c in self.table if c.listed and not c.admin)]
+        text = "\n".join(lines)
+        if self.is_admin(req.ctx):
+            admin = [t(lang, "help_admin_header"), *(t(lang, c.help_key) for c in self.table if c.admin)]
+            text += "\n\n" + "\n".join(admin)
+        return text_reply(text)
+

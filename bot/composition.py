@@ -1,0 +1,137 @@
+"""The composition root: one `Settings` -> engine (schema upgraded) -> sessions -> every service.
+
+`open_services` is the only place services are built and wired together: the command line, `newsbot run`,
+`newsbot console`, `newsbot digest` and the tests all call it, so a service added here reaches every one of
+them. Nothing else reads settings to build a service.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from telegram import Bot
+
+from bot.commands import CommandService
+from bot.config import Settings
+from bot.digest_messages import DigestMessages
+from bot.errors import CannotRun
+from bot.services.delivery import Clock, OutboxSender, SendLimits, SystemClock
+from bot.services.digests import DigestService
+from bot.services.feeds import FeedService, FetchLimits
+from bot.services.ingest import IngestService, utc_now
+from bot.services.llm import LlmLimits, LlmService, build_llm_service
+from bot.services.reading import ReadingService
+from bot.services.subscriptions import SubscriptionService
+from db.engine import make_engine, make_sessionmaker, upgrade_schema
+
+
+@dataclass(slots=True)
+class Services:
+    """Every service of one newsbot process, over one database."""
+
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    ingest: IngestService
+    feeds: FeedService
+    subscriptions: SubscriptionService
+    digests: DigestService
+    reading: ReadingService
+    commands: CommandService
+    llm: LlmService | None = None  # None unless LLM summaries are on (see Settings.uses_llm)
+
+    def outbox_sender(self, bot: Bot, *, clock: Clock | None = None) -> OutboxSender:
+        """The sender of the outbox through `bot` (the running Application's, or one of its own)."""
+        s = self.settings
+        limits = SendLimits(
+            global_per_second=s.send_global_per_second,
+            private_per_second=s.send_private_per_second,
+            group_per_minute=s.send_group_per_minute,
+        )
+        return OutboxSender(
+            self.sessions, bot, limits=limits, clock=clock or SystemClock(), max_attempts=s.send_max_attempts
+        )
+
+
+@asynccontextmanager
+async def open_services(
+    settings: Settings, *, now: Callable[[], datetime] = utc_now
+) -> AsyncIterator[Services]:
+    """Connect to the database, bring its schema up to date, build every service; close them all on exit.
+
+    `now` is the clock of the services that keep time (tests move it).
+    """
+    engine = make_engine(settings.database_url)
+    llm: LlmService | None = None
+    try:
+        try:
+            await upgrade_schema(engine)
+        except (OSError, SQLAlchemyError) as exc:
+            raise CannotRun(f"cannot open the database: {_one_line(exc)}") from None
+        sessions = make_sessionmaker(engine)
+        ingest = IngestService(
+            sessions,
+            default_tz=settings.tz,
+            summary_max_chars=settings.summary_max_chars,
+            max_file_bytes=settings.max_file_bytes,
+            now=now,
+        )
+        feeds = FeedService(sessions, ingest, limits=_fetch_limits(settings), now=now)
+        digests = DigestService(sessions, writer=DigestMessages(), now=now)
+        subscriptions = SubscriptionService(
+            sessions, default_timezone=settings.timezone, default_digest_time=settings.digest_time, now=now
+        )
+        reading = ReadingService(sessions, cache=digests.cache, now=now)
+        commands = CommandService(
+            subscriptions=subscriptions, reading=reading, feeds=feeds, admin_ids=settings.admin_ids, now=now
+        )
+        if settings.uses_llm:
+            llm = _llm_service(settings, sessions)
+        yield Services(settings, engine, sessions, ingest, feeds, subscriptions, digests, reading, commands, llm)
+    finally:
+        if llm is not None:
+            await llm.close()
+        await engine.dispose()
+
+
+def _fetch_limits(settings: Settings) -> FetchLimits:
+    return FetchLimits(
+        timeout=settings.fetch_timeout,
+        max_bytes=settings.fetch_max_bytes,
+        max_redirects=settings.fetch_max_redirects,
+        per_host=settings.fetch_per_host,
+        concurrency=settings.fetch_concurrency,
+    )
+
+
+def _llm_service(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> LlmService:
+    key = settings.openai_api_key
+    return build_llm_service(
+        sessions,
+        api_key=key.get_secret_value() if key is not None else None,
+        base_url=settings.openai_base_url,
+        model=settings.openai_model,
+        max_chars=settings.summary_max_chars,
+        max_input_chars=settings.llm_max_input_chars,
+        limits=LlmLimits(
+            timeout=settings.llm_timeout,
+            concurrency=settings.llm_concurrency,
+            retries=settings.llm_retries,
+            backoff=settings.llm_backoff,
+            max_wait=settings.llm_max_wait,
+        ),
+        breaker_failures=settings.llm_breaker_failures,
+        breaker_cooldown=settings.llm_breaker_cooldown,
+        recent=timedelta(hours=settings.llm_recent_hours),
+        interval=settings.llm_interval,
+    )
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc) or exc.__class__.__name__
+    return text.strip().splitlines()[0][:300]

@@ -1,0 +1,145 @@
+"""Read models: the plain, immutable values the layers hand each other.
+
+`db` builds them from rows, the services pass them on, `bot/render.py` and the command layer show them. They
+live in a package of their own, outside `bot/` and `db/`, so that every layer can share them while `db/`
+imports nothing from `bot/` and `bot/render.py` imports nothing from `db/`. Nothing here does I/O, and nothing
+here imports anything of newsbot's: add a value here when two layers need it, not an ORM object.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, time
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleView:
+    """What listings show of an article."""
+
+    id: int
+    title: str
+    link: str | None
+    publisher: str
+    published_at: datetime | None
+    listed_at: datetime
+    summary: str
+    summary_method: str
+    tags: list[str]
+    image_url: str | None
+    chars: int
+
+
+@dataclass(frozen=True, slots=True)
+class DigestGroup:
+    """The articles of one topic in a digest."""
+
+    topic: str
+    items: list[ArticleView]
+
+
+@dataclass(frozen=True, slots=True)
+class TagCount:
+    name: str
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class FeedView:
+    """A feed newsbot polls, with the health of its last fetches."""
+
+    id: int
+    name: str
+    url: str
+    site_url: str | None
+    category: str | None
+    active: bool
+    last_fetch_at: datetime | None
+    last_success_at: datetime | None
+    last_status: str | None
+    last_error: str | None
+    error_streak: int
+
+
+@dataclass(frozen=True, slots=True)
+class ChatContext:
+    """Who is asking: the chat (private, group, supergroup or channel) and the user in it."""
+
+    chat_id: int
+    chat_kind: str
+    user_id: int | None = None
+    language_code: str | None = None
+    chat_title: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriberView:
+    """A chat as newsbot knows it: its settings and whether it wants the daily digest."""
+
+    id: int
+    chat_id: int
+    kind: str
+    title: str | None
+    language: str | None  # the chat's own choice in /settings, else None
+    telegram_language: str | None  # what the user's Telegram client says
+    timezone: str
+    digest_time: time
+    digest_size: int
+    wants_digest: bool
+    active: bool
+    last_digest_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Following:
+    """What a chat follows: topics (empty: everything) and muted words."""
+
+    subscriber: SubscriberView
+    topics: list[str]
+    mutes: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class BotStats:
+    """Counts for /stats: subscribers, articles and deliveries."""
+
+    subscribers: int
+    active: int
+    articles: int
+    recent: int
+    sent: int
+    pending: int
+    failed: int
+    dead: int
+
+
+@dataclass(frozen=True, slots=True)
+class LlmStats:
+    """LLM requests, outcomes and tokens over a period (`newsbot stats`)."""
+
+    requests: int
+    ok: int
+    invalid: int
+    errors: int
+    timeouts: int
+    rate_limited: int
+    fallbacks: int
+    cache_hits: int
+    prompt_tokens: int
+    completion_tokens: int
+
+    @property
+    def failures(self) -> int:
+        return self.requests - self.ok
+
+
+__all__ = [
+    "ArticleView",
+    "BotStats",
+    "ChatContext",
+    "DigestGroup",
+    "FeedView",
+    "Following",
+    "LlmStats",
+    "SubscriberView",
+    "TagCount",
+]

@@ -1,0 +1,187 @@
+"""The command table, the button registry and the command layer itself, called directly (no Telegram)."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.commands import Reply
+from bot.commands.buttons import (
+    ALL_CODES,
+    CALLBACK_MAX_BYTES,
+    LATEST_MORE,
+    SEARCH_MORE,
+    SETTINGS,
+    SUBSCRIBE,
+    TOPIC_DIGEST,
+    TOPICS,
+    parse_button,
+)
+from bot.composition import Services
+from bot.i18n import LANGUAGES, MESSAGES
+from readmodels import ChatContext
+from tests.bot.conftest import ADMIN_ID, SAMPLE, recent_article
+
+CHAT = ChatContext(chat_id=501, chat_kind="private", user_id=501, language_code="zh-hans")
+ENGLISH = ChatContext(chat_id=502, chat_kind="private", user_id=502, language_code="en")
+ADMIN = ChatContext(chat_id=503, chat_kind="private", user_id=ADMIN_ID)
+
+
+
+def data_of(reply: Reply) -> list[str]:
+    return [b.callback_data or "" for row in reply.buttons for b in row]
+
+
+# ---- the table and the strings ------------------------------------------------------------------------
+
+
+def test_every_command_has_its_help_line_and_menu_entry_in_every_language(services: Services) -> None:
+    commands = services.commands
+    missing = []
+    for command in commands.table:
+        for lang in LANGUAGES:
+            if command.listed and command.help_key not in MESSAGES[lang]:
+                missing.append(f"{lang}:{command.help_key}")
+            if command.in_menu and command.menu_key not in MESSAGES[lang]:
+                missing.append(f"{lang}:{command.menu_key}")
+    assert missing == []
+    assert len(set(commands.command_names)) == len(commands.table)
+
+
+def test_every_language_has_the_same_strings() -> None:
+    keys = {lang: set(MESSAGES[lang]) for lang in LANGUAGES}
+    for lang in LANGUAGES:
+        assert keys[lang] == keys["zh"], f"{lang} differs from zh: {keys[lang] ^ keys['zh']}"
+
+
+def test_the_menu_lists_the_same_commands_in_both_languages(services: Services) -> None:
+    menus = {lang: services.commands.menu(lang) for lang in LANGUAGES}
+    names = [name for name, _ in menus["zh"]]
+    assert names == [name for name, _ in menus["en"]]
+    assert "start" not in names and "addfeed" not in names and "latest" in names
+    assert all(description for menu in menus.values() for _, description in menu)
+
+
+# ---- buttons --------------------------------------------------------------------------------------------
+
+
+def test_button_codes_round_trip_and_refuse_what_they_did_not_make() -> None:
+    assert len({code.prefix for code in ALL_CODES}) == len(ALL_CODES)
+    for code, values in [
+        (LATEST_MORE, (10, 5)),
+        (SEARCH_MORE, (5, "芯片 a:b")),  # a query may hold ':'
+        (TOPIC_DIGEST, ("足球",)),
+        (SUBSCRIBE, ("",)),
+        (SETTINGS, ("time", "07:30")),
+        (SETTINGS, ("tz", "")),
+        (TOPICS, ()),
+    ]:
+        data = code.data(*values) if values != ("tz", "") else code.data("tz")
+        assert data is not None
+        assert parse_button(data) == (code, values)
+    # the wire format of buttons already sent must not change
+    assert LATEST_MORE.data(10, 5) == "l:10:5"
+    assert SUBSCRIBE.data("") == "sub:"
+    assert TOPICS.data() == "topics"
+    assert SETTINGS.data("time", "07:30") == "set:time:07:30"
+    for garbage in ["", "x", "l:", "l:a:5", "l:1", "l:-1:5", "topics:extra", "zzz:1", "l:99999999999:1"]:
+        assert parse_button(garbage) is None, garbage
+
+
+def test_a_button_over_64_bytes_is_not_made() -> None:
+    fits = "中" * ((CALLBACK_MAX_BYTES - len("t:")) // 3)
+    assert TOPIC_DIGEST.button("x", fits) is not None
+    assert TOPIC_DIGEST.button("x", fits + "中") is None
+    with pytest.raises(TypeError):
+        TOPIC_DIGEST.data("a", "b")
+
+
+# ---- the command layer, called directly --------------------------------------------------------------
+
+
+async def stored_sample(services: Services) -> None:
+    await services.ingest.store_articles(
+        recent_article(i, title=t, body=b, hours_ago=1 + i) for i, (t, b) in enumerate(SAMPLE)
+    )
+
+
+async def test_latest_pages_through_its_more_button(services: Services) -> None:
+    await stored_sample(services)
+    commands = services.commands
+    first = await commands.handle(CHAT, "latest", ["2"])
+    assert "华为发布新款芯片" in first.chunks[0]
+    (more,) = data_of(first)
+    assert more == "l:2:2"
+    second = await commands.button(CHAT, more)
+    assert "中国女足" in "".join(second.chunks)
+    assert "华为发布新款芯片" not in "".join(second.chunks)
+    last = await commands.button(CHAT, "l:6:2")
+    assert last.chunks == ["没有更早的新闻了。"]
+    assert (await commands.handle(CHAT, "latest", ["99"])).chunks[0].startswith("请给出 1 到 20")
+
+
+async def test_help_lists_the_table_and_admin_lines_only_for_admins(services: Services) -> None:
+    commands = services.commands
+    plain = (await commands.handle(CHAT, "help", [])).chunks[0]
+    admin = (await commands.handle(ADMIN, "help", [])).chunks[0]
+    for command in commands.table:
+        line = f"/{command.name}"
+        if command.listed and not command.admin:
+            assert line in plain
+        if command.admin:
+            assert line not in plain and line in admin
+    assert plain.startswith("<b>命令</b>\n/latest")
+    english = (await commands.handle(ENGLISH, "help", [])).chunks[0]
+    assert english.startswith("<b>Commands</b>")
+
+
+async def test_admin_commands_refuse_everyone_else(services: Services) -> None:
+    commands = services.commands
+    for name in ("addfeed", "removefeed", "feeds", "stats"):
+        assert (await commands.handle(CHAT, name, ["x"])).chunks == ["抱歉，这个命令只有管理员可以使用。"]
+    added = await commands.handle(ADMIN, "addfeed", ["https://example.com/rss.xml"])
+    assert "https://example.com/rss.xml" in added.chunks[0]
+    refused = await commands.handle(ADMIN, "addfeed", ["javascript:alert(1)"])
+    assert refused.chunks[0].startswith("出错了")
+    assert "example.com" in (await commands.handle(ADMIN, "feeds", [])).chunks[0]
+    assert "订阅者：" in (await commands.handle(ADMIN, "stats", [])).chunks[0]
+
+
+async def test_settings_menu_buttons_save_and_reject(services: Services) -> None:
+    commands = services.commands
+    menu = await commands.handle(CHAT, "settings", [])
+    assert data_of(menu) == ["set:time", "set:tz", "set:size", "set:lang:en"]
+    times = await commands.button(CHAT, "set:time")
+    assert times.edit and "set:time:07:00" in data_of(times)
+    saved = await commands.button(CHAT, "set:time:07:00")
+    assert saved.chunks[0].startswith("已保存。") and "07:00" in saved.chunks[0]
+    english = await commands.button(CHAT, "set:lang:en")
+    assert english.chunks[0].startswith("Saved.")
+    assert (await commands.button(CHAT, "set:lang:fr")).chunks[0].startswith("Usage: /settings")
+    bad = await commands.handle(CHAT, "settings", ["size", "99"])
+    assert bad.chunks == ["Items per digest must be 1 to 30: 99"]
+    assert (await commands.button(CHAT, "set:colour")).chunks == ["This button has expired; please send the command again."]
+
+
+async def test_topics_and_subscribe_buttons(services: Services) -> None:
+    await stored_sample(services)
+    commands = services.commands
+    topics = await commands.button(CHAT, "topics")
+    pressed = data_of(topics)
+    assert pressed and all(data.startswith("t:") for data in pressed)
+    digest = await commands.button(CHAT, pressed[0])
+    (follow,) = data_of(digest)
+    assert follow == f"sub:{pressed[0][2:]}"
+    subscribed = await commands.button(CHAT, follow)
+    assert subscribed.chunks[0].startswith("已订阅话题")
+    mine = await commands.handle(CHAT, "mysubs", [])
+    assert pressed[0][2:] in mine.chunks[0]
+
+
+async def test_garbage_and_unknown_input_get_a_defined_answer(services: Services) -> None:
+    commands = services.commands
+    assert (await commands.handle(CHAT, "nosuch", [])).chunks[0].startswith("不认识这个命令")
+    for data in ["", "l:x:y", "t:", "s:0:", "\x00" * 100, "sub:" + "长" * 100]:
+        reply = await commands.button(CHAT, data)
+        assert len(reply.chunks) == 1
+    assert (await commands.button(CHAT, "t:")).chunks == ["这个按钮已失效，请重新发送命令。"]
+    assert (await commands.free_text(CHAT)).chunks[0].startswith("我只懂命令")
