@@ -109,8 +109,8 @@ async def _measure(subscribers: int, articles: int, *, limited: bool) -> dict[st
     from telegram import Bot
     from telegram.request import HTTPXRequest
 
-    from bot.services.delivery import OutboxSender, SendLimits, SystemClock
     from bot.digest_messages import DigestMessages
+    from bot.services.delivery import OutboxSender, SendLimits, SystemClock
     from bot.services.digests import DigestService
     from db.engine import make_engine, make_sessionmaker, upgrade_schema
 

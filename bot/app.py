@@ -37,8 +37,8 @@ from bot.commands import Button, CommandService, Reply
 from bot.config import Settings
 from bot.errors import CannotRun
 from bot.i18n import LANGUAGES, choose_language, t
-from bot.telegram_html import html_to_plain
 from bot.services.subscriptions import SubscriptionService
+from bot.telegram_html import html_to_plain
 from readmodels import ChatContext
 
 log = logging.getLogger(__name__)
@@ -62,7 +62,10 @@ def keyboard(buttons: Sequence[Sequence[Button]]) -> InlineKeyboardMarkup | None
     if not buttons:
         return None
     return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(b.text, callback_data=b.callback_data, url=b.url) for b in row] for row in buttons]
+        [
+            [InlineKeyboardButton(b.text, callback_data=b.callback_data, url=b.url) for b in row]
+            for row in buttons
+        ]
     )
 
 
@@ -87,7 +90,8 @@ class TelegramAdapter:
         first = message.text.split()[0]
         if "@" in first and first.split("@", 1)[1].lower() != (context.bot.username or "").lower():
             return  # addressed to another bot in this group
-        await self.send(context, ctx.chat_id, await self._commands.handle(ctx, first.lstrip("/").split("@")[0], []))
+        name = first.lstrip("/").split("@")[0]
+        await self.send(context, ctx.chat_id, await self._commands.handle(ctx, name, []))
 
     async def on_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         ctx = chat_context(update)
@@ -122,7 +126,9 @@ class TelegramAdapter:
                 if "parse entities" not in str(exc).lower():
                     raise
                 log.warning("Telegram refused our HTML (%s); sending plain text", exc)
-                await context.bot.send_message(chat_id, html_to_plain(chunk), reply_markup=markup, parse_mode=None)
+                await context.bot.send_message(
+                    chat_id, html_to_plain(chunk), reply_markup=markup, parse_mode=None
+                )
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         error = context.error

@@ -2,9 +2,9 @@
 
 Each command is a small async function taking the parsed arguments and the `Services` that the composition
 root built (`bot/composition.py`); it reads and writes through the same services as the bot, never the
-database itself. Every read command has a `--json` twin, written by `print_json`. Errors the user can fix print
-one line on stderr; the exit status comes from the error tree in one place (`exit_status`): 1 means some
-input failed, 2 means newsbot could not run at all.
+database itself. Every read command has a `--json` twin, written by `print_json`. Errors the user can fix
+print one line on stderr; the exit status comes from the error tree in one place (`exit_status`): 1 means
+some input failed, 2 means newsbot could not run at all.
 """
 
 from __future__ import annotations
@@ -16,12 +16,11 @@ import logging
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import TextIO
 
 import aiohttp
-
 from telegram import Bot
 
 from bot import __version__
@@ -29,13 +28,13 @@ from bot.app import bot_token, initialize_bot, resolve_channel
 from bot.composition import Services, open_services
 from bot.config import Settings, load_settings
 from bot.errors import BadInput, CannotRun, NewsbotError, SourceError
-from bot.telegram_html import html_to_plain
 from bot.services.digests import PlannedDigest
 from bot.services.ingest import Failure
 from bot.services.llm import SUMMARY_METHODS
 from bot.services.prepare import prepare_article
 from bot.sources.files import parse_article_file
 from bot.sources.types import RawArticle
+from bot.telegram_html import html_to_plain
 from readmodels import ArticleView, ChatContext, FeedView
 from summarizer.llm import PROMPT_VERSION
 
@@ -66,7 +65,7 @@ async def cmd_import(args: argparse.Namespace, app: Services, out: TextIO, err: 
     def report(failure: Failure) -> None:
         print(f"failed: {failure}", file=err, flush=True)
 
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     result = await app.ingest.import_paths([Path(p) for p in args.paths], on_failure=report)
     if app.llm is not None and result.imported:
         # stored with extractive summaries already; upgrade them before exiting (never an import failure)
@@ -100,7 +99,11 @@ async def cmd_stats(args: argparse.Namespace, app: Services, out: TextIO, err: T
     settings = app.settings
     if args.json:
         document = {
-            "llm": {"enabled": app.llm is not None, "model": settings.openai_model, "prompt_version": PROMPT_VERSION},
+            "llm": {
+                "enabled": app.llm is not None,
+                "model": settings.openai_model,
+                "prompt_version": PROMPT_VERSION,
+            },
             **{name: {**asdict(s), "failures": s.failures} for name, s in periods.items()},
         }
         print_json(document, out)
@@ -167,14 +170,17 @@ async def cmd_feeds(args: argparse.Namespace, app: Services, out: TextIO, err: T
         for s in feeds if not args.json else []:
             fetched = _local(s.last_fetch_at, tz) if s.last_fetch_at else "never fetched"
             status = s.last_status or "-"
-            line = f"{s.id:>4}  {s.name}  <{s.url}>  last fetch {fetched}, {status}, error streak {s.error_streak}"
+            line = (
+                f"{s.id:>4}  {s.name}  <{s.url}>  last fetch {fetched}, {status}, "
+                f"error streak {s.error_streak}"
+            )
             if s.last_error:
                 line += f" ({s.last_error})"
             print(line, file=out)
     elif args.feeds_command == "import":
         path = Path(args.opml)
         try:
-            data = path.read_bytes()
+            data = await asyncio.to_thread(path.read_bytes)
         except OSError as exc:
             print(f"failed: {path}: cannot read: {exc.strerror or exc}", file=err)
             return EXIT_FAILURES
@@ -189,7 +195,7 @@ async def cmd_feeds(args: argparse.Namespace, app: Services, out: TextIO, err: T
     elif args.feeds_command == "export":
         document = await app.feeds.export_opml()
         if args.output:
-            Path(args.output).write_text(document, encoding="utf-8")
+            await asyncio.to_thread(Path(args.output).write_text, document, encoding="utf-8")
         else:
             out.write(document)
     return EXIT_OK
@@ -287,8 +293,8 @@ async def send_digests_now(app: Services) -> str:
     finally:
         await bot.shutdown()
     return (
-        f"digests: {report.enqueued} enqueued, {report.empty} with nothing new, {report.already_done} already sent; "
-        f"outbox: {totals}"
+        f"digests: {report.enqueued} enqueued, {report.empty} with nothing new, "
+        f"{report.already_done} already sent; outbox: {totals}"
     )
 
 
@@ -316,9 +322,18 @@ def cmd_summarize(args: argparse.Namespace, settings: Settings, out: TextIO, err
         for raw in articles:
             prepared = prepare_article(raw, max_chars=max_chars)
             if args.json:
-                rows.append({"file": name, "title": prepared.title, "summary": prepared.summary.text, "tags": prepared.tags})
+                rows.append(
+                    {
+                        "file": name,
+                        "title": prepared.title,
+                        "summary": prepared.summary.text,
+                        "tags": prepared.tags,
+                    }
+                )
             else:
-                print(f"{prepared.title}\n  {prepared.summary.text}\n  {_hashtags(prepared.tags)}\n", file=out)
+                print(
+                    f"{prepared.title}\n  {prepared.summary.text}\n  {_hashtags(prepared.tags)}\n", file=out
+                )
     if args.json:
         print_json(rows, out)
     return EXIT_FAILURES if failed else EXIT_OK
@@ -405,7 +420,11 @@ def _article_json(view: ArticleView) -> dict[str, object]:
 
 
 def render_article_text(view: ArticleView, tz: object) -> str:
-    lines = [f"{_local(view.published_at or view.listed_at, tz)}  {view.publisher}", view.title, f"  {view.summary}"]
+    lines = [
+        f"{_local(view.published_at or view.listed_at, tz)}  {view.publisher}",
+        view.title,
+        f"  {view.summary}",
+    ]
     if view.tags:
         lines.append(f"  {_hashtags(view.tags)}")
     if view.link:
@@ -483,7 +502,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="with --dry-run: the digests as JSON")
 
     p = commands.add_parser("resummarize", help="upgrade stored summaries to LLM ones (resumable)")
-    p.add_argument("--since", type=_date, metavar="DATE", help="only articles listed since this day (YYYY-MM-DD)")
+    p.add_argument(
+        "--since", type=_date, metavar="DATE", help="only articles listed since this day (YYYY-MM-DD)"
+    )
     p.add_argument(
         "--method", action="append", choices=["extractive", "llm"],
         help="upgrade summaries made this way (repeatable; default extractive, the offline ones; "
@@ -514,11 +535,15 @@ DB_COMMANDS = {
 }
 
 
-def run_cli(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
+def run_cli(
+    argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None
+) -> int:
     out = out or sys.stdout
     err = err or sys.stderr
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="newsbot: %(levelname)s %(name)s: %(message)s", stream=err)
+    logging.basicConfig(
+        level=logging.WARNING, format="newsbot: %(levelname)s %(name)s: %(message)s", stream=err
+    )
 
     async def run(settings: Settings) -> int:
         if args.command == "console":

@@ -92,7 +92,9 @@ async def open_services(
         )
         if settings.uses_llm:
             llm = _llm_service(settings, sessions)
-        yield Services(settings, engine, sessions, ingest, feeds, subscriptions, digests, reading, commands, llm)
+        yield Services(
+            settings, engine, sessions, ingest, feeds, subscriptions, digests, reading, commands, llm
+        )
     finally:
         if llm is not None:
             await llm.close()

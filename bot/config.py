@@ -56,7 +56,8 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr | None = None
     # the running bot
     fetch_interval: float = Field(default=600.0, ge=10)  # seconds between feed polls
-    digest_check_interval: float = Field(default=30.0, ge=0.1, le=3600)  # seconds between looks for due digests
+    # seconds between looks for due digests
+    digest_check_interval: float = Field(default=30.0, ge=0.1, le=3600)
     inbox_dir: Path | None = None  # post files dropped here are imported as they appear
     inbox_interval: float = Field(default=5.0, ge=0.5)  # seconds between looks at INBOX_DIR
     # outbox sending budgets (Telegram's documented limits)
@@ -71,14 +72,20 @@ class Settings(BaseSettings):
     openai_model: str = Field(default="gpt-4o-mini", min_length=1, max_length=128)
     llm_timeout: float = Field(default=30.0, gt=0, le=600)  # seconds per request
     llm_concurrency: int = Field(default=4, ge=1, le=64)  # requests in flight at once
-    llm_max_input_chars: int = Field(default=6000, ge=500, le=200_000)  # article text sent, cut at a paragraph
+    # article text sent, cut at a paragraph
+    llm_max_input_chars: int = Field(default=6000, ge=500, le=200_000)
     llm_retries: int = Field(default=2, ge=0, le=10)  # extra tries after a 429 or 5xx
-    llm_backoff: float = Field(default=1.0, ge=0, le=60)  # first wait before a retry (doubles), when no retry-after
-    llm_max_wait: float = Field(default=60.0, ge=0, le=600)  # longest retry-after honoured; longer counts as a failure
+    # first wait before a retry (doubles), when no retry-after
+    llm_backoff: float = Field(default=1.0, ge=0, le=60)
+    # longest retry-after honoured; longer counts as a failure
+    llm_max_wait: float = Field(default=60.0, ge=0, le=600)
     llm_breaker_failures: int = Field(default=5, ge=1, le=1000)  # failures in a row that open the circuit
-    llm_breaker_cooldown: float = Field(default=120.0, ge=0, le=86_400)  # seconds without calls once it is open
-    llm_interval: float = Field(default=30.0, ge=0.1, le=3600)  # seconds between background upgrade passes (bot)
-    llm_recent_hours: float = Field(default=48.0, gt=0, le=8760)  # the bot upgrades articles ingested this recently
+    # seconds without calls once the circuit is open
+    llm_breaker_cooldown: float = Field(default=120.0, ge=0, le=86_400)
+    # seconds between background upgrade passes (bot)
+    llm_interval: float = Field(default=30.0, ge=0.1, le=3600)
+    # the bot upgrades articles ingested this recently
+    llm_recent_hours: float = Field(default=48.0, gt=0, le=8760)
 
     @field_validator("timezone")
     @classmethod

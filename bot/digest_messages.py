@@ -25,6 +25,8 @@ class DigestMessages:
     def other_label(self, subscriber: SubscriberView) -> str:
         return t(subscriber_language(subscriber), "digest_other")
 
-    def messages(self, subscriber: SubscriberView, groups: Sequence[DigestGroup], local_date: date) -> list[str]:
+    def messages(
+        self, subscriber: SubscriberView, groups: Sequence[DigestGroup], local_date: date
+    ) -> list[str]:
         header = t(subscriber_language(subscriber), "digest_header", date=local_date.strftime("%Y-%m-%d"))
         return render_digest(groups, tz=ZoneInfo(subscriber.timezone), header=header)

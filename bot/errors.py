@@ -4,8 +4,8 @@
      ├── CannotRun             the command cannot run at all: the CLI exits 2
      │    └── SettingsError    a setting (environment or .env) has a value newsbot cannot use
      └── BadInput              something given to newsbot is unusable; the rest of the work goes on: exit 1
-          ├── SourceError      a file, feed or OPML document cannot be read (`bot/sources/types.py`
-          │    │               holds the subclasses: PostParseError, FeedParseError, FeedFetchError, OpmlError)
+          ├── SourceError      a file, feed or OPML document cannot be read (`bot/sources/types.py` holds
+          │    │               the subclasses: PostParseError, FeedParseError, FeedFetchError, OpmlError)
           ├── FeedError        a feed command cannot be carried out (not an http(s) URL, no such feed)
           └── InvalidSetting   a chat's /settings value; `key` names the message the chat is shown
 
@@ -27,7 +27,10 @@ class CannotRun(NewsbotError):
 
 
 class SettingsError(CannotRun):
-    """A setting has a value newsbot cannot use. The message is one line, names the setting, never a secret."""
+    """A setting has a value newsbot cannot use.
+
+    The message is one line, names the setting, never a secret.
+    """
 
 
 class BadInput(NewsbotError):

@@ -15,7 +15,8 @@ MESSAGES: dict[Lang, dict[str, str]] = {
     "zh": {
         "welcome": (
             "你好！我是 <b>newsbot</b>，为你整理新闻摘要。\n\n"
-            "• /latest 看最新新闻\n• /digest 看过去 24 小时的要闻\n• /subscribe 订阅每日摘要（每天 {time} 送达）\n"
+            "• /latest 看最新新闻\n• /digest 看过去 24 小时的要闻\n"
+            "• /subscribe 订阅每日摘要（每天 {time} 送达）\n"
             "• /topics 选择感兴趣的话题\n\n/help 查看全部命令。"
         ),
         "welcome_back": "欢迎回来！你的订阅已恢复。",
@@ -81,7 +82,10 @@ MESSAGES: dict[Lang, dict[str, str]] = {
         "unmuted": "已取消屏蔽：{word}。",
         "not_muted": "没有屏蔽过：{word}。",
         "mysubs_none": "你还没有订阅。发送 /subscribe 订阅每日摘要，或 /topics 选择话题。",
-        "mysubs": "<b>我的订阅</b>\n每日摘要：{digest}\n话题：{topics}\n屏蔽词：{mutes}\n时间：每天 {time}（{tz}），最多 {size} 条",
+        "mysubs": (
+            "<b>我的订阅</b>\n每日摘要：{digest}\n话题：{topics}\n屏蔽词：{mutes}\n"
+            "时间：每天 {time}（{tz}），最多 {size} 条"
+        ),
         "mysubs_digest_on": "已开启",
         "mysubs_digest_off": "未开启",
         "all_topics": "全部",
@@ -103,7 +107,10 @@ MESSAGES: dict[Lang, dict[str, str]] = {
         "settings_bad_time": "时间格式不对：{value}（应为 HH:MM，例如 07:30）",
         "settings_bad_tz": "不认识的时区：{value}（例如 Asia/Shanghai、Europe/London）",
         "settings_bad_size": "条数应在 1 到 {max} 之间：{value}",
-        "settings_usage": "用法：/settings、/settings time HH:MM、/settings tz 时区、/settings size N、/settings lang zh|en",
+        "settings_usage": (
+            "用法：/settings、/settings time HH:MM、/settings tz 时区、"
+            "/settings size N、/settings lang zh|en"
+        ),
         "sources_header": "<b>新闻来源</b>",
         "sources_none": "还没有订阅源。",
         "source_line": "{id}. {name} — {health}",
@@ -117,9 +124,13 @@ MESSAGES: dict[Lang, dict[str, str]] = {
         "feed_removed": "已删除订阅源 {id}：{url}",
         "feed_error": "出错了：{error}",
         "feeds_header": "<b>订阅源</b>",
-        "feed_admin_line": "{id}. {name}\n   {url}\n   最近抓取 {fetched}，状态 {status}，连续失败 {streak}{error}",
+        "feed_admin_line": (
+            "{id}. {name}\n   {url}\n"
+            "   最近抓取 {fetched}，状态 {status}，连续失败 {streak}{error}"
+        ),
         "stats": (
-            "<b>统计</b>\n订阅者：{active} 活跃 / {subscribers} 总计\n新闻：{articles}（24 小时内 {recent}）\n"
+            "<b>统计</b>\n订阅者：{active} 活跃 / {subscribers} 总计\n"
+            "新闻：{articles}（24 小时内 {recent}）\n"
             "投递：{sent} 已发送，{pending} 待发送，{failed} 失败（死信 {dead}）"
         ),
         "unknown_command": "不认识这个命令。发送 /help 查看可用命令。",
@@ -187,7 +198,9 @@ MESSAGES: dict[Lang, dict[str, str]] = {
         "subscribed_topics": "Following topics: {topics}. Your daily digest will only contain these topics.",
         "unsubscribed_all": "The daily digest is off. /subscribe any time to get it back.",
         "unsubscribed_topics": "Stopped following: {topics}.",
-        "unsubscribed_last_topic": "Stopped following: {topics}. You follow no topic now, so the daily digest is off.",
+        "unsubscribed_last_topic": (
+            "Stopped following: {topics}. You follow no topic now, so the daily digest is off."
+        ),
         "not_subscribed_topics": "You do not follow: {topics}.",
         "bad_topic": "A topic must be 1 to {max} characters: {topic}",
         "too_many_topics": "You can follow at most {max} topics.",
@@ -196,7 +209,9 @@ MESSAGES: dict[Lang, dict[str, str]] = {
         "muted": "Muted: {word}. Items with it will not be shown.",
         "unmuted": "Unmuted: {word}.",
         "not_muted": "Not muted: {word}.",
-        "mysubs_none": "You follow nothing yet. Send /subscribe for the daily digest, or /topics to pick topics.",
+        "mysubs_none": (
+            "You follow nothing yet. Send /subscribe for the daily digest, or /topics to pick topics."
+        ),
         "mysubs": (
             "<b>Your subscriptions</b>\nDaily digest: {digest}\nTopics: {topics}\nMuted: {mutes}\n"
             "Time: every day at {time} ({tz}), at most {size} items"
@@ -208,7 +223,8 @@ MESSAGES: dict[Lang, dict[str, str]] = {
         "topics_header": "<b>Popular topics of the last 7 days</b>\nTap one for its digest.",
         "topics_none": "No topics in the last 7 days yet.",
         "settings_header": (
-            "<b>Settings</b>\nDigest time: {time}\nTime zone: {tz}\nItems per digest: {size}\nLanguage: {lang}\n\n"
+            "<b>Settings</b>\nDigest time: {time}\nTime zone: {tz}\nItems per digest: {size}\n"
+            "Language: {lang}\n\n"
             "Use the buttons, or send /settings time 07:30, /settings tz Europe/London."
         ),
         "button_time": "Time {time}",
@@ -222,7 +238,10 @@ MESSAGES: dict[Lang, dict[str, str]] = {
         "settings_bad_time": "Not a time: {value} (use HH:MM, e.g. 07:30)",
         "settings_bad_tz": "Unknown time zone: {value} (e.g. Asia/Shanghai, Europe/London)",
         "settings_bad_size": "Items per digest must be 1 to {max}: {value}",
-        "settings_usage": "Usage: /settings, /settings time HH:MM, /settings tz ZONE, /settings size N, /settings lang zh|en",
+        "settings_usage": (
+            "Usage: /settings, /settings time HH:MM, /settings tz ZONE, /settings size N, "
+            "/settings lang zh|en"
+        ),
         "sources_header": "<b>Sources</b>",
         "sources_none": "No feeds yet.",
         "source_line": "{id}. {name} — {health}",
@@ -236,14 +255,19 @@ MESSAGES: dict[Lang, dict[str, str]] = {
         "feed_removed": "Removed feed {id}: {url}",
         "feed_error": "Could not do that: {error}",
         "feeds_header": "<b>Feeds</b>",
-        "feed_admin_line": "{id}. {name}\n   {url}\n   last fetch {fetched}, status {status}, error streak {streak}{error}",
+        "feed_admin_line": (
+            "{id}. {name}\n   {url}\n"
+            "   last fetch {fetched}, status {status}, error streak {streak}{error}"
+        ),
         "stats": (
             "<b>Statistics</b>\nSubscribers: {active} active / {subscribers} in all\n"
             "Articles: {articles} ({recent} in the last 24 hours)\n"
             "Deliveries: {sent} sent, {pending} pending, {failed} failed ({dead} dead letters)"
         ),
         "unknown_command": "I do not know that command. Send /help for the list.",
-        "free_text": "I only understand commands. Try /latest, /digest or /search words; /help lists them all.",
+        "free_text": (
+            "I only understand commands. Try /latest, /digest or /search words; /help lists them all."
+        ),
         "button_expired": "This button has expired; please send the command again.",
         "error": "Something went wrong; please try again later.",
     },

@@ -21,7 +21,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone, tzinfo
+from datetime import UTC, datetime, tzinfo
 
 from bot.telegram_html import CAPTION_LIMIT, MESSAGE_LIMIT, escape, split_text, utf16_len
 from bot.urls import is_http_url
@@ -60,8 +60,9 @@ _BLANK_LINES = re.compile(r"\n\s*\n")
 def hashtag(tag: str) -> str | None:
     """'#' + tag made into something Telegram recognises as one hashtag, or None when that is impossible.
 
-    Anything but letters, digits and underscores becomes '_' (runs collapsed, ends stripped), the body is cut to
-    64 characters, and a tag without any letter ('2022', '+++') gives None since Telegram would not link it.
+    Anything but letters, digits and underscores becomes '_' (runs collapsed, ends stripped), the body
+    is cut to 64 characters, and a tag without any letter ('2022', '+++') gives None since Telegram
+    would not link it.
     """
     chars: list[str] = []
     for ch in unicodedata.normalize("NFC", tag):
@@ -83,7 +84,7 @@ def hashtag(tag: str) -> str | None:
 def format_local_time(when: datetime, tz: tzinfo) -> str:
     """'2022-09-03 12:44' in the given time zone. A naive value is taken as UTC, as the database stores it."""
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
+        when = when.replace(tzinfo=UTC)
     local = when.astimezone(tz)
     return f"{local.year:04d}-{local.month:02d}-{local.day:02d} {local.hour:02d}:{local.minute:02d}"
 
@@ -127,7 +128,9 @@ def _cut(text: str, *, max_chars: int, max_units: int) -> str:
 
 
 def _safe_href(link: str | None) -> str | None:
-    """The escaped href for an absolute http(s) link; None for anything else (javascript:, data:, relative)."""
+    """The escaped href for an absolute http(s) link; None for anything else
+    (javascript:, data:, relative).
+    """
     if not link:
         return None
     link = link.strip()
@@ -278,7 +281,8 @@ def render_items(
     start: int = 1,
     limit: int = MESSAGE_LIMIT,
 ) -> list[str]:
-    """The header, then the items separated by blank lines, in as few chunks of at most `limit` units as possible.
+    """The header, then the items separated by blank lines, in as few chunks of at most
+    `limit` units as possible.
 
     `header` is HTML and is NOT escaped here: the caller escapes whatever it puts in it. Chunks are cut only
     between items. No views: just the header, or nothing at all.

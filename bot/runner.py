@@ -1,8 +1,8 @@
-"""`newsbot run`: the bot, the feed poller, the inbox watcher, the digest scheduler and the outbox sender in one
-asyncio process, and their clean shutdown on SIGINT/SIGTERM.
+"""`newsbot run`: the bot, the feed poller, the inbox watcher, the digest scheduler and the outbox sender in
+one asyncio process, and their clean shutdown on SIGINT/SIGTERM.
 
-Periodic work runs on the Application's JobQueue; the outbox sender is one long-running task. Stopping waits for
-the job in flight (an import or a digest run finishes its transaction) before the process exits.
+Periodic work runs on the Application's JobQueue; the outbox sender is one long-running task. Stopping waits
+for the job in flight (an import or a digest run finishes its transaction) before the process exits.
 """
 
 from __future__ import annotations
@@ -56,7 +56,9 @@ class InboxWatcher:
         return ready
 
 
-async def run_bot(services: Services, *, install_signals: bool = True, stop: asyncio.Event | None = None) -> int:
+async def run_bot(
+    services: Services, *, install_signals: bool = True, stop: asyncio.Event | None = None
+) -> int:
     settings = services.settings
     application = build_application(
         token=bot_token(settings), base_url=settings.telegram_base_url, commands=services.commands
@@ -87,7 +89,9 @@ async def run_bot(services: Services, *, install_signals: bool = True, stop: asy
                 allowed_updates=["message", "callback_query", "my_chat_member"],
             )
         else:
-            await application.updater.start_polling(allowed_updates=["message", "callback_query", "my_chat_member"])
+            await application.updater.start_polling(
+                allowed_updates=["message", "callback_query", "my_chat_member"]
+            )
         log.info("newsbot is running as @%s", application.bot.username)
         sending = asyncio.create_task(sender.run(stop), name="outbox-sender")
         if services.llm is not None:
@@ -148,7 +152,9 @@ def _schedule_jobs(
         async def import_inbox(_: ContextTypes.DEFAULT_TYPE) -> None:
             files = watcher.ready_files()
             if files:
-                result = await services.ingest.import_paths(files, on_failure=lambda f: log.warning("inbox: %s", f))
+                result = await services.ingest.import_paths(
+                    files, on_failure=lambda f: log.warning("inbox: %s", f)
+                )
                 log.info("inbox: %s", result.summary_line())
                 if result.imported and services.llm is not None:
                     services.llm.wake()

@@ -1,7 +1,8 @@
-"""Telegram's HTML text: measuring it, escaping into it, splitting it into messages and flattening it to plain text.
+"""Telegram's HTML text: measuring it, escaping into it, splitting it into messages and flattening it
+to plain text.
 
-Pure, and about Telegram's format only: articles and digests are rendered in `bot/render.py`, which uses these.
-The outbox sender uses them too, for the plain-text resend of a message whose markup Telegram refused.
+Pure, and about Telegram's format only: articles and digests are rendered in `bot/render.py`, which uses
+these. The outbox sender uses them too, for the plain-text resend of a message whose markup Telegram refused.
 
 Telegram facts relied on: with parse_mode=HTML, only `<`, `>`, `&` (plus `"` inside attribute values) need
 escaping; a message text holds at most 4096 and a caption at most 1024 UTF-16 code units.
@@ -140,9 +141,9 @@ def _boundary(atoms: Sequence[str], k: int) -> tuple[int, int]:
 
 
 def split_text(text_html: str, *, limit: int = MESSAGE_LIMIT) -> list[str]:
-    """Long HTML in chunks of at most `limit` units, cut between blocks ("\\n\\n") where possible, else between
-    lines, else between words or characters; never inside a tag or an entity. Tags open at a cut are closed at
-    the end of the chunk and reopened at the start of the next, so every chunk is well-formed.
+    """Long HTML in chunks of at most `limit` units, cut between blocks ("\\n\\n") where possible, else
+    between lines, else between words or characters; never inside a tag or an entity. Tags open at a cut are
+    closed at the end of the chunk and reopened at the start of the next, so every chunk is well-formed.
 
     Raises ValueError when the tags open at some point are too long to close and reopen within `limit`.
     """
@@ -163,8 +164,8 @@ def split_text(text_html: str, *, limit: int = MESSAGE_LIMIT) -> list[str]:
             used += utf16_len(atom)
             _apply_tag(atom, stack)
             k += 1
-            # text only adds to `used`, and a closing tag moves its length from the closing suffix into `used`:
-            # the sum never shrinks, so once over the limit no later cut can fit
+            # text only adds to `used`, and a closing tag moves its length from the closing suffix into
+            # `used`: the sum never shrinks, so once over the limit no later cut can fit
             if used + utf16_len(_closing(stack)) > limit:
                 break
             preference, next_start = _boundary(atoms, k)

@@ -71,5 +71,7 @@ def test_layer_imports(target: str) -> None:
 def test_the_rules_see_a_violation(tmp_path: Path) -> None:
     """The checker itself: a module importing a forbidden one is reported."""
     module = tmp_path / "leaky.py"
-    module.write_text("from db.repositories import latest_articles\nimport bot.render as r\n", encoding="utf-8")
+    module.write_text(
+        "from db.repositories import latest_articles\nimport bot.render as r\n", encoding="utf-8"
+    )
     assert imported_modules(module) == {"db.repositories", "bot.render"}

@@ -9,9 +9,9 @@ from bot.commands.replies import Reply
 from bot.errors import FeedError
 from bot.i18n import t
 from bot.render import format_local_time
-from bot.telegram_html import escape
 from bot.services.feeds import FeedService
 from bot.services.reading import ReadingService
+from bot.telegram_html import escape
 
 
 class AdminCommands:

@@ -39,7 +39,9 @@ class ButtonCode:
         return None if data is None else Button(text, data)
 
     def parse(self, rest: str | None) -> tuple[ButtonValue, ...] | None:
-        """The fields of data after `prefix:` (None: there was no ':'), or None when they do not fit the code."""
+        """The fields of data after `prefix:` (None: there was no ':'), or None when they do not fit
+        the code.
+        """
         if not self.fields:
             return () if not rest else None
         parts = (rest or "").split(":", len(self.fields) - 1)

@@ -11,9 +11,9 @@ from bot.commands.buttons import LATEST_MORE, SEARCH_MORE, SUBSCRIBE, TOPIC_DIGE
 from bot.commands.replies import Reply
 from bot.i18n import t
 from bot.render import format_local_time, render_digest, render_items
-from bot.telegram_html import escape
 from bot.services.reading import Page, ReadingService
 from bot.services.subscriptions import SubscriptionService, clean_topic
+from bot.telegram_html import escape
 
 LATEST_DEFAULT, LATEST_MAX = 5, 20
 SEARCH_PAGE = 5
@@ -70,8 +70,12 @@ class ReadingCommands:
         return self._page_reply(req, page, header, SEARCH_MORE, query)
 
     @staticmethod
-    def _page_reply(req: Request, page: Page, header: str | None, more: ButtonCode, value: ButtonValue) -> Reply:
-        """A page of items; its More button carries the next offset and `value` (the page size or the query)."""
+    def _page_reply(
+        req: Request, page: Page, header: str | None, more: ButtonCode, value: ButtonValue
+    ) -> Reply:
+        """A page of items; its More button carries the next offset and `value` (the page size or
+        the query).
+        """
         chunks = render_items(page.items, tz=ZoneInfo(req.subscriber.timezone), header=header)
         button = None
         if page.next_offset is not None:
@@ -102,7 +106,10 @@ class ReadingCommands:
         subscriber, lang = req.subscriber, req.lang
         following = await self._subs.following_by_id(subscriber)
         groups = await self._reading.digest(
-            topic=topic, mutes=following.mutes, size=subscriber.digest_size, other_label=t(lang, "digest_other")
+            topic=topic,
+            mutes=following.mutes,
+            size=subscriber.digest_size,
+            other_label=t(lang, "digest_other"),
         )
         if not groups:
             if topic:
@@ -127,7 +134,12 @@ class ReadingCommands:
         lines = [t(lang, "sources_header")]
         for feed in feeds:
             if feed.error_streak:
-                health = t(lang, "health_failing", streak=feed.error_streak, error=escape((feed.last_error or "")[:120]))
+                health = t(
+                    lang,
+                    "health_failing",
+                    streak=feed.error_streak,
+                    error=escape((feed.last_error or "")[:120]),
+                )
             elif feed.last_success_at:
                 health = t(lang, "health_ok", when=format_local_time(feed.last_success_at, tz))
             else:

@@ -1,4 +1,5 @@
-"""What the command layer answers, independent of Telegram: the Telegram adapter and the console both render it.
+"""What the command layer answers, independent of Telegram: the Telegram adapter and the console both
+render it.
 
 Who asks is a `readmodels.ChatContext`.
 

@@ -1,4 +1,6 @@
-"""/settings: a chat's digest time, time zone, digest size and language, by arguments or by the menu's buttons."""
+"""/settings: a chat's digest time, time zone, digest size and language, by arguments or by the
+menu's buttons.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +9,6 @@ from bot.commands.buttons import SETTINGS, ButtonValue
 from bot.commands.replies import Reply
 from bot.errors import InvalidSetting
 from bot.i18n import choose_language, t
-from bot.telegram_html import escape
 from bot.services.subscriptions import (
     MAX_DIGEST_SIZE,
     SubscriptionService,
@@ -15,6 +16,7 @@ from bot.services.subscriptions import (
     parse_digest_time,
     parse_timezone,
 )
+from bot.telegram_html import escape
 from readmodels import SubscriberView
 
 TIME_CHOICES = ("06:00", "07:00", "08:00", "09:00", "12:00", "18:00", "20:00", "22:00")
@@ -98,4 +100,6 @@ class SettingsCommands:
         except InvalidSetting as exc:
             return say(req, exc.key, value=escape(exc.value[:40]), max=MAX_DIGEST_SIZE)
         menu = self._menu(subscriber, Request(ctx, subscriber, lang, []), edit=edit)
-        return Reply(chunks=[t(lang, "settings_saved") + "\n\n" + menu.chunks[0]], buttons=menu.buttons, edit=edit)
+        return Reply(
+            chunks=[t(lang, "settings_saved") + "\n\n" + menu.chunks[0]], buttons=menu.buttons, edit=edit
+        )

@@ -1,4 +1,6 @@
-"""Subscription commands: /start, /subscribe, /unsubscribe, /mute, /unmute, /mysubs, and the subscribe buttons."""
+"""Subscription commands: /start, /subscribe, /unsubscribe, /mute, /unmute, /mysubs, and the
+subscribe buttons.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +8,8 @@ from bot.commands.base import Request, button_rows, say, text_reply
 from bot.commands.buttons import SUBSCRIBE, TOPICS, ButtonValue
 from bot.commands.replies import Reply
 from bot.i18n import t
-from bot.telegram_html import escape
 from bot.services.subscriptions import MAX_TOPIC_CHARS, MAX_TOPICS, SubscriptionService, clean_topic
+from bot.telegram_html import escape
 
 TOPIC_SEPARATOR = "、"
 
@@ -40,7 +42,13 @@ class SubscriptionCommands:
         s = following.subscriber
         if topics:
             return say(req, "subscribed_topics", topics=escape(TOPIC_SEPARATOR.join(following.topics)))
-        return say(req, "subscribed_all", time=s.digest_time.strftime("%H:%M"), tz=escape(s.timezone), size=s.digest_size)
+        return say(
+            req,
+            "subscribed_all",
+            time=s.digest_time.strftime("%H:%M"),
+            tz=escape(s.timezone),
+            size=s.digest_size,
+        )
 
     async def subscribe_button(self, req: Request, values: tuple[ButtonValue, ...]) -> Reply:
         topic = str(values[0])
@@ -80,7 +88,9 @@ class SubscriptionCommands:
             req,
             "mysubs",
             digest=t(lang, "mysubs_digest_on" if s.wants_digest else "mysubs_digest_off"),
-            topics=escape(TOPIC_SEPARATOR.join(following.topics)) if following.topics else t(lang, "all_topics"),
+            topics=(
+                escape(TOPIC_SEPARATOR.join(following.topics)) if following.topics else t(lang, "all_topics")
+            ),
             mutes=escape(TOPIC_SEPARATOR.join(following.mutes)) if following.mutes else t(lang, "none"),
             time=s.digest_time.strftime("%H:%M"),
             tz=escape(s.timezone),

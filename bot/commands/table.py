@@ -156,10 +156,12 @@ class CommandService:
 
     async def help(self, req: Request) -> Reply:
         lang = req.lang
-        lines = [t(lang, "help_header"), *(t(lang, c.help_key) for c in self.table if c.listed and not c.admin)]
+        lines = [
+            t(lang, "help_header"),
+            *(t(lang, c.help_key) for c in self.table if c.listed and not c.admin),
+        ]
         text = "\n".join(lines)
         if self.is_admin(req.ctx):
             admin = [t(lang, "help_admin_header"), *(t(lang, c.help_key) for c in self.table if c.admin)]
             text += "\n\n" + "\n".join(admin)
         return text_reply(text)
-

@@ -38,7 +38,7 @@ import warnings
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -93,7 +93,7 @@ class SystemClock:
     """The real clock: aware UTC now, asyncio sleep."""
 
     def now(self) -> datetime:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
@@ -252,8 +252,9 @@ class OutboxSender:
             stopping.cancel()
 
     async def drain(self, *, patience: timedelta) -> SendReport:
-        """Send what is due, then keep sending what becomes due within `patience` (messages Telegram asked us to
-        hold back, retries); return what was done. Messages due later stay in the outbox for the running bot.
+        """Send what is due, then keep sending what becomes due within `patience` (messages Telegram
+        asked us to hold back, retries); return what was done. Messages due later stay in the outbox
+        for the running bot.
         """
         deadline = self._clock.now() + patience
         totals = await self.send_due()

@@ -1,9 +1,9 @@
 """Digests: choosing and grouping the items of a digest, and the daily digest run.
 
-The daily run is exactly-once per chat and local date: the Delivery row (unique per subscriber, kind and date),
-its outbox messages and the subscriber's `last_digest_at` are written in one transaction. A crash before the
-commit leaves nothing (the next run does it); after the commit the outbox owns the sending. After downtime the
-next run sends one digest covering everything since the previous one, never one per missed day.
+The daily run is exactly-once per chat and local date: the Delivery row (unique per subscriber, kind and
+date), its outbox messages and the subscriber's `last_digest_at` are written in one transaction. A crash
+before the commit leaves nothing (the next run does it); after the commit the outbox owns the sending. After
+downtime the next run sends one digest covering everything since the previous one, never one per missed day.
 """
 
 from __future__ import annotations
@@ -116,13 +116,17 @@ def select_digest(
 
 
 class DigestWriter(Protocol):
-    """The words of a digest in the chat's language: the presentation layer provides it (bot/digest_messages.py)."""
+    """The words of a digest in the chat's language: the presentation layer provides it
+    (bot/digest_messages.py).
+    """
 
     def other_label(self, subscriber: SubscriberView) -> str:
         """The heading of the items that share no topic."""
         ...
 
-    def messages(self, subscriber: SubscriberView, groups: Sequence[DigestGroup], local_date: date) -> list[str]:
+    def messages(
+        self, subscriber: SubscriberView, groups: Sequence[DigestGroup], local_date: date
+    ) -> list[str]:
         """The digest as Telegram HTML chunks, ready for the outbox."""
         ...
 
@@ -182,7 +186,9 @@ class DigestService:
         self.cache = cache or TokenCache()
 
     async def plan(self, *, force: bool = False) -> list[PlannedDigest]:
-        """The digests due now (with `force`, every digest subscriber not served today), built but not stored."""
+        """The digests due now (with `force`, every digest subscriber not served today),
+        built but not stored.
+        """
         now = self._now()
         async with self._sessions() as session:
             repo = SubscriberRepo(session)
@@ -225,7 +231,9 @@ class DigestService:
             else:
                 report.already_done += 1
         if report.enqueued or report.empty:
-            log.info("digests: %d enqueued (%d messages), %d empty", report.enqueued, report.messages, report.empty)
+            log.info(
+                "digests: %d enqueued (%d messages), %d empty", report.enqueued, report.messages, report.empty
+            )
         return report
 
     async def _commit(self, digest: PlannedDigest, now: datetime) -> bool:

@@ -1,7 +1,7 @@
 """Feed management and polling: add/list/remove feeds, OPML exchange, and one poll of every feed.
 
-Fetches run concurrently (a global limit and a per-host limit) on one shared aiohttp.ClientSession; results are
-stored one feed at a time as they arrive, so SQLite never sees competing writers from this process.
+Fetches run concurrently (a global limit and a per-host limit) on one shared aiohttp.ClientSession; results
+are stored one feed at a time as they arrive, so SQLite never sees competing writers from this process.
 """
 
 from __future__ import annotations
@@ -115,7 +115,8 @@ class FeedService:
 
     async def export_opml(self) -> str:
         feeds = [
-            OpmlFeed(url=s.url, title=s.name, html_url=s.site_url, category=s.category) for s in await self.list_feeds()
+            OpmlFeed(url=s.url, title=s.name, html_url=s.site_url, category=s.category)
+            for s in await self.list_feeds()
         ]
         return render_opml(feeds, now=self._now())
 
@@ -190,7 +191,9 @@ class FeedService:
                 stored.last_error = outcome.error
                 stored.error_streak += 1
                 if stored.error_streak in (1, 5, 20):  # log the streak's growth, not every failure
-                    log.warning("feed %s failing (%d in a row): %s", stored.url, stored.error_streak, outcome.error)
+                    log.warning(
+                        "feed %s failing (%d in a row): %s", stored.url, stored.error_streak, outcome.error
+                    )
                 return
             stored.last_error = None
             stored.error_streak = 0

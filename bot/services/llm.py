@@ -1,15 +1,15 @@
-"""LLM summaries in the background: the client over any OpenAI-compatible API, and the service that upgrades stored
-extractive summaries and tags to the LLM's.
+"""LLM summaries in the background: the client over any OpenAI-compatible API, and the service that upgrades
+stored extractive summaries and tags to the LLM's.
 
 Availability first: articles are stored with their extractive summary by ingestion, and nothing here is on the
-path of a Telegram command. An upgrade replaces the current summary and the tags in one transaction when a valid
-answer arrives; otherwise the extractive summary simply stays.
+path of a Telegram command. An upgrade replaces the current summary and the tags in one transaction when a
+valid answer arrives; otherwise the extractive summary simply stays.
 
-    LlmSummarizer.summarize(...) -> LlmOutcome      one article: at most two answers (an invalid one is retried
-                                                    once), each request retried on 429/5xx with backoff
-    CircuitBreaker                                  after repeated failures, no calls for a cool-down period
-    LlmService.upgrade_pending(filter) -> report    many articles, `concurrency` at a time, cache first
-    LlmService.run(stop)                            the bot's background loop over recently ingested articles
+    LlmSummarizer.summarize(...) -> LlmOutcome    one article: at most two answers (an invalid one is retried
+                                                  once), each request retried on 429/5xx with backoff
+    CircuitBreaker                                after repeated failures, no calls for a cool-down period
+    LlmService.upgrade_pending(filter) -> report  many articles, `concurrency` at a time, cache first
+    LlmService.run(stop)                          the bot's background loop over recently ingested articles
 
 Failures never raise out of `summarize`: they come back as values (`LlmOutcome.fallback` says why). State
 changes (circuit open/half-open/closed, JSON mode unsupported) are logged once each, never per article, and
@@ -51,8 +51,8 @@ from db.llm import (
     store_cached_answer,
 )
 from db.models import LlmCacheEntry, LlmRequest, Summary
-from summarizer.matching import search_terms
 from summarizer.llm import PROMPT_VERSION, InvalidAnswer, LlmAnswer, build_messages, read_answer
+from summarizer.matching import search_terms
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,9 @@ class CircuitBreaker:
     `clock` returns seconds (monotonic); tests move it instead of sleeping.
     """
 
-    def __init__(self, *, failures: int, cooldown: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, *, failures: int, cooldown: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._threshold = failures
         self._cooldown = cooldown
         self._clock = clock
@@ -232,7 +234,9 @@ class LlmSummarizer:
                 )
             except InvalidAnswer as exc:
                 last = outcome.attempts[-1]
-                outcome.attempts[-1] = Attempt("invalid", exc.reason, last.prompt_tokens, last.completion_tokens)
+                outcome.attempts[-1] = Attempt(
+                    "invalid", exc.reason, last.prompt_tokens, last.completion_tokens
+                )
                 continue
             self.breaker.succeeded()
             return outcome
@@ -273,15 +277,19 @@ class LlmSummarizer:
                         attempts.append(Attempt("error", "response_format not supported"))
                         if self._json_mode:
                             self._json_mode = False
-                            log.warning("the LLM server does not support JSON mode; asking for JSON in the prompt")
+                            log.warning(
+                                "the LLM server does not support JSON mode; asking for JSON in the prompt"
+                            )
                         continue
                     attempts.append(Attempt("error", _status_reason(exc)))
                     raise _RequestFailed("error", _status_reason(exc)) from None
                 except APIStatusError as exc:
-                    kind: Literal["rate_limited", "error"] = "rate_limited" if exc.status_code == 429 else "error"
+                    kind: Literal["rate_limited", "error"] = (
+                        "rate_limited" if exc.status_code == 429 else "error"
+                    )
                     attempts.append(Attempt(kind, _status_reason(exc)))
-                    if exc.status_code != 429 and exc.status_code < 500:
-                        raise _RequestFailed("error", _status_reason(exc)) from None  # 401, 404: no retry helps
+                    if exc.status_code != 429 and exc.status_code < 500:  # 401, 404: no retry helps
+                        raise _RequestFailed("error", _status_reason(exc)) from None
                     asked = retry_after_seconds(exc.response.headers)
                     wait = delay if asked is None else asked
                     if retries <= 0 or wait > self._limits.max_wait:
@@ -325,7 +333,9 @@ class UpgradeReport:
     left: int = 0  # when the LLM became unavailable: articles still pending (a new run continues)
 
     def line(self) -> str:
-        text = f"llm summaries: {self.upgraded} new, {self.cached} from cache, {self.fallback} kept extractive"
+        text = (
+            f"llm summaries: {self.upgraded} new, {self.cached} from cache, {self.fallback} kept extractive"
+        )
         if self.left:
             text += f", {self.left} still pending (the LLM is unavailable; run again later)"
         return text
@@ -407,7 +417,9 @@ class LlmService:
         """Cache first, then the LLM; store the new summary and tags, or account for the fallback."""
         model = self.model
         async with self._sessions() as session:
-            cached = await cached_answer(session, target.content_hash, model=model, prompt_version=PROMPT_VERSION)
+            cached = await cached_answer(
+                session, target.content_hash, model=model, prompt_version=PROMPT_VERSION
+            )
         if cached is not None:
             # a transaction of its own that writes first: SQLite takes the write lock at once
             async with self._sessions() as session, session.begin():
@@ -417,7 +429,9 @@ class LlmService:
                 alive = await replace_summary(session, target.id, summary, tags, tagger="llm", terms=terms)
                 session.add(self._row("cache_hit", target.id if alive else None))
             return "cached"
-        outcome = await self.summarizer.summarize(title=target.title, text=target.text, language=target.language)
+        outcome = await self.summarizer.summarize(
+            title=target.title, text=target.text, language=target.language
+        )
         if outcome.fallback == "unavailable":
             return "left"
         if outcome.answer is None:
@@ -429,7 +443,9 @@ class LlmService:
         answer = outcome.answer
         async with self._sessions() as session, session.begin():
             summary = self._summary(
-                answer.summary, prompt_tokens=outcome.prompt_tokens, completion_tokens=outcome.completion_tokens
+                answer.summary,
+                prompt_tokens=outcome.prompt_tokens,
+                completion_tokens=outcome.completion_tokens,
             )
             terms = search_terms(target.title, answer.summary, answer.tags)
             alive = await replace_summary(session, target.id, summary, answer.tags, tagger="llm", terms=terms)
@@ -499,7 +515,9 @@ class LlmService:
         return await self.upgrade_pending(self.pending(ingested_since=self._now() - self._recent))
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Upgrade recent articles until `stop` is set: a pass, then a pause of `interval` (or until woken)."""
+        """Upgrade recent articles until `stop` is set: a pass, then a pause of `interval`
+        (or until woken).
+        """
         while not stop.is_set():
             self._wake.clear()
             try:

@@ -13,7 +13,6 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from bot.sources.types import RawArticle
 from bot.urls import is_http_url
-from summarizer.matching import search_terms
 from summarizer import (
     CleanText,
     Summary,
@@ -23,6 +22,7 @@ from summarizer import (
     markdown_to_text,
     summarize,
 )
+from summarizer.matching import search_terms
 
 TITLE_SUMMARY_VERSION = "title-1"
 _NOT_WORD = re.compile(r"[\W_]+", re.UNICODE)
@@ -55,7 +55,11 @@ def canonical_link(url: str | None) -> str | None:
     if not is_http_url(url):
         return None
     parts = urlsplit(url)
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not k.startswith(_TRACKING_PARAMS)]
+    query = [
+        (k, v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        if not k.startswith(_TRACKING_PARAMS)
+    ]
     return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path or "/", urlencode(query), ""))
 
 

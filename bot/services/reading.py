@@ -1,4 +1,5 @@
-"""What readers and operators ask for: latest items, search, topics, on-demand digests, sources and statistics.
+"""What readers and operators ask for: latest items, search, topics, on-demand digests, sources
+and statistics.
 
 The bot's commands and the `newsbot` command line both read through this service.
 """

@@ -123,9 +123,13 @@ class SubscriptionService:
     async def count_topics(self, ctx: ChatContext) -> int:
         async with self._sessions() as session:
             subscriber = await SubscriberRepo(session).by_chat(ctx.chat_id)
-            return 0 if subscriber is None else len(await SubscriberRepo(session).values(subscriber.id, TOPIC))
+            return (
+                0 if subscriber is None else len(await SubscriberRepo(session).values(subscriber.id, TOPIC))
+            )
 
-    async def unsubscribe(self, ctx: ChatContext, topics: Sequence[str] | None) -> tuple[list[str], Following]:
+    async def unsubscribe(
+        self, ctx: ChatContext, topics: Sequence[str] | None
+    ) -> tuple[list[str], Following]:
         """No topics (or "all"): stop the digest. Topics: stop those; the last one gone stops the digest."""
         async with self._sessions() as session, session.begin():
             subscriber = await self._subscriber(session, ctx)
@@ -158,7 +162,9 @@ class SubscriptionService:
         """What a known subscriber follows, read only."""
         async with self._sessions() as session:
             repo = SubscriberRepo(session)
-            return Following(subscriber, await repo.values(subscriber.id, TOPIC), await repo.values(subscriber.id, MUTE))
+            return Following(
+                subscriber, await repo.values(subscriber.id, TOPIC), await repo.values(subscriber.id, MUTE)
+            )
 
     @staticmethod
     async def _following(repo: SubscriberRepo, subscriber: Subscriber) -> Following:

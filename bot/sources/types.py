@@ -40,7 +40,8 @@ class ParsedFeed:
     entries: list[RawArticle] = field(default_factory=list)
 
 
-# SourceError is defined with the rest of newsbot's errors (bot/errors.py); the subclasses are the sources' own:
+# SourceError is defined with the rest of newsbot's errors (bot/errors.py); the subclasses are
+# the sources' own:
 #   SourceError
 #    ├── PostParseError     a Markdown post file cannot be read as an article
 #    ├── FeedParseError     a document is not a usable RSS/Atom feed

@@ -1,11 +1,13 @@
-"""A running newsbot: the real PTB Application, long-polling a fake Telegram Bot API server, over a real DB."""
+"""A running newsbot: the real PTB Application, long-polling a fake Telegram Bot API server, over a
+real DB.
+"""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -23,10 +25,12 @@ from bot.sources.types import RawArticle
 from tests.fakes.telegram_server import FakeTelegram
 
 ADMIN_ID = 777
-NOW = datetime.now(timezone.utc)
+NOW = datetime.now(UTC)
 
 
-def recent_article(n: int, *, title: str, body: str, hours_ago: float = 1.0, link: str | None = None) -> RawArticle:
+def recent_article(
+    n: int, *, title: str, body: str, hours_ago: float = 1.0, link: str | None = None
+) -> RawArticle:
     return RawArticle(
         title=title,
         body=f"<p>{body}</p>",
@@ -39,12 +43,35 @@ def recent_article(n: int, *, title: str, body: str, hours_ago: float = 1.0, lin
 
 
 SAMPLE = [
-    ("华为发布新款芯片 性能提升三成", "华为今天发布新一代麒麟芯片，性能比上一代提升三成，功耗下降两成。业内人士认为，这款芯片将提升华为手机的竞争力。芯片由国内工厂代工生产。"),
-    ("国产芯片企业融资创新高", "今年以来，国产芯片企业融资总额创下新高。多家芯片设计公司完成大额融资，投资机构看好芯片产业的长期发展。分析人士提醒注意估值风险。"),
-    ("中国女足获东亚杯亚军", "中国女足在东亚杯最后一轮比赛中战平日本队，以一胜两平的战绩获得亚军。主教练表示，球队将继续备战亚运会和世界杯。"),
-    ("Apple unveils new chips for laptops", "Apple unveiled new chips for its laptops on Tuesday. The company said the chips are faster and use less power. Analysts expect strong demand for the new laptops."),
-    ("北京今晨气温创同期新低", "受寒潮影响，北京今晨最低气温降至零下十度，创下五十二年来同期最低纪录。气象台提醒市民注意防寒保暖。"),
-    ("<script>alert(1)</script> & 测试 \"标题\"", "这是一条标题里带有特殊字符的新闻，用来检查转义。<b>粗体</b> & 其他内容 < > 都必须转义。"),
+    (
+        "华为发布新款芯片 性能提升三成",
+        "华为今天发布新一代麒麟芯片，性能比上一代提升三成，功耗下降两成。"
+        "业内人士认为，这款芯片将提升华为手机的竞争力。芯片由国内工厂代工生产。",
+    ),
+    (
+        "国产芯片企业融资创新高",
+        "今年以来，国产芯片企业融资总额创下新高。多家芯片设计公司完成大额融资，"
+        "投资机构看好芯片产业的长期发展。分析人士提醒注意估值风险。",
+    ),
+    (
+        "中国女足获东亚杯亚军",
+        "中国女足在东亚杯最后一轮比赛中战平日本队，以一胜两平的战绩获得亚军。"
+        "主教练表示，球队将继续备战亚运会和世界杯。",
+    ),
+    (
+        "Apple unveils new chips for laptops",
+        "Apple unveiled new chips for its laptops on Tuesday. The company said the chips are faster and "
+        "use less power. Analysts expect strong demand for the new laptops.",
+    ),
+    (
+        "北京今晨气温创同期新低",
+        "受寒潮影响，北京今晨最低气温降至零下十度，创下五十二年来同期最低纪录。"
+        "气象台提醒市民注意防寒保暖。",
+    ),
+    (
+        "<script>alert(1)</script> & 测试 \"标题\"",
+        "这是一条标题里带有特殊字符的新闻，用来检查转义。<b>粗体</b> & 其他内容 < > 都必须转义。",
+    ),
 ]
 
 
@@ -64,7 +91,9 @@ class RunningBot:
         self.fake.push_message(chat_id, text, **kwargs)
         return await self.wait_sent(chat_id, before, wait_for)
 
-    async def press(self, chat_id: int, data: str, *, message_id: int, wait_for: int = 1, **kwargs: Any) -> list[dict[str, Any]]:
+    async def press(
+        self, chat_id: int, data: str, *, message_id: int, wait_for: int = 1, **kwargs: Any
+    ) -> list[dict[str, Any]]:
         before = len(self.fake.sent(chat_id)) + len(self.fake.calls_to("editMessageText"))
         self.fake.push_callback(chat_id, data, message_id=message_id, **kwargs)
         for _ in range(250):
@@ -81,7 +110,9 @@ class RunningBot:
                 await asyncio.sleep(0.05)  # let any further (unexpected) messages arrive too
                 return self.fake.sent(chat_id)[before:]
             await asyncio.sleep(0.02)
-        raise AssertionError(f"the bot sent {len(self.fake.sent(chat_id)) - before} messages to {chat_id}, not {count}")
+        raise AssertionError(
+            f"the bot sent {len(self.fake.sent(chat_id)) - before} messages to {chat_id}, not {count}"
+        )
 
     def last_message_id(self, chat_id: int) -> int:
         """The message_id Telegram gave the bot's newest message in the chat."""
@@ -108,7 +139,9 @@ async def services(database_url: str) -> AsyncIterator[Services]:
 @pytest.fixture
 async def running_bot(services: Services) -> AsyncIterator[RunningBot]:
     ingest = services.ingest
-    await ingest.store_articles(recent_article(i, title=t, body=b, hours_ago=1 + i) for i, (t, b) in enumerate(SAMPLE))
+    await ingest.store_articles(
+        recent_article(i, title=t, body=b, hours_ago=1 + i) for i, (t, b) in enumerate(SAMPLE)
+    )
     async with FakeTelegram() as fake:
         application = build_application(token=fake.token, base_url=fake.base_url, commands=services.commands)
         await application.initialize()

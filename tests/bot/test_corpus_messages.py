@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo
 
 from bot.render import render_digest, render_items
 from bot.telegram_html import escape
-from readmodels import DigestGroup
 from db.repositories import latest_articles
+from readmodels import DigestGroup
 from tests.bot.conftest import RunningBot
 from tests.fakes.telegram_server import parse_html, utf16_len
 

@@ -7,11 +7,11 @@ import os
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
-from readmodels import ChatContext
 from bot.services.ingest import IngestService
 from bot.services.subscriptions import SubscriptionService
 from bot.sources.types import RawArticle
 from db.engine import make_engine, make_sessionmaker, upgrade_schema
+from readmodels import ChatContext
 from tests.fakes.telegram_server import FakeTelegram
 
 

@@ -10,13 +10,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from readmodels import ChatContext
 from bot.digest_messages import DigestMessages
 from bot.services.digests import DigestService
 from bot.services.ingest import IngestService
 from bot.services.subscriptions import SubscriptionService
 from bot.sources.types import RawArticle
 from db.models import Delivery, OutboxMessage, Subscriber
+from readmodels import ChatContext
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -158,7 +158,8 @@ async def test_concurrent_runs_store_each_digest_once(sessions: async_sessionmak
     for chat in range(1, 41):
         await subs.subscribe(ChatContext(chat, "private", chat, "zh"), [])
     await ingest.store_articles([article(1, *CHIP, clock() - timedelta(hours=1))])
-    other = DigestService(sessions, writer=DigestMessages(), now=clock)  # a second process, e.g. a restart overlapping the old one
+    # a second process, e.g. a restart overlapping the old one
+    other = DigestService(sessions, writer=DigestMessages(), now=clock)
     first, second = await asyncio.gather(digests.run(), other.run())
     assert first.enqueued + second.enqueued == 40
     async with sessions() as session:

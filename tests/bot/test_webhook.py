@@ -8,8 +8,8 @@ from pathlib import Path
 
 import aiohttp
 
-from bot.config import load_settings
 from bot.composition import open_services
+from bot.config import load_settings
 from bot.runner import run_bot
 from tests.fakes.telegram_server import FakeTelegram
 
