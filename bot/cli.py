@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -562,3 +563,9 @@ def run_cli(
     except KeyboardInterrupt:
         print("newsbot: interrupted", file=err)
         return 130
+    except BrokenPipeError:
+        # the reader went away (`newsbot latest | head`): stop quietly; point stdout at devnull so that
+        # Python's own flush at exit does not fail again (the recipe in the `signal` module's documentation)
+        if out is sys.stdout:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FAILURES

@@ -178,3 +178,20 @@ def test_feed_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert "bad.opml" in err
     code, out, _ = run(["feeds", "list", "--json"])
     assert [f["url"] for f in json.loads(out)] == ["https://example.com/rss"]
+
+
+def test_a_reader_that_stops_early_gets_no_traceback(newsbot: str, corpus: Path) -> None:
+    """`newsbot latest | head -1`: a reader that goes away ends newsbot quietly, without a traceback."""
+    subprocess.run([newsbot, "import", str(corpus / "articles")], check=True, capture_output=True)
+    command = [newsbot, "latest", "-n", "50"]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as reader:
+        assert reader.stdout is not None
+        assert reader.stderr is not None
+        # gone before newsbot has written anything (it takes a moment to start):
+        # its first write meets a closed pipe
+        reader.stdout.close()
+        errors = reader.stderr.read().decode()
+        status = reader.wait(timeout=60)
+    assert "Traceback" not in errors
+    assert "BrokenPipeError" not in errors
+    assert status == 1
