@@ -219,7 +219,7 @@ def fill_sqlite(path: Path, count: int, *, now: datetime, span: timedelta = SPAN
         con.close()
 
 
-async def fill_postgres(dsn: str, count: int, *, now: datetime) -> None:
+async def fill_postgres(dsn: str, count: int, *, now: datetime, span: timedelta = SPAN) -> None:
     """The same rows through asyncpg COPY, then ANALYZE (as autovacuum would after a bulk load)."""
     import asyncpg
 
@@ -231,7 +231,7 @@ async def fill_postgres(dsn: str, count: int, *, now: datetime) -> None:
             records=[(i + 1, name, name.casefold()) for i, name in enumerate(names)],
             columns=["id", "name", "key"],
         )
-        for chunk in articles(count, now=now):
+        for chunk in articles(count, now=now, span=span):
             await con.copy_records_to_table(
                 "articles",
                 records=[_article_values(r, r.listed_at) for r in chunk],

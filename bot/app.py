@@ -7,6 +7,7 @@ getMe, setMyCommands and CHANNEL_ID.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 
@@ -37,8 +38,8 @@ from bot.commands import Button, CommandService, Reply
 from bot.config import Settings
 from bot.errors import CannotRun
 from bot.i18n import LANGUAGES, choose_language, t
+from bot.services.replies import ReplyService
 from bot.services.subscriptions import SubscriptionService
-from bot.telegram_html import html_to_plain
 from readmodels import ChatContext
 
 log = logging.getLogger(__name__)
@@ -69,11 +70,18 @@ def keyboard(buttons: Sequence[Sequence[Button]]) -> InlineKeyboardMarkup | None
     )
 
 
-class TelegramAdapter:
-    """PTB callbacks: parse the update, ask the command layer, send what it answers."""
+def keyboard_json(buttons: Sequence[Sequence[Button]]) -> str | None:
+    """The inline keyboard as Bot API JSON, as the outbox stores it."""
+    markup = keyboard(buttons)
+    return None if markup is None else json.dumps(markup.to_dict(), ensure_ascii=False)
 
-    def __init__(self, commands: CommandService) -> None:
+
+class TelegramAdapter:
+    """PTB callbacks: parse the update, ask the command layer, queue what it answers (the outbox sends it)."""
+
+    def __init__(self, commands: CommandService, replies: ReplyService) -> None:
         self._commands = commands
+        self._replies = replies
 
     async def on_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         ctx, message = chat_context(update), update.effective_message
@@ -81,7 +89,7 @@ class TelegramAdapter:
             return
         name = message.text.split()[0].lstrip("/").split("@")[0]
         reply = await self._commands.handle(ctx, name, context.args or [])
-        await self.send(context, ctx.chat_id, reply)
+        await self.send(ctx, reply)
 
     async def on_other_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         ctx, message = chat_context(update), update.effective_message
@@ -91,12 +99,12 @@ class TelegramAdapter:
         if "@" in first and first.split("@", 1)[1].lower() != (context.bot.username or "").lower():
             return  # addressed to another bot in this group
         name = first.lstrip("/").split("@")[0]
-        await self.send(context, ctx.chat_id, await self._commands.handle(ctx, name, []))
+        await self.send(ctx, await self._commands.handle(ctx, name, []))
 
     async def on_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         ctx = chat_context(update)
         if ctx is not None:
-            await self.send(context, ctx.chat_id, await self._commands.free_text(ctx))
+            await self.send(ctx, await self._commands.free_text(ctx))
 
     async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
@@ -114,29 +122,32 @@ class TelegramAdapter:
                 if "not modified" in str(exc).lower():
                     return
                 log.info("editing a message failed (%s); sending a new one", exc)
-        await self.send(context, ctx.chat_id, reply)
+        await self.send(ctx, reply)
 
-    async def send(self, context: ContextTypes.DEFAULT_TYPE, chat_id: int, reply: Reply) -> None:
-        """Send each chunk at once (replies do not wait in the outbox); buttons go with the last chunk."""
-        for index, chunk in enumerate(reply.chunks):
-            markup = keyboard(reply.buttons) if index == len(reply.chunks) - 1 else None
-            try:
-                await context.bot.send_message(chat_id, chunk, reply_markup=markup)
-            except BadRequest as exc:
-                if "parse entities" not in str(exc).lower():
-                    raise
-                log.warning("Telegram refused our HTML (%s); sending plain text", exc)
-                await context.bot.send_message(
-                    chat_id, html_to_plain(chunk), reply_markup=markup, parse_mode=None
-                )
+    async def send(self, ctx: ChatContext, reply: Reply) -> None:
+        """Queue the reply's chunks in the outbox, ahead of scheduled mail; buttons go with the last chunk.
+
+        The outbox paces them within the chat's budget, retries a 429 and resends refused HTML as plain text.
+        """
+        await self._replies.enqueue(
+            chat_id=ctx.chat_id,
+            chat_kind=ctx.chat_kind,
+            chunks=reply.chunks,
+            reply_markup=keyboard_json(reply.buttons),
+        )
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         error = context.error
         log.error("handling an update failed: %s: %s", type(error).__name__, error, exc_info=error)
         if isinstance(update, Update) and (ctx := chat_context(update)) is not None:
+            notice = t(choose_language(None, ctx.language_code), "error")
             try:
-                lang = choose_language(None, ctx.language_code)
-                await context.bot.send_message(ctx.chat_id, t(lang, "error"))
+                await self._replies.enqueue(chat_id=ctx.chat_id, chat_kind=ctx.chat_kind, chunks=[notice])
+                return
+            except Exception as exc:  # the database may be what failed: tell the user directly instead
+                log.warning("could not queue the error notice for chat %s: %s", ctx.chat_id, exc)
+            try:
+                await context.bot.send_message(ctx.chat_id, notice)
             except TelegramError as exc:
                 log.warning("could not tell chat %s about the error: %s", ctx.chat_id, exc)
 
@@ -178,7 +189,12 @@ async def register_commands(application: Application, commands: CommandService) 
 
 
 def build_application(
-    *, token: str, base_url: str, commands: CommandService, builder: ApplicationBuilder | None = None  # type: ignore[type-arg]
+    *,
+    token: str,
+    base_url: str,
+    commands: CommandService,
+    replies: ReplyService,
+    builder: ApplicationBuilder | None = None,  # type: ignore[type-arg]
 ) -> Application:  # type: ignore[type-arg]
     defaults = Defaults(parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True))
     application = (
@@ -189,7 +205,7 @@ def build_application(
         .concurrent_updates(True)
         .build()
     )
-    adapter = TelegramAdapter(commands)
+    adapter = TelegramAdapter(commands, replies)
     application.add_handler(CommandHandler(commands.command_names, adapter.on_command))
     application.add_handler(MessageHandler(filters.COMMAND, adapter.on_other_command))
     application.add_handler(CallbackQueryHandler(adapter.on_button))

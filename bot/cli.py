@@ -23,6 +23,7 @@ from typing import TextIO
 
 import aiohttp
 from telegram import Bot
+from telegram.request import HTTPXRequest
 
 from bot import __version__
 from bot.app import bot_token, initialize_bot, resolve_channel
@@ -134,7 +135,8 @@ async def cmd_stats(args: argparse.Namespace, app: Services, out: TextIO, err: T
 async def cmd_fetch(args: argparse.Namespace, app: Services, out: TextIO, err: TextIO) -> int:
     timeout = aiohttp.ClientTimeout(total=None)
     async with aiohttp.ClientSession(timeout=timeout) as http:
-        outcomes = await app.feeds.fetch_all(http)
+        # on demand: also feeds fetched within the interval (never one another process is fetching)
+        outcomes = await app.feeds.fetch_all(http, force=True)
     if not outcomes:
         print("no feeds; add one with: newsbot feeds add URL", file=out)
         return EXIT_OK
@@ -282,21 +284,36 @@ async def cmd_digest(args: argparse.Namespace, app: Services, out: TextIO, err: 
 
 
 async def send_digests_now(app: Services) -> str:
-    """Enqueue today's digest for every digest subscriber not yet served, then send the outbox."""
+    """Enqueue today's digest for every digest subscriber not yet served, then see them sent: by this
+    process, or by a running bot when one holds the sender lease (it sends; this waits and reports)."""
     settings = app.settings
-    bot = Bot(bot_token(settings), base_url=settings.telegram_base_url)
+    # a connection per request in flight, as the running bot's Application has
+    request = HTTPXRequest(connection_pool_size=settings.send_concurrency + 4)
+    bot = Bot(bot_token(settings), base_url=settings.telegram_base_url, request=request)
     await initialize_bot(bot, settings)
     try:
         if settings.channel_id:
             await resolve_channel(bot, app.subscriptions, settings.channel_id)
         report = await app.digests.run(force=True)
-        totals = await app.outbox_sender(bot).drain(patience=SEND_NOW_PATIENCE)
+        sender = app.outbox_sender(bot)
+        elsewhere = await sender.lease_holder()
+        totals = await sender.drain(patience=SEND_NOW_PATIENCE)
+        keys = [(d.subscriber.id, d.local_date) for d in report.planned if d.chunks]
+        statuses = await sender.await_digests(keys, patience=SEND_NOW_PATIENCE) if keys else {}
     finally:
         await bot.shutdown()
-    return (
+    planned = (
         f"digests: {report.enqueued} enqueued, {report.empty} with nothing new, "
-        f"{report.already_done} already sent; outbox: {totals}"
+        f"{report.already_done} already sent"
     )
+    if not keys:
+        return planned
+    words = {"sent": "sent", "failed": "failed", "dropped": "dropped (chat gone)", "pending": "still pending"}
+    outcome = ", ".join(f"{statuses[s]} {word}" for s, word in words.items() if statuses.get(s))
+    sender_line = (
+        f"sent by the running bot {elsewhere}" if elsewhere and not totals.total() else f"outbox: {totals}"
+    )
+    return f"{planned}; delivered: {outcome or 'nothing yet'}; {sender_line}"
 
 
 def cmd_summarize(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:

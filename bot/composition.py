@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -23,9 +23,11 @@ from bot.errors import CannotRun
 from bot.services.delivery import Clock, OutboxSender, SendLimits, SystemClock
 from bot.services.digests import DigestService
 from bot.services.feeds import FeedService, FetchLimits
-from bot.services.ingest import IngestService, utc_now
+from bot.services.inbox import InboxService
+from bot.services.ingest import IngestService, process_name, utc_now
 from bot.services.llm import LlmLimits, LlmService, build_llm_service
 from bot.services.reading import ReadingService
+from bot.services.replies import ReplyService
 from bot.services.subscriptions import SubscriptionService
 from db.engine import make_engine, make_sessionmaker, upgrade_schema
 
@@ -43,10 +45,15 @@ class Services:
     digests: DigestService
     reading: ReadingService
     commands: CommandService
+    replies: ReplyService
     llm: LlmService | None = None  # None unless LLM summaries are on (see Settings.uses_llm)
+    inbox: InboxService | None = None  # None unless INBOX_DIR is set
+    # this process among the others on the database: the holder of its leases and claims
+    process: str = field(default_factory=process_name)
 
     def outbox_sender(self, bot: Bot, *, clock: Clock | None = None) -> OutboxSender:
-        """The sender of the outbox through `bot` (the running Application's, or one of its own)."""
+        """The sender of the outbox through `bot` (the running Application's, or one of its own); it sends
+        only while this process holds the bot's sender lease."""
         s = self.settings
         limits = SendLimits(
             global_per_second=s.send_global_per_second,
@@ -54,7 +61,15 @@ class Services:
             group_per_minute=s.send_group_per_minute,
         )
         return OutboxSender(
-            self.sessions, bot, limits=limits, clock=clock or SystemClock(), max_attempts=s.send_max_attempts
+            self.sessions,
+            bot,
+            limits=limits,
+            clock=clock or SystemClock(),
+            max_attempts=s.send_max_attempts,
+            concurrency=s.send_concurrency,
+            holder=self.process,
+            lease_seconds=s.outbox_lease_seconds,
+            poll_interval=s.outbox_poll_interval,
         )
 
 
@@ -81,7 +96,15 @@ async def open_services(
             max_file_bytes=settings.max_file_bytes,
             now=now,
         )
-        feeds = FeedService(sessions, ingest, limits=_fetch_limits(settings), now=now)
+        process = process_name()
+        feeds = FeedService(
+            sessions,
+            ingest,
+            limits=_fetch_limits(settings),
+            now=now,
+            holder=process,
+            poll_interval=timedelta(seconds=settings.fetch_interval),
+        )
         digests = DigestService(sessions, writer=DigestMessages(), now=now)
         subscriptions = SubscriptionService(
             sessions, default_timezone=settings.timezone, default_digest_time=settings.digest_time, now=now
@@ -90,15 +113,36 @@ async def open_services(
         commands = CommandService(
             subscriptions=subscriptions, reading=reading, feeds=feeds, admin_ids=settings.admin_ids, now=now
         )
+        replies = ReplyService(sessions, now=now)
         if settings.uses_llm:
             llm = _llm_service(settings, sessions)
         yield Services(
-            settings, engine, sessions, ingest, feeds, subscriptions, digests, reading, commands, llm
+            settings,
+            engine,
+            sessions,
+            ingest,
+            feeds,
+            subscriptions,
+            digests,
+            reading,
+            commands,
+            replies,
+            llm,
+            _inbox_service(settings, sessions, ingest, process),
+            process,
         )
     finally:
         if llm is not None:
             await llm.close()
         await engine.dispose()
+
+
+def _inbox_service(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession], ingest: IngestService, process: str
+) -> InboxService | None:
+    if settings.inbox_dir is None:
+        return None
+    return InboxService(sessions, ingest, settings.inbox_dir, holder=process)
 
 
 def _fetch_limits(settings: Settings) -> FetchLimits:

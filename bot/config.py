@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.errors import SettingsError
@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     webhook_listen: str = "0.0.0.0"
     webhook_port: int = Field(default=8443, ge=1, le=65535)
     webhook_secret: SecretStr | None = None
+    # who receives updates: auto = webhook when WEBHOOK_URL is set, else long polling; off = this process
+    # receives none (Telegram serves one receiver per bot; the other processes still send and run jobs)
+    updates: Literal["auto", "polling", "webhook", "off"] = "auto"
     # the running bot
     fetch_interval: float = Field(default=600.0, ge=10)  # seconds between feed polls
     # seconds between looks for due digests
@@ -65,6 +68,11 @@ class Settings(BaseSettings):
     send_private_per_second: float = Field(default=1.0, gt=0)
     send_group_per_minute: float = Field(default=20.0, gt=0)
     send_max_attempts: int = Field(default=8, ge=1, le=100)
+    send_concurrency: int = Field(default=32, ge=1, le=200)  # requests to Telegram in flight at once
+    # several processes: one sends for the bot while it renews this lease; another takes over when it lapses
+    outbox_lease_seconds: float = Field(default=30.0, ge=1, le=3600)
+    # seconds between looks at the outbox for messages enqueued by another process (replies wait this long)
+    outbox_poll_interval: float = Field(default=0.25, ge=0.01, le=60)
     # LLM summaries (used by the LLM summarizer)
     summarizer: Literal["extractive", "llm", "auto"] = "auto"
     openai_api_key: SecretStr | None = None
@@ -120,6 +128,14 @@ class Settings(BaseSettings):
     def _http_url(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("http://", "https://")):
             raise ValueError("must be an http:// or https:// URL")
+        return value
+
+    @field_validator("updates")
+    @classmethod
+    def _webhook_has_url(cls, value: str, info: ValidationInfo) -> str:
+        # webhook_url is declared first, so it is validated and in info.data when it was given and valid
+        if value == "webhook" and not info.data.get("webhook_url"):
+            raise ValueError("webhook needs WEBHOOK_URL (the public HTTPS URL Telegram posts updates to)")
         return value
 
     @model_validator(mode="after")

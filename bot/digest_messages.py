@@ -6,7 +6,7 @@ It is handed to `DigestService` by the composition root (`bot/composition.py`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from datetime import date
 from zoneinfo import ZoneInfo
 
@@ -21,6 +21,9 @@ def subscriber_language(subscriber: SubscriberView) -> Lang:
 
 class DigestMessages:
     """`bot.services.digests.DigestWriter` in the bot's languages."""
+
+    def style(self, subscriber: SubscriberView) -> Hashable:
+        return subscriber_language(subscriber), subscriber.timezone
 
     def other_label(self, subscriber: SubscriberView) -> str:
         return t(subscriber_language(subscriber), "digest_other")

@@ -22,6 +22,7 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
+from functools import lru_cache
 
 from bot.telegram_html import CAPTION_LIMIT, MESSAGE_LIMIT, escape, split_text, utf16_len
 from bot.urls import is_http_url
@@ -188,21 +189,48 @@ _SHAPES = (
 
 
 def _render_item(view: ArticleView, *, tz: tzinfo, index: int | None, budget: int) -> str:
-    title = _one_line(view.title) or _ELLIPSIS
-    publisher = _one_line(view.publisher)
-    href = _safe_href(view.link)
-    when = format_local_time(view.published_at or view.listed_at, tz)
-    tags = _hashtag_line(view.tags)
-    summary = "" if _repeats_title(view.summary, title) else _summary_lines(view.summary)
+    text = _item_text(view.title, view.publisher, view.link, tuple(view.tags), view.summary)
+    return _item_html(text, format_local_time(view.published_at or view.listed_at, tz), index, budget)
+
+
+# One day's articles are in many chats' digests: what an item shows, and its parts cut to the room left, are
+# worked out once per article (the caches are keyed by everything their results depend on).
+
+
+@dataclass(frozen=True, slots=True)
+class _ItemText:
+    """What an item shows, whatever its number, time and room."""
+
+    title: str
+    publisher: str
+    href: str | None
+    tags: str
+    summary: str
+
+
+@lru_cache(maxsize=4096)
+def _item_text(
+    title: str, publisher: str, link: str | None, tags: tuple[str, ...], summary: str
+) -> _ItemText:
+    shown_title = _one_line(title) or _ELLIPSIS
+    return _ItemText(
+        title=shown_title,
+        publisher=_one_line(publisher),
+        href=_safe_href(link),
+        tags=_hashtag_line(tags),
+        summary="" if _repeats_title(summary, shown_title) else _summary_lines(summary),
+    )
+
+
+def _item_html(text: _ItemText, when: str, index: int | None, budget: int) -> str:
+    title, publisher, href, tags, summary = text.title, text.publisher, text.href, text.tags, text.summary
     prefix = f"{index}. " if index is not None else ""
 
     for shape in _SHAPES:
-        shown_title = escape(_cut(title, max_chars=shape.title_chars, max_units=shape.title_units))
+        shown_title = _escaped_cut(title, shape.title_chars, shape.title_units)
         if shape.linked and href is not None:
             shown_title = f'<a href="{href}">{shown_title}</a>'
-        shown_publisher = escape(
-            _cut(publisher, max_chars=shape.publisher_chars, max_units=shape.publisher_units)
-        )
+        shown_publisher = _escaped_cut(publisher, shape.publisher_chars, shape.publisher_units)
         meta = f"{shown_publisher}{_META_SEPARATOR}{when}" if shown_publisher else when
         lines = [f"{prefix}<b>{shown_title}</b>", f"<i>{meta}</i>"]
         tail = [tags] if shape.tags and tags else []
@@ -213,10 +241,15 @@ def _render_item(view: ArticleView, *, tz: tzinfo, index: int | None, budget: in
         raise ValueError(f"an item does not fit in {budget} UTF-16 code units")
 
     # the summary takes what is left, less the newline before it
-    shown_summary = _cut(summary, max_chars=_SUMMARY_MAX_CHARS, max_units=budget - fixed - 1)
+    shown_summary = _escaped_cut(summary, _SUMMARY_MAX_CHARS, budget - fixed - 1)
     if shown_summary:
-        lines.append(escape(shown_summary))
+        lines.append(shown_summary)
     return "\n".join(lines + tail)
+
+
+@lru_cache(maxsize=8192)
+def _escaped_cut(text: str, max_chars: int, max_units: int) -> str:
+    return escape(_cut(text, max_chars=max_chars, max_units=max_units))
 
 
 def render_item(view: ArticleView, *, tz: tzinfo, index: int | None = None) -> str:

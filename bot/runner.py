@@ -11,10 +11,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from dataclasses import dataclass, field
 from datetime import timedelta
-from pathlib import Path
-from urllib.parse import urlsplit
 
 import aiohttp
 from telegram.ext import Application, ContextTypes
@@ -23,37 +20,9 @@ from bot.app import bot_token, build_application, initialize_bot, register_comma
 from bot.composition import Services
 from bot.errors import CannotRun
 from bot.services.delivery import OutboxSender
-from bot.sources.files import is_article_file
+from bot.updates import start_receiving
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(slots=True)
-class InboxWatcher:
-    """Imports post files dropped into a folder once their size has stopped changing (not half-written)."""
-
-    folder: Path
-    seen: dict[Path, tuple[int, float]] = field(default_factory=dict)
-    settling: dict[Path, tuple[int, float]] = field(default_factory=dict)
-
-    def ready_files(self) -> list[Path]:
-        if not self.folder.is_dir():
-            return []
-        ready = []
-        for path in sorted(self.folder.rglob("*")):
-            if not path.is_file() or not is_article_file(path):
-                continue
-            stat = path.stat()
-            signature = (stat.st_size, stat.st_mtime)
-            if self.seen.get(path) == signature:
-                continue
-            if self.settling.get(path) == signature:
-                ready.append(path)
-                self.seen[path] = signature
-                del self.settling[path]
-            else:
-                self.settling[path] = signature
-        return ready
 
 
 async def run_bot(
@@ -61,12 +30,16 @@ async def run_bot(
 ) -> int:
     settings = services.settings
     application = build_application(
-        token=bot_token(settings), base_url=settings.telegram_base_url, commands=services.commands
+        token=bot_token(settings),
+        base_url=settings.telegram_base_url,
+        commands=services.commands,
+        replies=services.replies,
     )
     await initialize_bot(application.bot, settings)
     await application.initialize()
     stop = stop or asyncio.Event()
     sender = services.outbox_sender(application.bot)
+    services.replies.on_enqueued(sender.wake)  # a reply goes out at once when this process is the sender
     http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None))
     upgrading: asyncio.Task[None] | None = None
     try:
@@ -77,21 +50,7 @@ async def run_bot(
         if install_signals:
             _install_signal_handlers(stop)
         await application.start()
-        assert application.updater is not None
-        if settings.webhook_url:
-            await application.updater.start_webhook(
-                listen=settings.webhook_listen,
-                port=settings.webhook_port,
-                # listen on the path Telegram is told, so a reverse proxy can pass requests through unchanged
-                url_path=urlsplit(settings.webhook_url).path.lstrip("/"),
-                webhook_url=settings.webhook_url,
-                secret_token=settings.webhook_secret.get_secret_value() if settings.webhook_secret else None,
-                allowed_updates=["message", "callback_query", "my_chat_member"],
-            )
-        else:
-            await application.updater.start_polling(
-                allowed_updates=["message", "callback_query", "my_chat_member"]
-            )
+        await start_receiving(application, settings)  # webhook, polling or none, as UPDATES says
         log.info("newsbot is running as @%s", application.bot.username)
         sending = asyncio.create_task(sender.run(stop), name="outbox-sender")
         if services.llm is not None:
@@ -146,17 +105,14 @@ def _schedule_jobs(
 
     jobs.run_repeating(poll_feeds, interval=timedelta(seconds=settings.fetch_interval), first=5, name="feeds")
     jobs.run_repeating(run_digests, interval=settings.digest_check_interval, first=1, name="digests")
-    if settings.inbox_dir is not None:
-        watcher = InboxWatcher(settings.inbox_dir)
+    if (inbox := services.inbox) is not None:
+        # each inbox file is imported by one process, however many watch the folder (bot/services/inbox.py)
 
         async def import_inbox(_: ContextTypes.DEFAULT_TYPE) -> None:
-            files = watcher.ready_files()
-            if files:
-                result = await services.ingest.import_paths(
-                    files, on_failure=lambda f: log.warning("inbox: %s", f)
-                )
-                log.info("inbox: %s", result.summary_line())
-                if result.imported and services.llm is not None:
+            report = await inbox.import_ready(on_failure=lambda f: log.warning("inbox: %s", f))
+            if report.files:
+                log.info("inbox: %s", report.result.summary_line())
+                if report.result.imported and services.llm is not None:
                     services.llm.wake()
 
         jobs.run_repeating(import_inbox, interval=settings.inbox_interval, first=1, name="inbox")

@@ -60,6 +60,9 @@ class Source(Base):
     last_status: Mapped[str | None] = mapped_column(String(64))  # "ok", "not modified", "error"
     last_error: Mapped[str | None] = mapped_column(Text)
     error_streak: Mapped[int] = mapped_column(Integer, default=0)
+    # the fetch claim: the process fetching the feed now, and until when (taken over after that)
+    fetch_claimed_by: Mapped[str | None] = mapped_column(String(128))
+    fetch_claim_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Article(Base):
@@ -229,7 +232,7 @@ class Delivery(Base):
 
 
 class OutboxMessage(Base):
-    """A scheduled message waiting to be sent (digests, channel posts). It survives restarts.
+    """A message waiting to be sent (replies, digests, channel posts). It survives restarts.
 
     It leaves "pending" only when Telegram accepted it ("sent"), when its chat is gone ("dropped"), or after
     the last allowed attempt ("dead", kept with its last error).
@@ -237,7 +240,9 @@ class OutboxMessage(Base):
 
     __tablename__ = "outbox"
     __table_args__ = (
-        Index("ix_outbox_status_not_before", "status", "not_before"),
+        # the claim: pending rows by priority, then due time (replies before digests)
+        Index("ix_outbox_status_priority_not_before", "status", "priority", "not_before", "id"),
+        Index("ix_outbox_claimed_by", "claimed_by"),
         Index("ix_outbox_delivery", "delivery_id", "seq"),
         # the sender drops, retargets and looks up a chat's pending messages
         Index("ix_outbox_subscriber_status", "subscriber_id", "status"),
@@ -246,9 +251,16 @@ class OutboxMessage(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     delivery_id: Mapped[int | None] = mapped_column(ForeignKey("deliveries.id", ondelete="CASCADE"))
-    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
+    # None for a reply to a chat newsbot keeps no record of (its record could not be made)
+    subscriber_id: Mapped[int | None] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
     chat_id: Mapped[int] = mapped_column(BigInteger)
     chat_kind: Mapped[str] = mapped_column(String(16))  # picks the per-chat rate budget
+    # 0: a reply to someone waiting; 1: scheduled (digests, channel posts). Lower goes first.
+    priority: Mapped[int] = mapped_column(Integer, default=1)
+    reply_markup: Mapped[str | None] = mapped_column(Text)  # inline keyboard as Bot API JSON, with the text
+    # the claim: which sender process holds the row, and until when (taken over after that)
+    claimed_by: Mapped[str | None] = mapped_column(String(128))
+    claim_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     seq: Mapped[int] = mapped_column(Integer, default=0)  # order of the parts of one delivery
     text: Mapped[str] = mapped_column(Text)  # Telegram HTML, within the message (or caption) limit
     photo_url: Mapped[str | None] = mapped_column(String(2048))  # sent as a photo with `text` as caption
@@ -260,6 +272,17 @@ class OutboxMessage(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     message_id: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class SenderLease(Base):
+    """Who sends for a bot token: Telegram's flood limits are per bot, so one process at a time sends (the
+    holder renews `expires_at`; when it stops renewing, another process takes over)."""
+
+    __tablename__ = "sender_leases"
+
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)  # "telegram:" + a hash of the token
+    holder: Mapped[str] = mapped_column(String(128))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class LlmRequest(Base):
@@ -301,3 +324,20 @@ class LlmCacheEntry(Base):
     prompt_tokens: Mapped[int | None] = mapped_column(Integer)
     completion_tokens: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class InboxFile(Base):
+    """A file of INBOX_DIR as one process claimed it for import: several processes watching one folder import
+    each version of a file (its size and mtime) once. A changed file is claimed again; so is the file of a
+    process that died while importing it, once `claimed_at` is older than the claim's lifetime."""
+
+    __tablename__ = "inbox_files"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    path: Mapped[str] = mapped_column(String(2048), unique=True)  # absolute, symlinks resolved
+    size: Mapped[int] = mapped_column(BigInteger)
+    mtime_ns: Mapped[int] = mapped_column(BigInteger)  # integer nanoseconds: compared exactly, unlike floats
+    claimed_by: Mapped[str] = mapped_column(String(128))
+    claimed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    imported_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # None while the import runs
+    outcome: Mapped[str | None] = mapped_column(String(200))  # the import's summary line

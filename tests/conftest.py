@@ -153,6 +153,17 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 
 @pytest.fixture
+async def other_process(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """Sessions of a second engine on the same database, as a second newsbot process has (the schema is
+    made by the `sessions` fixture)."""
+    engine = make_engine(database_url)
+    try:
+        yield make_sessionmaker(engine)
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
 async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
     engine = make_engine(database_url)
     await upgrade_schema(engine)

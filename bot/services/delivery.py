@@ -1,15 +1,26 @@
 """Sending the outbox: due messages go to Telegram within its flood limits, and every outcome is recorded.
 
-`OutboxSender.send_due()` sends what is due now and returns a `SendReport`; `run()` repeats it until stopped.
-It only sends: what to say comes rendered (`bot.render`) and queued (`db.outbox.OutboxRepo.enqueue`).
+`OutboxSender.run()` sends until stopped; `send_due()` sends what is due now and returns a `SendReport`;
+`drain()` also waits for what becomes due soon. It only sends: what to say comes rendered (`bot.render`) and
+queued (`db.outbox.OutboxRepo.enqueue` / `enqueue_reply`).
+
+Several processes (several `newsbot run`, or `newsbot digest --send-now` beside a running bot):
+- Telegram's limits are per bot, so one process at a time sends: the holder of the bot's sender lease (a row
+  renewed every third of `lease_seconds`). The others keep trying to take it; one that takes it over waits
+  until the previous holder's last second has passed. `send_due()` and `drain()` give it back when done.
+- The holder claims due rows in batches (`OutboxRepo.claim`: SKIP LOCKED on PostgreSQL, one write statement on
+  SQLite) before sending them; the claims are renewed with the lease and given back on stop, so the rows of a
+  process that died are sent by the next holder once its claims have run out: each at most once more, and
+  only if it was in flight (Telegram accepted it, the record was not yet committed).
+- Accepted messages are recorded in batches (`_SentLog`, a group commit); other outcomes at once.
 
 Pacing, measured on the injected `Clock` with sliding windows like Telegram's:
-- all chats together: `global_per_second` (30/s);
+- all chats together: `global_per_second` (30/s); replies to users go before scheduled mail;
 - one chat: `private_per_second` (1/s) - Telegram asks for at most one message a second in any chat;
 - a group, supergroup or channel in addition: `group_per_minute` (20/min).
 A chat waiting on its budget, a 429 or a backoff never holds up the others: each chat is worked through on its
-own, one message at a time in enqueue order (the parts of a delivery by seq), at most `concurrency` requests
-in flight.
+own, one message at a time in `chat_order` (replies first, then enqueue order, the parts of a delivery by
+seq), at most `concurrency` requests in flight.
 
 What Telegram answers, and what happens (error texts matched case-insensitively; nothing stops the sender):
     accepted                     -> "sent" (message_id, sent_at); the delivery settles once no part is pending
@@ -23,33 +34,34 @@ What Telegram answers, and what happens (error texts matched case-insensitively;
                                  -> attempts+1, the chat waits 2, 4, 8 ... 300 s; "dead" after max_attempts
 `BadRequest` and `TimedOut` are subclasses of `NetworkError` in PTB, so the order of the handlers matters.
 A TimedOut request may still have reached Telegram: retrying it can deliver a message twice (at least once).
-
-Each state change is its own short transaction with its own session; no session is shared between chats.
 """
 
 from __future__ import annotations
 
 import asyncio
 import enum
+import hashlib
 import itertools
+import json
 import logging
 import math
 import warnings
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from telegram import Bot, LinkPreviewOptions
+from telegram import Bot, InlineKeyboardMarkup, LinkPreviewOptions
 from telegram.constants import MessageLimit, ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
 from telegram.warnings import PTBDeprecationWarning
 
+from bot.services.ingest import process_name
 from bot.telegram_html import html_to_plain, utf16_len
 from db.models import OutboxMessage
-from db.outbox import OutboxRepo
+from db.outbox import REPLY, SCHEDULED, OutboxRepo, SentRecord, chat_order
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +70,6 @@ BACKOFF_CAP = 300.0
 # Added to every pacing window: a request sent exactly one window after another may reach Telegram a little
 # sooner than that (latency varies), and Telegram counts arrivals.
 WINDOW_MARGIN = 0.08
-ROUND_SIZE = 1000  # due messages loaded per round
 
 # BadRequest texts meaning the chat is gone for good (Forbidden always means that)
 _CHAT_GONE = (
@@ -188,8 +199,111 @@ def _matches(error: TelegramError, markers: Sequence[str]) -> bool:
     return any(marker in text for marker in markers)
 
 
+class _GlobalBudget:
+    """The bot-wide window (30/s), first come first served, except that replies go before scheduled mail."""
+
+    def __init__(self, window: _Window, clock: Clock) -> None:
+        self._window = window
+        self._clock = clock
+        self._lock = asyncio.Lock()
+        self._replies_waiting = 0
+        self._no_replies_waiting = asyncio.Event()
+        self._no_replies_waiting.set()
+
+    async def take(self, *, reply: bool) -> float:
+        """Wait until one more send fits; count it; return the timestamp it was counted at."""
+        if reply:
+            self._replies_waiting += 1
+            self._no_replies_waiting.clear()
+        else:
+            while self._replies_waiting:
+                await self._no_replies_waiting.wait()
+        try:
+            async with self._lock:
+                while (wait := self._window.delay(self._clock.now().timestamp())) > 0:
+                    await self._clock.sleep(wait)
+                now = self._clock.now().timestamp()
+                self._window.record(now)
+                return now
+        finally:
+            if reply:
+                self._replies_waiting -= 1
+                if not self._replies_waiting:
+                    self._no_replies_waiting.set()
+
+
+class _SentLog:
+    """Accepted messages recorded in batches: a group commit. While one transaction writes, the next batch
+    gathers, so at a few messages a second each is written at once and at hundreds a second they share
+    transactions. A process killed between Telegram's answer and the commit sends those again, so at most
+    `limit` may wait for their commit: when the database is slow (SQLite busy with another writer), sending
+    waits for it (`wait_for_room`) instead of piling up messages that a crash would send twice."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], *, limit: int) -> None:
+        self._sessions = sessions
+        self._buffer: list[SentRecord] = []
+        self._writing: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
+        self._limit = limit
+        self._unrecorded = 0
+        self._room = asyncio.Event()
+        self._room.set()
+
+    async def wait_for_room(self) -> None:
+        while self._unrecorded >= self._limit:
+            await self._room.wait()
+
+    def add(self, record: SentRecord) -> None:
+        self._buffer.append(record)
+        self._unrecorded += 1
+        if self._unrecorded >= self._limit:
+            self._room.clear()
+        if self._writing is None or self._writing.done():
+            self._writing = asyncio.create_task(self._write_all(), name="outbox-sent-log")
+
+    async def _write_all(self) -> None:
+        while self._buffer:
+            try:
+                await self.flush()
+            except Exception:
+                # a database hiccup: keep the records and try again shortly (they are in memory only)
+                logger.exception("outbox: recording sent messages failed; retrying")
+                await asyncio.sleep(1.0)
+
+    async def flush(self) -> None:
+        async with self._lock:
+            batch, self._buffer = self._buffer, []
+            if not batch:
+                return
+            try:
+                async with self._sessions() as session, session.begin():
+                    await OutboxRepo(session).record_sent(batch)
+            except BaseException:
+                self._buffer[:0] = batch
+                raise
+            self._unrecorded -= len(batch)
+            if self._unrecorded < self._limit:
+                self._room.set()
+
+    async def close(self) -> None:
+        """Write everything recorded so far (on stop, and at the end of a one-shot send)."""
+        if self._writing is not None:
+            await asyncio.gather(self._writing, return_exceptions=True)
+        await self.flush()
+
+
+def lease_name(token: str) -> str:
+    """The sender lease of one bot token (a hash: the token itself is a secret)."""
+    return "telegram:" + hashlib.sha256(token.encode()).hexdigest()[:24]
+
+
 class OutboxSender:
-    """Sends due outbox messages with a real `telegram.Bot` (built by the app with its base_url)."""
+    """Sends due outbox messages with a real `telegram.Bot` (built by the app with its base_url).
+
+    Any number of processes may run one each: the one holding the bot's sender lease sends (Telegram's budgets
+    are per bot), the others wait to take over. The holder claims rows in batches (`batch`), works each chat
+    through in order, and records what was sent in batches.
+    """
 
     def __init__(
         self,
@@ -200,18 +314,36 @@ class OutboxSender:
         clock: Clock,
         max_attempts: int = 8,
         concurrency: int = 8,
+        holder: str | None = None,
+        lease_seconds: float = 30.0,
+        batch: int = 200,
+        poll_interval: float = 0.25,
     ) -> None:
         self._sessions = sessions
         self._bot = bot
         self._limits = limits
         self._clock = clock
         self._max_attempts = max_attempts
-        self._in_flight = asyncio.Semaphore(concurrency)
-        self._global = _Window(limits.global_per_second, 1.0)
-        self._global_lock = asyncio.Lock()
+        self._slots = asyncio.Semaphore(concurrency)
+        # replies never wait for a slot behind scheduled mail
+        self._reply_slots = asyncio.Semaphore(max(2, concurrency // 4))
+        self._global = _GlobalBudget(_Window(limits.global_per_second, 1.0), clock)
         self._chats: dict[int, list[_Window]] = {}
         self._wake = asyncio.Event()
         self._halt = False
+        self.holder = holder or process_name()
+        self._lease_name = lease_name(bot.token)
+        self._lease_length = timedelta(seconds=lease_seconds)
+        self._lease_until: datetime | None = None
+        self._renew_at: datetime | None = None
+        self._batch = batch
+        self._poll_interval = poll_interval
+        self._queues: dict[int, list[OutboxMessage]] = {}
+        self._workers: dict[int, asyncio.Task[None]] = {}
+        self._held = 0
+        self._quiet_until: datetime | None = None  # no claim of more scheduled mail before this
+        self._last_reply_check: datetime | None = None
+        self._sent_log = _SentLog(sessions, limit=concurrency)
 
     # --- the loop --------------------------------------------------------------------------------------
 
@@ -219,72 +351,163 @@ class OutboxSender:
         """Something was enqueued: look at the outbox now instead of after the idle wait."""
         self._wake.set()
 
-    async def run(self, stop: asyncio.Event, idle: float = 1.0) -> None:
-        """Send due messages until `stop` is set; between rounds wait `idle` seconds or until `wake()`.
+    async def run(self, stop: asyncio.Event, idle: float | None = None) -> None:
+        """Send due messages until `stop` is set, as long as this process holds the sender lease; without it,
+        try to take it over every few seconds. Between rounds wait `idle` seconds (default: the poll interval)
+        or until `wake()`.
 
-        On stop, the chats being worked through finish the request in flight and stop; the rest stays pending.
-        The idle wait is in real time (it must be interruptible by `wake()` and `stop`).
+        On stop, the chats being worked through finish the request in flight and stop; their other claimed
+        messages, and the lease, are given back at once for another process. The idle wait is in real time.
         """
+        idle = self._poll_interval if idle is None else idle
+        retry = min(self._lease_length.total_seconds() / 3, 2.0)
         stopping = asyncio.ensure_future(stop.wait())
         try:
             while not stop.is_set():
                 self._wake.clear()
-                sending = asyncio.ensure_future(self.send_due())
-                await asyncio.wait({sending, stopping}, return_when=asyncio.FIRST_COMPLETED)
-                if not sending.done():
-                    self._halt = True
+                wait = idle
                 try:
-                    report = await sending
+                    if await self._hold_lease():
+                        sending = asyncio.ensure_future(self._send_round(SendReport()))
+                        await asyncio.wait({sending, stopping}, return_when=asyncio.FIRST_COMPLETED)
+                        if not sending.done():
+                            self._halt = True
+                        report = await sending
+                        if report.total():
+                            logger.debug("outbox: %s", report)
+                    else:
+                        wait = retry
                 except Exception:
-                    # a database outage or a bug: keep the sender alive, try again after the idle wait
+                    # a database outage or a bug: keep the sender alive, try again after the wait
                     logger.exception("outbox: sending round failed")
-                else:
-                    if report.total():
-                        logger.debug("outbox: %s", report)
                 finally:
                     self._halt = False
                 if stop.is_set():
                     break
                 waking = asyncio.ensure_future(self._wake.wait())
-                await asyncio.wait({waking, stopping}, timeout=idle, return_when=asyncio.FIRST_COMPLETED)
+                await asyncio.wait({waking, stopping}, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
                 waking.cancel()
         finally:
             stopping.cancel()
+            await self._let_go()
 
     async def drain(self, *, patience: timedelta) -> SendReport:
         """Send what is due, then keep sending what becomes due within `patience` (messages Telegram
         asked us to hold back, retries); return what was done. Messages due later stay in the outbox
-        for the running bot.
+        for the running bot. Sends nothing when another process holds the sender lease (it sends them).
         """
         deadline = self._clock.now() + patience
-        totals = await self.send_due()
-        while (next_at := await self.next_due_at()) is not None and next_at <= deadline:
-            await self._clock.sleep(max(0.0, (next_at - self._clock.now()).total_seconds()))
-            totals = totals + await self.send_due()
+        totals = SendReport()
+        try:
+            if not await self._hold_lease():
+                return totals
+            totals = await self._send_round(totals)
+            while (next_at := await self.next_due_at()) is not None and next_at <= deadline:
+                await self._clock.sleep(max(0.0, (next_at - self._clock.now()).total_seconds()))
+                if not await self._hold_lease():
+                    break
+                totals = await self._send_round(totals)
+        finally:
+            await self._let_go()
         return totals
+
+    async def send_due(self) -> SendReport:
+        """Send every message that is due now, within the budgets; return when nothing more is due, giving
+        the lease back. Messages deferred into the future (429, backoff) stay pending for a later call.
+        Sends nothing when another process holds the sender lease."""
+        report = SendReport()
+        try:
+            if await self._hold_lease():
+                report = await self._send_round(report)
+        finally:
+            await self._let_go()
+        return report
 
     async def next_due_at(self) -> datetime | None:
         """When the earliest pending message becomes due (None when nothing is pending)."""
         async with self._sessions() as session:
             return await OutboxRepo(session).next_due_at()
 
-    async def send_due(self) -> SendReport:
-        """Send every message that is due now, within the budgets; return when nothing more is due.
+    async def await_digests(self, keys: Sequence[tuple[int, date]], *, patience: timedelta) -> dict[str, int]:
+        """The delivery statuses of these digests (subscriber id, local date), once none is pending or
+        `patience` has passed (another process may be sending them)."""
+        deadline = self._clock.now() + patience
+        while True:
+            async with self._sessions() as session:
+                statuses = await OutboxRepo(session).digest_statuses(keys)
+            if not statuses.get("pending") or self._clock.now() >= deadline:
+                return statuses
+            await self._clock.sleep(0.5)
 
-        Messages deferred into the future (429, backoff) stay pending for a later call.
-        """
-        report = SendReport()
-        while not self._halt:
-            self._forget_idle_chats()
-            queues = await self._load_round(self._clock.now())
-            if not queues:
-                break
-            before = report.total()
-            async with asyncio.TaskGroup() as group:
-                for queue in queues:
-                    group.create_task(self._work_chat(queue, report))
-            if report.total() == before:
-                break  # nothing could move (cannot happen unless the rows changed under us); do not spin
+    async def lease_holder(self) -> str | None:
+        """The process sending for this bot now (None when none is)."""
+        async with self._sessions() as session:
+            return await OutboxRepo(session).lease_holder(self._lease_name, now=self._clock.now())
+
+    # --- the lease -------------------------------------------------------------------------------------
+
+    async def _hold_lease(self) -> bool:
+        """Take the sender lease, or renew it when a third of it has passed; False when another has it."""
+        now = self._clock.now()
+        if self._lease_until is not None and self._renew_at is not None and now < self._renew_at:
+            return True
+        until = now + self._lease_length
+        async with self._sessions() as session, session.begin():
+            repo = OutboxRepo(session)
+            lease = await repo.take_lease(self._lease_name, holder=self.holder, now=now, until=until)
+            if lease.held:
+                await repo.extend_claims(holder=self.holder, until=until)
+        if not lease.held:
+            if self._lease_until is not None:
+                logger.warning("outbox: %s took over sending for this bot; this one stops", lease.holder)
+                self._halt = True
+            self._lease_until = None
+            return False
+        if self._lease_until is None:
+            logger.info("outbox: this process (%s) sends for the bot", self.holder)
+            if lease.previous_expiry is not None:
+                # the previous sender's last second still counts at Telegram: let it pass before sending
+                self._quiet_until = lease.previous_expiry + timedelta(seconds=1 + WINDOW_MARGIN)
+        self._lease_until = until
+        self._renew_at = now + self._lease_length / 3
+        return True
+
+    async def _let_go(self) -> None:
+        """Give back the lease and every claimed row not sent (stop, one-shot end, lease lost)."""
+        try:
+            await self._sent_log.close()
+            async with self._sessions() as session, session.begin():
+                repo = OutboxRepo(session)
+                await repo.release_claims(holder=self.holder)
+                if self._lease_until is not None:
+                    await repo.release_lease(self._lease_name, holder=self.holder, now=self._clock.now())
+        except Exception:
+            # the claims and the lease run out by themselves; another process takes over then
+            logger.exception("outbox: giving back the lease and claims failed")
+        finally:
+            self._lease_until = None
+            self._queues.clear()
+            self._held = 0
+
+    # --- claiming and working through chats ------------------------------------------------------------
+
+    async def _send_round(self, report: SendReport) -> SendReport:
+        """Claim and send until nothing is due (or halted): chats run side by side, each in order."""
+        if self._quiet_until is not None:
+            await self._clock.sleep(max(0.0, (self._quiet_until - self._clock.now()).total_seconds()))
+            self._quiet_until = None
+        try:
+            while not self._halt:
+                claimed = await self._claim_more(report)
+                if not self._workers and not claimed:
+                    break
+                await self._wait_for_progress()
+                if not await self._hold_lease():
+                    break
+        finally:
+            if self._workers:
+                await asyncio.gather(*self._workers.values(), return_exceptions=True)
+            await self._sent_log.close()
         if report.dead or report.deactivated or report.migrated:
             logger.info(
                 "outbox: sent %d, dead %d, dropped %d, chats deactivated %d, migrated %d",
@@ -296,35 +519,79 @@ class OutboxSender:
             )
         return report
 
-    async def _load_round(self, now: datetime) -> list[list[OutboxMessage]]:
-        """Per chat with something due: its pending messages in order, up to the first one not yet due."""
-        async with self._sessions() as session:
-            repo = OutboxRepo(session)
-            due = await repo.due(now, ROUND_SIZE)
-            if not due:
-                return []
-            pending = await repo.pending_for_chats(m.chat_id for m in due)
-        queues: list[list[OutboxMessage]] = []
-        for _chat_id, messages in itertools.groupby(pending, key=lambda m: m.chat_id):
-            queue = list(itertools.takewhile(lambda m: m.not_before <= now, messages))
-            if queue:
-                queues.append(queue)
-        queues.sort(key=lambda q: (q[0].not_before, q[0].id))
-        return queues
+    async def _wait_for_progress(self) -> None:
+        """Until a chat is done, something is enqueued here, or the poll interval passed."""
+        waking = asyncio.ensure_future(self._wake.wait())
+        pending = {waking, *self._workers.values()}
+        await asyncio.wait(pending, timeout=self._poll_interval, return_when=asyncio.FIRST_COMPLETED)
+        waking.cancel()
 
-    async def _work_chat(self, queue: list[OutboxMessage], report: SendReport) -> None:
-        index = 0
-        while index < len(queue) and not self._halt:
-            message = queue[index]
-            old_chat_id = message.chat_id
-            step = await self._attempt(message, report)
-            if message.chat_id != old_chat_id:
-                for later in queue[index + 1 :]:
-                    later.chat_id, later.chat_kind = message.chat_id, message.chat_kind
-            if step is _Step.DONE:
-                index += 1
-            elif step is _Step.STOP:
-                return
+    async def _claim_more(self, report: SendReport) -> int:
+        """Claim a batch when a quarter of one is left in hand; replies whenever some may be waiting."""
+        now = self._clock.now()
+        woken = self._wake.is_set()
+        self._wake.clear()
+        replies_due = (
+            woken
+            or self._last_reply_check is None
+            or (now - self._last_reply_check).total_seconds() >= self._poll_interval
+        )
+        if self._held <= self._batch // 4:
+            limit, max_priority = self._batch, SCHEDULED
+        elif replies_due:
+            limit, max_priority = self._batch, REPLY
+        else:
+            return 0
+        self._last_reply_check = now
+        async with self._sessions() as session:
+            if not self._workers and not await OutboxRepo(session).has_claimable(
+                holder=self.holder, now=now, max_priority=max_priority
+            ):
+                return 0  # idle: a read, no write lock taken
+        async with self._sessions() as session, session.begin():
+            claimed = await OutboxRepo(session).claim(
+                holder=self.holder,
+                now=now,
+                until=self._lease_until or now + self._lease_length,
+                limit=limit,
+                max_priority=max_priority,
+            )
+        for chat_id, rows in itertools.groupby(claimed, key=lambda m: m.chat_id):
+            queue = self._queues.setdefault(chat_id, [])
+            queue.extend(rows)
+            queue.sort(key=chat_order)
+        self._held += len(claimed)
+        for chat_id in {m.chat_id for m in claimed}:
+            if chat_id not in self._workers:
+                self._workers[chat_id] = asyncio.create_task(self._work_chat(chat_id, report))
+        return len(claimed)
+
+    async def _work_chat(self, chat_id: int, report: SendReport) -> None:
+        queue = self._queues[chat_id]
+        try:
+            while queue and not self._halt:
+                message = queue[0]
+                step = await self._attempt(message, report)
+                if message.chat_id != chat_id:  # migrated: the rest follows in memory as it did in the table
+                    for later in queue[1:]:
+                        later.chat_id, later.chat_kind = message.chat_id, message.chat_kind
+                if step is _Step.DONE:
+                    queue.pop(0)
+                    self._held -= 1
+                elif step is _Step.STOP:
+                    # the chat waits or is gone; its claims were given back with that outcome
+                    self._held -= len(queue)
+                    queue.clear()
+        except Exception:
+            logger.exception("outbox: chat %s failed; its messages are left for a later round", chat_id)
+            self._held -= len(queue)
+            queue.clear()
+            async with self._sessions() as session, session.begin():
+                await OutboxRepo(session).release_claims(holder=self.holder, chat_id=chat_id)
+        finally:
+            del self._workers[chat_id]
+            if not queue:
+                self._queues.pop(chat_id, None)
 
     # --- one attempt -----------------------------------------------------------------------------------
 
@@ -332,8 +599,10 @@ class OutboxSender:
         await self._wait_for_chat(message.chat_id, message.chat_kind)
         if self._halt:
             return _Step.STOP
-        async with self._in_flight:
-            await self._take_budget(message.chat_id, message.chat_kind)
+        reply = message.priority == REPLY
+        await self._sent_log.wait_for_room()
+        async with self._reply_slots if reply else self._slots:
+            await self._take_budget(message.chat_id, message.chat_kind, reply=reply)
             try:
                 sent_id = await self._send(message)
             except RetryAfter as exc:
@@ -348,7 +617,9 @@ class OutboxSender:
                 return await self._bad_request(message, exc, report)
             except TelegramError as exc:  # NetworkError (5xx, connection), TimedOut, and anything unexpected
                 return await self._failed(message, f"{type(exc).__name__}: {exc}", report)
-            await self._record_sent(message, sent_id)
+            now = self._clock.now()
+            self._sent_log.add(SentRecord(message.id, sent_id, now, message.delivery_id))
+            message.status, message.message_id, message.sent_at = "sent", sent_id, now
             report.sent += 1
             return _Step.DONE
 
@@ -358,36 +629,42 @@ class OutboxSender:
         limit = MessageLimit.CAPTION_LENGTH if message.photo_url else MessageLimit.MAX_TEXT_LENGTH
         if message.as_plain_text:
             text, parse_mode = _plain(message.text, limit=limit), None
+        markup = (
+            InlineKeyboardMarkup.de_json(json.loads(message.reply_markup), self._bot)
+            if message.reply_markup
+            else None
+        )
         if message.photo_url:
             sent = await self._bot.send_photo(
-                message.chat_id, photo=message.photo_url, caption=text or None, parse_mode=parse_mode
+                message.chat_id,
+                photo=message.photo_url,
+                caption=text or None,
+                parse_mode=parse_mode,
+                reply_markup=markup,
             )
         else:
             sent = await self._bot.send_message(
-                message.chat_id, text, parse_mode=parse_mode, link_preview_options=_NO_PREVIEW
+                message.chat_id,
+                text,
+                parse_mode=parse_mode,
+                link_preview_options=_NO_PREVIEW,
+                reply_markup=markup,
             )
         return sent.message_id
 
     # --- outcomes ----------------------------------------------------------------------------------------
 
-    async def _record_sent(self, message: OutboxMessage, telegram_message_id: int) -> None:
-        now = self._clock.now()
-        async with self._sessions() as session, session.begin():
-            repo = OutboxRepo(session)
-            await repo.mark_sent(message.id, telegram_message_id=telegram_message_id, now=now)
-            if message.delivery_id is not None:
-                await repo.settle_delivery(message.delivery_id, now=now)
-        message.status, message.message_id, message.sent_at = "sent", telegram_message_id, now
-
     async def _rate_limited(self, message: OutboxMessage, retry_after: float) -> None:
         until = self._clock.now() + timedelta(seconds=retry_after)
         async with self._sessions() as session, session.begin():
-            await OutboxRepo(session).defer_chat(message.chat_id, until)
+            repo = OutboxRepo(session)
+            await repo.defer_chat(message.chat_id, until)
+            await repo.release_claims(holder=self.holder, chat_id=message.chat_id)
 
     async def _migrated(self, message: OutboxMessage, new_chat_id: int, report: SendReport) -> _Step:
         old_chat_id = message.chat_id
-        if new_chat_id == old_chat_id:
-            return await self._failed(message, f"migrated to the same chat {new_chat_id}", report)
+        if new_chat_id == old_chat_id or message.subscriber_id is None:
+            return await self._failed(message, f"migrated to chat {new_chat_id}", report)
         async with self._sessions() as session, session.begin():
             migration = await OutboxRepo(session).migrate_subscriber(
                 message.subscriber_id, old_chat_id=old_chat_id, new_chat_id=new_chat_id, now=self._clock.now()
@@ -415,9 +692,13 @@ class OutboxSender:
 
     async def _chat_gone(self, message: OutboxMessage, reason: str, report: SendReport) -> _Step:
         async with self._sessions() as session, session.begin():
-            dropped = await OutboxRepo(session).deactivate_subscriber(
-                message.subscriber_id, reason=reason, now=self._clock.now()
-            )
+            repo = OutboxRepo(session)
+            if message.subscriber_id is None:  # a reply to a chat without a record: only its mail goes
+                dropped = await repo.drop_pending_for_chat(message.chat_id, reason)
+            else:
+                dropped = await repo.deactivate_subscriber(
+                    message.subscriber_id, reason=reason, now=self._clock.now()
+                )
         logger.info(
             "chat %s is gone (%s): subscriber %s deactivated, %d pending messages dropped",
             message.chat_id,
@@ -458,9 +739,11 @@ class OutboxSender:
         backoff = min(BACKOFF_FIRST * 2 ** (attempts - 1), BACKOFF_CAP)
         not_before = self._clock.now() + timedelta(seconds=backoff)
         async with self._sessions() as session, session.begin():
-            await OutboxRepo(session).record_failure(
+            repo = OutboxRepo(session)
+            await repo.record_failure(
                 message.id, error=error, attempts=attempts, chat_id=message.chat_id, not_before=not_before
             )
+            await repo.release_claims(holder=self.holder, chat_id=message.chat_id)
         message.attempts = attempts
         report.retried += 1
         return _Step.STOP
@@ -497,13 +780,10 @@ class OutboxSender:
                 return
             await self._clock.sleep(wait)
 
-    async def _take_budget(self, chat_id: int, chat_kind: str) -> None:
-        """Wait for the global budget (first come, first served), then count the send for the chat too."""
-        async with self._global_lock:
-            while (wait := self._global.delay(self._timestamp())) > 0:
-                await self._clock.sleep(wait)
-            now = self._timestamp()
-            self._global.record(now)
+    async def _take_budget(self, chat_id: int, chat_kind: str, *, reply: bool) -> None:
+        """Wait for the global budget (replies first, then first come, first served), then count the send
+        for the chat too."""
+        now = await self._global.take(reply=reply)
         for window in self._chat_windows(chat_id, chat_kind):
             window.record(now)
 

@@ -1,28 +1,39 @@
 """Digests: choosing and grouping the items of a digest, and the daily digest run.
 
-The daily run is exactly-once per chat and local date: the Delivery row (unique per subscriber, kind and
-date), its outbox messages and the subscriber's `last_digest_at` are written in one transaction. A crash
-before the commit leaves nothing (the next run does it); after the commit the outbox owns the sending. After
-downtime the next run sends one digest covering everything since the previous one, never one per missed day.
+The daily run is exactly-once per chat and local date, even with several processes running it on one
+database. Digests are stored in batches of chats, one transaction each: it locks the batch's subscriber rows
+(`SELECT ... FOR UPDATE` on PostgreSQL; SQLite has no row locks, so there the transaction takes the database's
+write lock first), skips the chats served today, and writes the others' Delivery rows (unique per
+subscriber, kind and date), outbox messages and `last_digest_at`. Another process waits for the lock and
+then finds those chats served. A batch that still meets a unique violation (a digest stored without that
+lock, e.g. by an older newsbot during an upgrade) is stored again chat by chat, so that one chat never holds
+back the others. A crash before a commit leaves nothing of that batch (the next run does it); after the
+commit the outbox owns the sending. After downtime the next run sends one digest covering everything since
+the previous one, never one per missed day.
+
+Most chats differ in a few settings only, so a run shares its work between them: each topic or muted word is
+matched against the candidates once, the items are chosen once per window, topics, mutes and size, and the
+writer renders once per choice, writer style (language, time zone) and date.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import Counter, OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.services.ingest import utc_now
 from bot.services.subscriptions import MUTE, TOPIC
-from db.models import Delivery, Subscriber
-from db.outbox import OutboxRepo
+from db.models import Delivery, OutboxMessage, Subscriber, Subscription
+from db.outbox import PENDING
 from db.repositories import SubscriberRepo, articles_since, subscriber_view
 from readmodels import ArticleView, DigestGroup, SubscriberView
 from summarizer.matching import IndexedText, index_text, matches_topic, tokens
@@ -33,6 +44,11 @@ FIRST_DIGEST_WINDOW = timedelta(hours=24)
 MAX_CANDIDATES = 1000
 # two titles sharing this much of their words are the same story told twice
 SAME_STORY_OVERLAP = 0.6
+# chats stored per transaction: big enough that a run of 10,000 chats is a few dozen transactions, small
+# enough that the rows locked meanwhile (PostgreSQL) and a batch redone chat by chat stay small
+BATCH_SIZE = 200
+# the outbox serves replies (0) before scheduled messages such as digests (1)
+DIGEST_PRIORITY = 1
 
 
 class TokenCache:
@@ -63,6 +79,47 @@ def _matches(word: str, view: ArticleView, cache: TokenCache) -> bool:
     return matches_topic(word, tags=view.tags, text=cache.get(view)[0])
 
 
+class _Candidates:
+    """A list of articles prepared for choosing the digests of many chats from it: which articles each word
+    matches (found once per word: topics and muted words repeat across chats) and each one's title tokens."""
+
+    def __init__(self, articles: Sequence[ArticleView], cache: TokenCache) -> None:
+        self._articles = articles
+        self._cache = cache
+        self._matching: dict[str, frozenset[int]] = {}
+        self._titles: dict[int, frozenset[str]] = {}
+        self._tags: dict[int, _Tags] = {}
+
+    def matching(self, word: str) -> frozenset[int]:
+        """The ids of the articles `word` matches."""
+        found = self._matching.get(word)
+        if found is None:
+            found = frozenset(v.id for v in self._articles if _matches(word, v, self._cache))
+            self._matching[word] = found
+        return found
+
+    def title_tokens(self, view: ArticleView) -> frozenset[str]:
+        found = self._titles.get(view.id)
+        if found is None:
+            found = self._titles[view.id] = self._cache.get(view)[1]
+        return found
+
+    def tags(self, view: ArticleView) -> _Tags:
+        found = self._tags.get(view.id)
+        if found is None:
+            keyed = tuple((tag, tag.casefold()) for tag in view.tags)
+            found = self._tags[view.id] = _Tags(keyed, tuple(dict(keyed).values()))
+        return found
+
+
+@dataclass(frozen=True, slots=True)
+class _Tags:
+    """An article's tags with their case-folded keys, worked out once for every chat."""
+
+    keyed: tuple[tuple[str, str], ...]  # (tag, key), in the article's order
+    shared_keys: tuple[str, ...]  # the key of each distinct tag: what counts towards the most shared tags
+
+
 def _same_story(a: frozenset[str], b: frozenset[str]) -> bool:
     if not a or not b:
         return False
@@ -83,29 +140,63 @@ def select_digest(
     Groups are taken in turn, biggest first, so one busy topic cannot fill the digest; a story already picked
     under another title is skipped; items stay newest first within their group.
     """
-    kept = [v for v in candidates if not any(_matches(m, v, cache) for m in mutes)]
+    prepared = _Candidates(candidates, cache)
+    groups = _group(candidates, topics=topics, mutes=mutes, other_label=other_label, prepared=prepared)
+    return _pick(groups, size=size, prepared=prepared)
+
+
+# (label, items newest first), in the order their turns come
+_Groups = list[tuple[str, list[ArticleView]]]
+
+
+def _group(
+    candidates: Sequence[ArticleView],
+    *,
+    topics: Sequence[str],
+    mutes: Sequence[str],
+    other_label: str,
+    prepared: _Candidates,
+) -> _Groups:
+    """The candidates not muted, by the chat's first topic they match (or else by their most shared tag);
+    biggest group first, `other_label` last. `prepared` holds at least the candidates."""
+    muted: set[int] = set()
+    for word in mutes:
+        muted |= prepared.matching(word)
     groups: dict[str, list[ArticleView]] = {}
     if topics:
-        for view in kept:
-            topic = next((tp for tp in topics if _matches(tp, view, cache)), None)
-            if topic is not None:
-                groups.setdefault(topic, []).append(view)
+        matching = [(tp, prepared.matching(tp)) for tp in topics]
+        # most candidates match none of the chat's topics: one look-up rules each of those out
+        wanted: set[int] = set()
+        for _, ids in matching:
+            wanted |= ids
+        wanted -= muted
+        for view in [v for v in candidates if v.id in wanted]:
+            topic = next(tp for tp, ids in matching if view.id in ids)
+            groups.setdefault(topic, []).append(view)
     else:
-        shared = Counter(tag.casefold() for view in kept for tag in set(view.tags))
-        for view in kept:
-            best = max(view.tags, key=lambda tag: shared[tag.casefold()], default=None)
-            label = best if best is not None and shared[best.casefold()] >= 2 else other_label
-            groups.setdefault(label, []).append(view)
-    ordered = sorted(groups.items(), key=lambda item: (item[0] == other_label, -len(item[1])))
-    chosen: dict[str, list[ArticleView]] = {label: [] for label, _ in ordered}
+        kept = [(v, prepared.tags(v)) for v in candidates if v.id not in muted]
+        shared = Counter(key for _, tags in kept for key in tags.shared_keys)
+        for view, tags in kept:
+            # the first of the item's most shared tags, if another item shares it
+            best, count = other_label, 1
+            for tag, key in tags.keyed:
+                if shared[key] > count:
+                    best, count = tag, shared[key]
+            groups.setdefault(best, []).append(view)
+    return sorted(groups.items(), key=lambda item: (item[0] == other_label, -len(item[1])))
+
+
+def _pick(groups: _Groups, *, size: int, prepared: _Candidates) -> list[DigestGroup]:
+    """At most `size` items, taking one from each group in turn and skipping stories already picked."""
+    chosen: dict[str, list[ArticleView]] = {label: [] for label, _ in groups}
     seen_titles: list[frozenset[str]] = []
-    queues = [(label, list(items)) for label, items in ordered]
+    queues = [(label, list(items)) for label, items in groups]
     picked = 0
     while picked < size and any(queue for _, queue in queues):
         for label, queue in queues:
             while queue and picked < size:
                 view = queue.pop(0)
-                title_tokens = cache.get(view)[1]
+                title_tokens = prepared.title_tokens(view)
                 if any(_same_story(title_tokens, seen) for seen in seen_titles):
                     continue
                 seen_titles.append(title_tokens)
@@ -119,6 +210,12 @@ class DigestWriter(Protocol):
     """The words of a digest in the chat's language: the presentation layer provides it
     (bot/digest_messages.py).
     """
+
+    def style(self, subscriber: SubscriberView) -> Hashable:
+        """What the words depend on besides the groups and the date (the language, the time zone): chats of
+        one style get the same `other_label` and the same messages for the same groups and date, so a run
+        asks once per style."""
+        ...
 
     def other_label(self, subscriber: SubscriberView) -> str:
         """The heading of the items that share no topic."""
@@ -144,13 +241,19 @@ def is_due(subscriber: SubscriberView, now: datetime) -> bool:
 
 
 def had_digest_today(subscriber: SubscriberView, now: datetime) -> bool:
-    last = subscriber.last_digest_at
-    tz = ZoneInfo(subscriber.timezone)
-    return last is not None and last.astimezone(tz).date() >= now.astimezone(tz).date()
+    return _served_on_local_day(subscriber.last_digest_at, subscriber.timezone, now)
+
+
+def _served_on_local_day(last_digest_at: datetime | None, timezone: str, now: datetime) -> bool:
+    tz = ZoneInfo(timezone)
+    return last_digest_at is not None and last_digest_at.astimezone(tz).date() >= now.astimezone(tz).date()
 
 
 @dataclass(frozen=True, slots=True)
 class PlannedDigest:
+    """One chat's digest, built but not stored. Chats with the same choice and style share `groups` and
+    `chunks` (the same lists): read them, never change them."""
+
     subscriber: SubscriberView
     local_date: date
     since: datetime
@@ -171,6 +274,90 @@ class DigestRunReport:
     planned: list[PlannedDigest] = field(default_factory=list)
 
 
+# what a chat's grouping of the candidates depends on: the candidates (an id of their list), its topics and
+# mutes, and the label of the items without a shared topic; its choice adds the size of its digest
+_GroupsKey = tuple[int, tuple[str, ...], tuple[str, ...], str]
+_ChoiceKey = tuple[_GroupsKey, int]
+
+
+class _DigestBuilder:
+    """Builds the digests of one run from what it read once: the candidates (newest first) and every due
+    chat's subscriptions. Work is shared between chats: see the module docstring."""
+
+    def __init__(
+        self,
+        articles: Sequence[ArticleView],
+        following: dict[int, list[Subscription]],
+        *,
+        writer: DigestWriter,
+        cache: TokenCache,
+        now: datetime,
+    ) -> None:
+        self._articles = articles
+        self._following = following
+        self._writer = writer
+        self._now = now
+        self._prepared = _Candidates(articles, cache)
+        self._windows: dict[datetime, tuple[int, list[ArticleView]]] = {}
+        self._window_ids: dict[tuple[int, ...], int] = {}
+        self._labels: dict[Hashable, str] = {}
+        self._groups: dict[_GroupsKey, _Groups] = {}
+        self._choices: dict[_ChoiceKey, list[DigestGroup]] = {}
+        self._messages: dict[tuple[_ChoiceKey, Hashable, date], list[str]] = {}
+        self._built: dict[int, PlannedDigest] = {}
+
+    def _window(self, since: datetime) -> tuple[int, list[ArticleView]]:
+        """The candidates listed after `since`, and an id for that list (equal lists, equal ids)."""
+        found = self._windows.get(since)
+        if found is None:
+            candidates = [a for a in self._articles if a.listed_at > since]
+            key = tuple(a.id for a in candidates)
+            found = (self._window_ids.setdefault(key, len(self._window_ids)), candidates)
+            self._windows[since] = found
+        return found
+
+    def build(self, subscriber: SubscriberView, since: datetime) -> PlannedDigest:
+        """The chat's digest; the same one when asked again (a batch stored again chat by chat)."""
+        built = self._built.get(subscriber.id)
+        if built is not None:
+            return built
+        style = self._writer.style(subscriber)
+        other_label = self._labels.get(style)
+        if other_label is None:
+            other_label = self._labels[style] = self._writer.other_label(subscriber)
+        window, candidates = self._window(since)
+        rows = self._following[subscriber.id]
+        topics = tuple(r.value for r in rows if r.kind == TOPIC)
+        mutes = tuple(r.value for r in rows if r.kind == MUTE)
+        grouping: _GroupsKey = (window, topics, mutes, other_label)
+        groups = self._groups.get(grouping)
+        if groups is None:
+            groups = self._groups[grouping] = _group(
+                candidates, topics=topics, mutes=mutes, other_label=other_label, prepared=self._prepared
+            )
+        choice: _ChoiceKey = (grouping, subscriber.digest_size)
+        chosen = self._choices.get(choice)
+        if chosen is None:
+            chosen = _pick(groups, size=subscriber.digest_size, prepared=self._prepared)
+            self._choices[choice] = chosen
+        local_date = local_now(subscriber, self._now).date()
+        chunks: list[str] = []
+        if chosen:
+            words = (choice, style, local_date)
+            found = self._messages.get(words)
+            if found is None:
+                found = self._messages[words] = self._writer.messages(subscriber, chosen, local_date)
+            chunks = found
+        built = PlannedDigest(subscriber, local_date, since, chosen, chunks)
+        self._built[subscriber.id] = built
+        return built
+
+
+def _batches(items: Sequence[SubscriberView], size: int) -> Iterable[Sequence[SubscriberView]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
 class DigestService:
     def __init__(
         self,
@@ -179,87 +366,173 @@ class DigestService:
         writer: DigestWriter,
         now: Callable[[], datetime] = utc_now,
         cache: TokenCache | None = None,
+        batch_size: int = BATCH_SIZE,
     ) -> None:
         self._sessions = sessions
         self._writer = writer
         self._now = now
         self.cache = cache or TokenCache()
+        self._batch_size = batch_size
+
+    async def _due(
+        self, now: datetime, *, force: bool
+    ) -> tuple[list[SubscriberView], dict[int, datetime], _DigestBuilder | None]:
+        """The chats due now (with `force`, every digest chat not served today), the start of each one's
+        window, and a builder for their digests (None when none is due)."""
+        async with self._sessions() as session:
+            repo = SubscriberRepo(session)
+            candidates = [subscriber_view(s) for s in await repo.digest_candidates()]
+            due = [s for s in candidates if (not had_digest_today(s, now) if force else is_due(s, now))]
+            if not due:
+                return [], {}, None
+            following = await repo.subscriptions([s.id for s in due])
+            windows = {s.id: s.last_digest_at or now - FIRST_DIGEST_WINDOW for s in due}
+            articles = await articles_since(session, min(windows.values()), limit=MAX_CANDIDATES)
+        builder = _DigestBuilder(articles, following, writer=self._writer, cache=self.cache, now=now)
+        return due, windows, builder
 
     async def plan(self, *, force: bool = False) -> list[PlannedDigest]:
         """The digests due now (with `force`, every digest subscriber not served today),
         built but not stored.
         """
         now = self._now()
-        async with self._sessions() as session:
-            repo = SubscriberRepo(session)
-            candidates = [subscriber_view(s) for s in await repo.digest_candidates()]
-            due = [s for s in candidates if (not had_digest_today(s, now) if force else is_due(s, now))]
-            if not due:
-                return []
-            following = await repo.subscriptions([s.id for s in due])
-            windows = {s.id: s.last_digest_at or now - FIRST_DIGEST_WINDOW for s in due}
-            articles = await articles_since(session, min(windows.values()), limit=MAX_CANDIDATES)
-        planned = []
-        for subscriber in due:
-            since = windows[subscriber.id]
-            rows = following[subscriber.id]
-            groups = select_digest(
-                [a for a in articles if a.listed_at > since],
-                topics=[r.value for r in rows if r.kind == TOPIC],
-                mutes=[r.value for r in rows if r.kind == MUTE],
-                size=subscriber.digest_size,
-                other_label=self._writer.other_label(subscriber),
-                cache=self.cache,
-            )
-            local = local_now(subscriber, now)
-            chunks = self._writer.messages(subscriber, groups, local.date()) if groups else []
-            planned.append(PlannedDigest(subscriber, local.date(), since, groups, chunks))
-        return planned
+        due, windows, builder = await self._due(now, force=force)
+        if builder is None:
+            return []
+        return [builder.build(s, windows[s.id]) for s in due]
 
     async def run(self, *, force: bool = False) -> DigestRunReport:
-        """Store every due digest with its outbox messages; nothing is sent here."""
+        """Build and store every due digest with its outbox messages, batch by batch; nothing is sent here.
+
+        A chat another process served meanwhile counts as `already_done`, never as an error.
+        """
         report = DigestRunReport()
         now = self._now()
-        for digest in await self.plan(force=force):
-            if await self._commit(digest, now):
+        due, windows, builder = await self._due(now, force=force)
+        if builder is None:
+            return report
+
+        def build(subscriber: SubscriberView) -> PlannedDigest:
+            return builder.build(subscriber, windows[subscriber.id])
+
+        for batch in _batches(due, self._batch_size):
+            try:
+                stored = await self._store(batch, build, now)
+            except IntegrityError:
+                # one of these was stored without the lock (see the module docstring): the others one by one
+                stored = []
+                for subscriber in batch:
+                    stored += await self._store_alone(subscriber, build, now)
+            report.already_done += len(batch) - len(stored)
+            for digest in stored:
                 report.planned.append(digest)
                 if digest.chunks:
                     report.enqueued += 1
                     report.messages += len(digest.chunks)
                 else:
                     report.empty += 1
-            else:
-                report.already_done += 1
         if report.enqueued or report.empty:
             log.info(
-                "digests: %d enqueued (%d messages), %d empty", report.enqueued, report.messages, report.empty
+                "digests: %d enqueued (%d messages), %d empty, %d already done",
+                report.enqueued,
+                report.messages,
+                report.empty,
+                report.already_done,
             )
         return report
 
-    async def _commit(self, digest: PlannedDigest, now: datetime) -> bool:
-        subscriber = digest.subscriber
+    async def _store_alone(
+        self, subscriber: SubscriberView, build: Callable[[SubscriberView], PlannedDigest], now: datetime
+    ) -> list[PlannedDigest]:
+        """`_store` for one chat; nothing when its digest for today was stored meanwhile."""
         try:
-            async with self._sessions() as session, session.begin():
-                stored = await session.get(Subscriber, subscriber.id, with_for_update=True)
-                if stored is None or not stored.active or had_digest_today(subscriber_view(stored), now):
-                    return False
-                delivery = Delivery(
-                    subscriber_id=stored.id,
-                    chat_id=stored.chat_id,
-                    kind="digest",
-                    digest_date=digest.local_date,
-                    article_ids=",".join(str(i) for i in digest.article_ids),
-                    status="pending" if digest.chunks else "empty",
-                    attempts=0,
-                    created_at=now,
-                )
-                session.add(delivery)
-                await session.flush()
-                if digest.chunks:
-                    await OutboxRepo(session).enqueue(
-                        subscriber=stored, chunks=digest.chunks, delivery_id=delivery.id, now=now
-                    )
-                stored.last_digest_at = now
+            return await self._store([subscriber], build, now)
         except IntegrityError:
-            return False  # another run stored this chat's digest for today first
-        return True
+            return []
+
+    async def _store(
+        self,
+        batch: Sequence[SubscriberView],
+        build: Callable[[SubscriberView], PlannedDigest],
+        now: datetime,
+    ) -> list[PlannedDigest]:
+        """Build and store the digests of the chats of `batch` still active and not served today, in one
+        transaction holding their lock; returns them. Raises IntegrityError when one of them has today's
+        Delivery row already."""
+        async with self._sessions() as session, session.begin():
+            if session.bind.dialect.name == "sqlite":
+                # SQLite has no row locks: its write lock, taken before reading, makes the check and the
+                # inserts one step (another process waits here, then finds these chats served)
+                await session.execute(text("BEGIN IMMEDIATE"))
+            # locked in id order, so that two processes locking overlapping batches cannot deadlock
+            rows = await session.execute(
+                select(
+                    Subscriber.id,
+                    Subscriber.chat_id,
+                    Subscriber.kind,
+                    Subscriber.active,
+                    Subscriber.timezone,
+                    Subscriber.last_digest_at,
+                )
+                .where(Subscriber.id.in_([s.id for s in batch]))
+                .order_by(Subscriber.id)
+                .with_for_update()
+            )
+            fresh = {
+                row.id: row
+                for row in rows
+                if row.active and not _served_on_local_day(row.last_digest_at, row.timezone, now)
+            }
+            digests = [build(s) for s in batch if s.id in fresh]
+            if not digests:
+                return []
+            # bulk inserts: one statement for the batch's deliveries (their ids come back with their chats)
+            # and one for their messages, where adding ORM objects would insert (and on SQLite, return the
+            # id of) one row at a time
+            inserted = await session.execute(
+                insert(Delivery).returning(Delivery.subscriber_id, Delivery.id),
+                [
+                    {
+                        "subscriber_id": digest.subscriber.id,
+                        "chat_id": fresh[digest.subscriber.id].chat_id,
+                        "kind": "digest",
+                        "digest_date": digest.local_date,
+                        "article_ids": ",".join(str(i) for i in digest.article_ids),
+                        "status": "pending" if digest.chunks else "empty",
+                        "attempts": 0,
+                        "created_at": now,
+                    }
+                    for digest in digests
+                ],
+            )
+            delivery_ids = dict(inserted.tuples().all())
+            messages = [
+                # the fields OutboxRepo.enqueue sets
+                {
+                    "delivery_id": delivery_ids[digest.subscriber.id],
+                    "subscriber_id": digest.subscriber.id,
+                    "chat_id": fresh[digest.subscriber.id].chat_id,
+                    "chat_kind": fresh[digest.subscriber.id].kind,
+                    "priority": DIGEST_PRIORITY,
+                    "seq": seq,
+                    "text": chunk,
+                    "photo_url": None,
+                    "reply_markup": None,
+                    "status": PENDING,
+                    "attempts": 0,
+                    "not_before": now,
+                    "as_plain_text": False,
+                    "created_at": now,
+                }
+                for digest in digests
+                for seq, chunk in enumerate(digest.chunks)
+            ]
+            if messages:
+                await session.execute(insert(OutboxMessage), messages)
+            await session.execute(
+                update(Subscriber)
+                .where(Subscriber.id.in_([d.subscriber.id for d in digests]))
+                .values(last_digest_at=now)
+                .execution_options(synchronize_session=False)
+            )
+        return digests

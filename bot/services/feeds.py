@@ -1,22 +1,30 @@
 """Feed management and polling: add/list/remove feeds, OPML exchange, and one poll of every feed.
 
 Fetches run concurrently (a global limit and a per-host limit) on one shared aiohttp.ClientSession; results
-are stored one feed at a time as they arrive, so SQLite never sees competing writers from this process.
+are stored one feed at a time as they arrive, so the articles of two feeds are never written at once.
+
+Several processes may poll one database. A process fetches a feed only under its claim on the feed's row
+(`fetch_claimed_by` until `fetch_claim_until`), taken by one conditional UPDATE just before the fetch and
+ended in the transaction that records the fetch, so no two processes fetch a feed at once. With a poll
+interval, a feed any process fetched less than most of an interval ago is not due, so each feed is fetched
+about once per interval however many processes poll. A claim runs out: the feeds of a process that died
+mid-fetch are fetched again once its claims have expired.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import aiohttp
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.errors import FeedError
-from bot.services.ingest import Failure, ImportResult, IngestService, utc_now
+from bot.services.ingest import Failure, ImportResult, IngestService, process_name, utc_now
 from bot.sources.feeds import FetchResult, HostLimiter, fetch_feed, parse_feed
 from bot.sources.opml import OpmlFeed, parse_opml, render_opml
 from bot.sources.types import FeedFetchError, SourceError
@@ -26,6 +34,20 @@ from db.repositories import SourceRepo, feed_view
 from readmodels import FeedView
 
 log = logging.getLogger(__name__)
+
+# How long a claim on a feed lasts. It covers the fetch and the wait until this process stores the result, and
+# is renewed each time the process stores a result of the same poll, so only a process that stopped working
+# loses its claims; another one fetches those feeds once they have run out.
+CLAIM_TTL = timedelta(minutes=5)
+# A feed fetched less than this share of the poll interval ago is not due. The slack absorbs the time a poll
+# takes (the fetch time is recorded when its result is stored), so the process that fetched a feed at its
+# last tick finds it due again at its next one.
+DUE_SHARE = 0.8
+
+# why a feed was not fetched (FeedOutcome.status)
+BUSY = "busy"  # another process (or another poll of this one) is fetching it
+NOT_DUE = "not due"  # some process fetched it less than DUE_SHARE of the poll interval ago
+_GONE = "gone"  # removed or deactivated since the poll began
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,9 +64,18 @@ class FeedOutcome:
     source_id: int
     name: str
     url: str
-    status: str  # "ok" | "not modified" | "error"
+    status: str  # "ok" | "not modified" | "error", or not fetched: BUSY | NOT_DUE
     result: ImportResult = field(default_factory=ImportResult)
     error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Claimed:
+    """A claim this process took, with the feed's validators as they are now (another process may have
+    fetched the feed since this poll listed the feeds)."""
+
+    etag: str | None
+    last_modified: str | None
 
 
 def validate_feed_url(url: str) -> str:
@@ -62,11 +93,20 @@ class FeedService:
         *,
         limits: FetchLimits,
         now: Callable[[], datetime] = utc_now,
+        holder: str | None = None,
+        poll_interval: timedelta | None = None,
+        claim_ttl: timedelta = CLAIM_TTL,
     ) -> None:
+        """`holder` names this process in its claims (one name per process); `poll_interval` is how often
+        the processes poll (None: every poll fetches every feed no other process is fetching)."""
         self._sessions = sessions
         self._ingest = ingest
         self._limits = limits
         self._now = now
+        self.holder = holder or process_name()
+        self._poll_interval = poll_interval
+        # a claim must outlast the longest fetch, or a slow fetch could be started a second time elsewhere
+        self._claim_ttl = max(claim_ttl, timedelta(seconds=2 * limits.timeout))
 
     async def add(self, url: str, *, name: str | None = None, category: str | None = None) -> FeedView:
         url = validate_feed_url(url)
@@ -120,21 +160,31 @@ class FeedService:
         ]
         return render_opml(feeds, now=self._now())
 
-    async def fetch_all(self, http: aiohttp.ClientSession) -> list[FeedOutcome]:
-        """Poll every active feed once and store what is new."""
+    async def fetch_all(self, http: aiohttp.ClientSession, *, force: bool = False) -> list[FeedOutcome]:
+        """Poll every active feed that is due and store what is new.
+
+        A feed another process is fetching comes back BUSY; with a poll interval, one fetched recently (by
+        any process) comes back NOT_DUE, unless `force` (a fetch asked for by hand).
+        """
         async with self._sessions() as session:
             feeds = await SourceRepo(session).feeds(active_only=True)
         gate = asyncio.Semaphore(self._limits.concurrency)
         hosts = HostLimiter(self._limits.per_host)
+        claimed: set[int] = set()  # feeds this poll holds claims on: fetching, or waiting to be stored
 
-        async def fetch(source: Source) -> tuple[Source, FetchResult | FeedFetchError]:
+        async def fetch(source: Source) -> tuple[Source, FetchResult | FeedFetchError | str]:
             async with gate, hosts.slot(source.url):
+                # claimed at the last moment, so that the claim's lifetime starts with the fetch
+                claim = await self._claim(source.id, force=force)
+                if not isinstance(claim, _Claimed):
+                    return source, claim
+                claimed.add(source.id)
                 try:
                     return source, await fetch_feed(
                         http,
                         source.url,
-                        etag=source.etag,
-                        last_modified=source.last_modified,
+                        etag=claim.etag,
+                        last_modified=claim.last_modified,
                         timeout=self._limits.timeout,
                         max_bytes=self._limits.max_bytes,
                         max_redirects=self._limits.max_redirects,
@@ -143,13 +193,66 @@ class FeedService:
                     return source, exc
 
         outcomes = []
-        for finished in asyncio.as_completed([fetch(s) for s in feeds]):
-            source, fetched = await finished
-            outcomes.append(await self._store_fetch(source, fetched))
+        fetches = [asyncio.ensure_future(fetch(s)) for s in feeds]
+        try:
+            for finished in asyncio.as_completed(fetches):
+                source, fetched = await finished
+                if isinstance(fetched, str):
+                    if fetched != _GONE:
+                        outcomes.append(FeedOutcome(source.id, source.name, source.url, status=fetched))
+                    continue
+                outcomes.append(await self._store_fetch(source, fetched, claimed))
+        finally:
+            # stopped midway (an error, or cancelled): give back the claims still held, so that those feeds
+            # are fetched at the next poll, here or elsewhere, rather than once the claims have run out
+            for pending in fetches:
+                pending.cancel()
+            await asyncio.gather(*fetches, return_exceptions=True)
+            if claimed:
+                async with self._sessions() as session, session.begin():
+                    await _end_claims(session, claimed, holder=self.holder)
         outcomes.sort(key=lambda o: o.source_id)
         return outcomes
 
-    async def _store_fetch(self, source: Source, fetched: FetchResult | FeedFetchError) -> FeedOutcome:
+    async def _claim(self, source_id: int, *, force: bool) -> _Claimed | str:
+        """Claim the feed for this process in one conditional UPDATE; if it is not ours: BUSY, NOT_DUE or
+        _GONE."""
+        now = self._now()
+        conditions = [
+            Source.id == source_id,
+            Source.active.is_(True),
+            or_(Source.fetch_claim_until.is_(None), Source.fetch_claim_until <= now),
+        ]
+        if self._poll_interval is not None and not force:
+            fetched_before = now - self._poll_interval * DUE_SHARE
+            conditions.append(or_(Source.last_fetch_at.is_(None), Source.last_fetch_at <= fetched_before))
+        async with self._sessions() as session, session.begin():
+            got = (
+                await session.execute(
+                    update(Source)
+                    .where(*conditions)
+                    .values(fetch_claimed_by=self.holder, fetch_claim_until=now + self._claim_ttl)
+                    .returning(Source.etag, Source.last_modified)
+                    .execution_options(synchronize_session=False)
+                )
+            ).one_or_none()
+            if got is not None:
+                return _Claimed(etag=got.etag, last_modified=got.last_modified)
+            # not ours: say why (only for the report; the UPDATE above decided)
+            row = (
+                await session.execute(
+                    select(Source.active, Source.fetch_claim_until).where(Source.id == source_id)
+                )
+            ).one_or_none()
+        if row is None or not row.active:
+            return _GONE
+        if row.fetch_claim_until is not None and row.fetch_claim_until > now:
+            return BUSY
+        return NOT_DUE
+
+    async def _store_fetch(
+        self, source: Source, fetched: FetchResult | FeedFetchError, claimed: set[int]
+    ) -> FeedOutcome:
         outcome = FeedOutcome(source.id, source.name, source.url, status="ok")
         title = None
         if isinstance(fetched, FeedFetchError):
@@ -174,33 +277,75 @@ class FeedService:
                 )
         if outcome.error:
             outcome.result.failed.append(Failure(source.url, outcome.error))
-        await self._record(source, outcome, fetched, title)
+        await self._record(source, outcome, fetched, title, claimed)
         return outcome
 
     async def _record(
-        self, source: Source, outcome: FeedOutcome, fetched: FetchResult | FeedFetchError, title: str | None
+        self,
+        source: Source,
+        outcome: FeedOutcome,
+        fetched: FetchResult | FeedFetchError,
+        title: str | None,
+        claimed: set[int],
     ) -> None:
+        """Record the fetch on the feed and end this process's claim on it, in one transaction."""
         now = self._now()
         async with self._sessions() as session, session.begin():
+            await _end_claims(session, [source.id], holder=self.holder)
+            others = claimed - {source.id}
+            if others:
+                # the poll is making progress: keep the claims on the feeds still in flight
+                await _extend_claims(session, others, holder=self.holder, until=now + self._claim_ttl)
             stored = await session.get(Source, source.id)
-            if stored is None:  # removed while we were fetching
-                return
-            stored.last_fetch_at = now
-            stored.last_status = outcome.status
-            if outcome.error:
-                stored.last_error = outcome.error
-                stored.error_streak += 1
-                if stored.error_streak in (1, 5, 20):  # log the streak's growth, not every failure
-                    log.warning(
-                        "feed %s failing (%d in a row): %s", stored.url, stored.error_streak, outcome.error
-                    )
-                return
-            stored.last_error = None
-            stored.error_streak = 0
-            stored.last_success_at = now
-            if isinstance(fetched, FetchResult) and not fetched.not_modified:
-                stored.etag = fetched.etag
-                stored.last_modified = fetched.last_modified
-                if title and stored.name == stored.url:
-                    stored.name = title[:256]
-                    outcome.name = stored.name
+            if stored is not None:  # None: removed while we were fetching
+                self._apply(stored, outcome, fetched, title, now)
+        claimed.discard(source.id)
+
+    def _apply(
+        self,
+        stored: Source,
+        outcome: FeedOutcome,
+        fetched: FetchResult | FeedFetchError,
+        title: str | None,
+        now: datetime,
+    ) -> None:
+        stored.last_fetch_at = now
+        stored.last_status = outcome.status
+        if outcome.error:
+            stored.last_error = outcome.error
+            stored.error_streak += 1
+            if stored.error_streak in (1, 5, 20):  # log the streak's growth, not every failure
+                log.warning(
+                    "feed %s failing (%d in a row): %s", stored.url, stored.error_streak, outcome.error
+                )
+            return
+        stored.last_error = None
+        stored.error_streak = 0
+        stored.last_success_at = now
+        if isinstance(fetched, FetchResult) and not fetched.not_modified:
+            stored.etag = fetched.etag
+            stored.last_modified = fetched.last_modified
+            if title and stored.name == stored.url:
+                stored.name = title[:256]
+                outcome.name = stored.name
+
+
+async def _end_claims(session: AsyncSession, source_ids: Collection[int], *, holder: str) -> None:
+    """End `holder`'s claims on these feeds; a claim another process took over in the meantime stays."""
+    await session.execute(
+        update(Source)
+        .where(Source.id.in_(source_ids), Source.fetch_claimed_by == holder)
+        .values(fetch_claimed_by=None, fetch_claim_until=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def _extend_claims(
+    session: AsyncSession, source_ids: Collection[int], *, holder: str, until: datetime
+) -> None:
+    await session.execute(
+        update(Source)
+        .where(Source.id.in_(source_ids), Source.fetch_claimed_by == holder)
+        .values(fetch_claim_until=until)
+        .execution_options(synchronize_session=False)
+    )

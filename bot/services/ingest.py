@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import secrets
+import socket
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
@@ -32,6 +34,11 @@ Outcome = Literal["imported", "duplicate"]
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def process_name() -> str:
+    """A name for this process in the claims it takes: host, pid and a random part (pids are reused)."""
+    return f"{socket.gethostname()[:64]}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -125,8 +126,16 @@ class RunningBot:
 
 
 def bot_settings(database_url: str) -> Settings:
-    """The settings of the bots under test: the test database, one admin, the embedded defaults."""
-    return load_settings(env_file=None, database_url=database_url, admin_ids=[ADMIN_ID])
+    """The settings of the bots under test: the test database, one admin, the embedded defaults except the
+    per-chat budgets (a reply of several parts would take a second a part; the tests of the budgets set
+    Telegram's own)."""
+    return load_settings(
+        env_file=None,
+        database_url=database_url,
+        admin_ids=[ADMIN_ID],
+        send_private_per_second=100,
+        send_group_per_minute=6000,
+    )
 
 
 @pytest.fixture
@@ -136,30 +145,47 @@ async def services(database_url: str) -> AsyncIterator[Services]:
         yield built
 
 
-@pytest.fixture
-async def running_bot(services: Services) -> AsyncIterator[RunningBot]:
-    ingest = services.ingest
-    await ingest.store_articles(
+@asynccontextmanager
+async def bot_serving(services: Services, fake: FakeTelegram) -> AsyncIterator[RunningBot]:
+    """The Application long-polling `fake`, and the outbox sender sending its replies, as in `newsbot run`."""
+    application = build_application(
+        token=fake.token, base_url=fake.base_url, commands=services.commands, replies=services.replies
+    )
+    await application.initialize()
+    await register_commands(application, services.commands)
+    await application.start()
+    assert application.updater is not None
+    await application.updater.start_polling(poll_interval=0.0, timeout=1)
+    sender = services.outbox_sender(application.bot)
+    services.replies.on_enqueued(sender.wake)
+    stop = asyncio.Event()
+    sending = asyncio.create_task(sender.run(stop))
+    try:
+        yield RunningBot(
+            fake,
+            application,
+            services.sessions,
+            services.commands,
+            services.digests,
+            services.subscriptions,
+            services.ingest,
+        )
+    finally:
+        stop.set()
+        await sending
+        await application.updater.stop()
+        await application.stop()
+        await application.shutdown()
+
+
+async def store_samples(services: Services) -> None:
+    await services.ingest.store_articles(
         recent_article(i, title=t, body=b, hours_ago=1 + i) for i, (t, b) in enumerate(SAMPLE)
     )
-    async with FakeTelegram() as fake:
-        application = build_application(token=fake.token, base_url=fake.base_url, commands=services.commands)
-        await application.initialize()
-        await register_commands(application, services.commands)
-        await application.start()
-        assert application.updater is not None
-        await application.updater.start_polling(poll_interval=0.0, timeout=1)
-        try:
-            yield RunningBot(
-                fake,
-                application,
-                services.sessions,
-                services.commands,
-                services.digests,
-                services.subscriptions,
-                ingest,
-            )
-        finally:
-            await application.updater.stop()
-            await application.stop()
-            await application.shutdown()
+
+
+@pytest.fixture
+async def running_bot(services: Services) -> AsyncIterator[RunningBot]:
+    await store_samples(services)
+    async with FakeTelegram() as fake, bot_serving(services, fake) as running:
+        yield running

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from bot.render import render_digest, render_items
 from bot.telegram_html import escape
+from db.outbox import OutboxRepo
 from db.repositories import latest_articles
 from readmodels import DigestGroup
 from tests.bot.conftest import RunningBot
@@ -22,11 +23,16 @@ CHAT = 3003
 
 
 async def settle(bot: RunningBot) -> None:
-    """Wait until the bot has stopped sending to the chat (a reply may take several messages)."""
+    """Wait until the bot has sent the whole reply (it may take several messages) and nothing more comes."""
     count = -1
-    while count != len(bot.fake.sent(CHAT)):
+    while count != len(bot.fake.sent(CHAT)) or await pending(bot):
         count = len(bot.fake.sent(CHAT))
         await asyncio.sleep(0.25)
+
+
+async def pending(bot: RunningBot) -> int:
+    async with bot.sessions() as session:
+        return await OutboxRepo(session).pending_count()
 
 
 async def test_every_corpus_article_renders_valid_messages(running_bot: RunningBot, corpus: Path) -> None:

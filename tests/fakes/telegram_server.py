@@ -10,6 +10,7 @@ exceptions.
         fake.block(42)                           # 403 "Forbidden: bot was blocked by the user" for chat 42
         fake.rate_limit(7, retry_after=3)        # one 429 with parameters.retry_after for chat 7
         fake.push_message(42, "/start")          # an update for getUpdates
+        fake.slow_sends(0.5)                     # answer sends and edits half a second late
         ...
         fake.sent(42)                            # the accepted sendMessage/sendPhoto params for chat 42
 
@@ -18,6 +19,13 @@ Scripted faults (per chat id, checked before anything else): `block`, `deactivat
 Telegram: the old group id keeps answering "upgraded"); `refuse_photos()` (every sendPhoto).
 `enforce_limits(...)` answers 429 whenever a send breaks Telegram's documented flood limits, measured with
 sliding windows on the server's monotonic clock; `limit_429s` counts those, `scripted_429s` the scripted ones.
+`slow_sends(seconds)` (the `send_latency` attribute) answers sendMessage, sendPhoto and editMessageText late,
+like a loaded server: faults and limits are applied on arrival, the message is accepted after the wait.
+
+getUpdates serves one consumer, as Telegram does: a getUpdates arriving while another waits (a long poll)
+terminates the waiting one, which is answered 409 "Conflict: terminated by other getUpdates request; ..."
+(`poll_conflicts` counts those); while a webhook is set (setWebhook with a url, not yet deleted) getUpdates
+answers 409 "Conflict: can't use getUpdates method while webhook is active; ...". A long poll waits ≤ 0.2 s.
 
 Validation follows Telegram: empty text, text over 4096 UTF-16 units (after entity parsing), captions over
 1024, and HTML that Telegram's parser rejects (unknown or unclosed tags) answer 400 with Telegram's
@@ -49,6 +57,8 @@ ALLOWED_TAGS = frozenset(
     | {"tg-spoiler", "tg-emoji", "span"}
 )
 SEND_METHODS = frozenset({"sendmessage", "sendphoto"})
+# the methods `slow_sends` delays: the ones whose answer time a loaded Telegram server stretches
+SLOW_METHODS = SEND_METHODS | {"editmessagetext"}
 # Parameters Telegram documents as strings; every other form value PTB sends JSON-encoded (numbers, objects).
 _STRING_PARAMS = frozenset(
     {"text", "caption", "parse_mode", "photo", "callback_query_id", "url", "secret_token", "language_code"}
@@ -56,6 +66,13 @@ _STRING_PARAMS = frozenset(
 )
 
 PHOTO_REFUSED = "Bad Request: wrong file identifier/HTTP URL specified"
+POLL_CONFLICT = (
+    "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running"
+)
+WEBHOOK_CONFLICT = (
+    "Conflict: can't use getUpdates method while webhook is active; "
+    "use deleteWebhook to delete the webhook first"
+)
 
 
 @dataclass
@@ -74,6 +91,14 @@ class _Fault:
             return False
         self.times -= 1
         return True
+
+
+@dataclass
+class _LongPoll:
+    """A getUpdates request waiting for updates. A later getUpdates terminates it: Telegram answers it 409."""
+
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    terminated: bool = False
 
 
 @dataclass(frozen=True)
@@ -207,6 +232,7 @@ class FakeTelegram(LocalServer):
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.commands: dict[tuple[str, str], list[dict[str, Any]]] = {}  # (scope JSON, language) -> commands
         self.webhook_url = ""
+        self.send_latency = 0.0  # seconds before answering sendMessage/sendPhoto/editMessageText
         self.scripted_429s = 0
         self.limit_429s = 0
         self._sent: list[dict[str, Any]] = []
@@ -216,7 +242,8 @@ class FakeTelegram(LocalServer):
         self._limits: Limits | None = None
         self._windows = _Windows()
         self._updates: list[dict[str, Any]] = []
-        self._new_update = asyncio.Event()
+        self._long_poll: _LongPoll | None = None  # the getUpdates waiting now, if any
+        self.poll_conflicts = 0  # getUpdates answered 409 because a later one arrived
         self._update_ids = itertools.count(1)
         self._message_ids = itertools.count(1)
         self._callback_ids = itertools.count(1)
@@ -278,6 +305,15 @@ class FakeTelegram(LocalServer):
             self._faults.clear()
         else:
             self._faults.pop(chat_id, None)
+
+    def slow_sends(self, seconds: float) -> None:
+        """Answer every sendMessage, sendPhoto and editMessageText `seconds` late, like a loaded Telegram.
+
+        Faults and flood limits are applied on arrival, before the wait (Telegram counts a send when it
+        arrives); the message is accepted, recorded and answered after it. A client that gives up earlier
+        sees TimedOut, yet the message is still delivered, as with Telegram. 0 turns it off.
+        """
+        self.send_latency = seconds
 
     def enforce_limits(
         self, global_per_second: int = 30, per_chat_per_second: int = 1, per_group_per_minute: int = 20
@@ -372,7 +408,8 @@ class FakeTelegram(LocalServer):
     def _push(self, update: dict[str, Any]) -> int:
         update_id = next(self._update_ids)
         self._updates.append({"update_id": update_id, **update})
-        self._new_update.set()
+        if self._long_poll is not None:
+            self._long_poll.wake.set()
         return update_id
 
     def _user(self, user_id: int, first_name: str, language_code: str) -> dict[str, Any]:
@@ -413,6 +450,8 @@ class FakeTelegram(LocalServer):
                 await self._apply_faults(chat_id)
                 if method.lower() in SEND_METHODS:
                     self._check_limits(chat_id)
+            if self.send_latency and method.lower() in SLOW_METHODS:
+                await asyncio.sleep(self.send_latency)
             result = await handler(params, chat_id)
         except TelegramApiError as exc:
             return _error(exc.status, exc.description, exc.parameters)
@@ -475,16 +514,28 @@ class FakeTelegram(LocalServer):
         return self.me
 
     async def _m_getupdates(self, params: dict[str, Any], chat_id: int | None) -> Any:
+        if self.webhook_url:
+            raise TelegramApiError(409, WEBHOOK_CONFLICT)
+        if self._long_poll is not None:
+            # Telegram serves one consumer: the poll in progress is answered 409, the newest one carries on
+            self._long_poll.terminated = True
+            self._long_poll.wake.set()
         offset = int(params.get("offset") or 0)
         if offset:
             # like Telegram: an offset confirms every update before it
             self._updates = [u for u in self._updates if u["update_id"] >= offset]
-        if not self._updates:
-            self._new_update.clear()
-            wait = min(float(params.get("timeout") or 0), 0.2)
-            if wait > 0:
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(self._new_update.wait(), wait)
+        wait = min(float(params.get("timeout") or 0), 0.2)
+        if not self._updates and wait > 0:
+            poll = self._long_poll = _LongPoll()
+            try:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(poll.wake.wait(), wait)
+            finally:
+                if self._long_poll is poll:
+                    self._long_poll = None
+            if poll.terminated:
+                self.poll_conflicts += 1
+                raise TelegramApiError(409, POLL_CONFLICT)
         limit = int(params.get("limit") or 100)
         return self._updates[:limit]
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -10,12 +13,15 @@ from telegram.constants import ParseMode
 from telegram.error import (
     BadRequest,
     ChatMigrated,
+    Conflict,
     EndPointNotFound,
     Forbidden,
     InvalidToken,
     NetworkError,
     RetryAfter,
+    TimedOut,
 )
+from telegram.request import HTTPXRequest
 
 from tests.fakes.telegram_server import FakeTelegram
 
@@ -151,3 +157,62 @@ async def test_updates_commands_and_chats(fake_telegram: FakeTelegram, bot: Bot)
 async def test_unknown_method_is_not_found(fake_telegram: FakeTelegram, bot: Bot) -> None:
     with pytest.raises(EndPointNotFound):
         await bot.do_api_request("noSuchMethod")
+
+
+
+async def eventually(condition: Callable[[], object], what: str) -> None:
+    for _ in range(500):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+async def test_slow_sends_count_limits_on_arrival(fake_telegram: FakeTelegram, bot: Bot) -> None:
+    fake_telegram.enforce_limits(per_chat_per_second=1)
+    fake_telegram.slow_sends(30)  # far longer than the test: the first send stays unanswered throughout
+    first = asyncio.create_task(bot.send_message(1, "first", read_timeout=60))
+    await eventually(lambda: fake_telegram.calls_to("sendMessage"), "the first send to arrive")
+    with pytest.raises(RetryAfter):  # answered on arrival, while the first is still being "processed"
+        await bot.send_message(1, "second")
+    assert not first.done()
+    assert fake_telegram.sent() == []  # accepted only when answered
+    first.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await first
+
+
+async def test_slow_sends_deliver_what_the_client_gave_up_on(fake_telegram: FakeTelegram) -> None:
+    fake_telegram.slow_sends(0.5)
+    impatient = HTTPXRequest(read_timeout=0.05)
+    async with Bot(fake_telegram.token, base_url=fake_telegram.base_url, request=impatient) as client:
+        with pytest.raises(TimedOut):
+            await client.send_message(1, "late")
+        with pytest.raises(TimedOut):
+            await client.edit_message_text("edited", chat_id=1, message_id=1)
+        # like Telegram, the message arrives although the client timed out
+        await eventually(lambda: fake_telegram.sent(1), "the late message")
+        assert [m["text"] for m in fake_telegram.sent(1)] == ["late"]
+        fake_telegram.slow_sends(0)
+        assert (await client.send_message(1, "fast")).text == "fast"
+
+
+async def test_a_second_get_updates_terminates_the_waiting_one(fake_telegram: FakeTelegram, bot: Bot) -> None:
+    waiting = asyncio.create_task(bot.get_updates(timeout=10))
+    # recorded as the request starts to wait
+    await eventually(lambda: fake_telegram.calls_to("getUpdates"), "the first getUpdates")
+    async with Bot(fake_telegram.token, base_url=fake_telegram.base_url) as other:
+        assert await other.get_updates(timeout=0) == ()
+        fake_telegram.push_message(42, "/start")
+        assert [u.update_id for u in await other.get_updates(timeout=10)] == [1]  # the newest poll is served
+    with pytest.raises(Conflict, match=r"terminated by other getUpdates request; make sure that only one"):
+        await waiting
+    assert fake_telegram.poll_conflicts == 1
+
+
+async def test_get_updates_while_a_webhook_is_set(fake_telegram: FakeTelegram, bot: Bot) -> None:
+    assert await bot.set_webhook("https://bot.example.com/hook")
+    with pytest.raises(Conflict, match=r"can't use getUpdates method while webhook is active; use deleteWeb"):
+        await bot.get_updates()
+    assert await bot.delete_webhook()
+    assert await bot.get_updates() == ()

@@ -1,0 +1,215 @@
+"""The inbox watched by several processes over one folder and one database: each version of a file imported
+once, a changed file imported again, the claim of a process that died taken over; and a concurrent insert of
+the same article counted as a duplicate without stopping the rest of the batch."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.services.inbox import InboxReport, InboxService
+from bot.services.ingest import IngestService
+from bot.services.prepare import prepare_article
+from bot.sources.types import RawArticle
+from db.models import Article, InboxFile
+
+START = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
+CLAIM_TTL = timedelta(minutes=10)
+POST = """---
+title: '{title}'
+author: 测试新闻
+date: 2026-11-27 08:00:00
+link: https://news.example.com/{link}
+---
+<p>{body}</p>
+"""
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.current = START
+
+    def now(self) -> datetime:
+        return self.current
+
+
+def ingest_service(sessions: async_sessionmaker[AsyncSession]) -> IngestService:
+    return IngestService(
+        sessions, default_tz=ZoneInfo("Asia/Shanghai"), summary_max_chars=150, max_file_bytes=1_000_000
+    )
+
+
+def inbox_service(
+    sessions: async_sessionmaker[AsyncSession], folder: Path, *, holder: str, now: Callable[[], datetime]
+) -> InboxService:
+    return InboxService(
+        sessions, ingest_service(sessions), folder, holder=holder, claim_ttl=CLAIM_TTL, now=now
+    )
+
+
+def write_post(folder: Path, slug: str, body: str, *, link: str | None = None) -> Path:
+    path = folder / f"{slug}.md"
+    path.write_text(POST.format(title=f"Story {slug}", link=link or slug, body=body), encoding="utf-8")
+    return path
+
+
+
+
+@pytest.fixture
+def inbox(tmp_path: Path) -> Path:
+    folder = tmp_path / "inbox"
+    folder.mkdir()
+    return folder
+
+
+async def look(*services: InboxService) -> list[InboxReport]:
+    """One look of every watcher at the same moment."""
+    return list(await asyncio.gather(*(s.import_ready() for s in services)))
+
+
+async def article_count(sessions: async_sessionmaker[AsyncSession]) -> int:
+    async with sessions() as session:
+        return await session.scalar(select(func.count(Article.id))) or 0
+
+
+async def test_two_watchers_import_each_file_once_and_a_changed_file_again(
+    sessions: async_sessionmaker[AsyncSession],
+    other_process: async_sessionmaker[AsyncSession],
+    inbox: Path,
+) -> None:
+    clock = Clock()
+    first = inbox_service(sessions, inbox, holder="host-a:1:aaaa", now=clock.now)
+    second = inbox_service(other_process, inbox, holder="host-b:2:bbbb", now=clock.now)
+    for slug in ("chips", "rain", "trains"):
+        write_post(inbox, slug, f"The first report about {slug}, with enough words to summarize it.")
+    (inbox / "notes.txt.tmp").write_text("not a post", encoding="utf-8")
+
+    settling = await look(first, second)  # the first look only notes the sizes
+    assert [r.files for r in settling] == [0, 0]
+    settled = await look(first, second)
+    assert sum(r.files for r in settled) == 3
+    assert sum(r.result.imported for r in settled) == 3
+    assert sum(r.result.duplicates for r in settled) == 0
+    assert [f for r in settled for f in r.result.failed] == []
+    later = await look(first, second)
+    assert sum(r.files for r in later) == 0
+    assert await article_count(sessions) == 3
+
+    async with sessions() as session:
+        rows = list(await session.scalars(select(InboxFile).order_by(InboxFile.path)))
+    assert [Path(row.path).name for row in rows] == ["chips.md", "rain.md", "trains.md"]
+    assert all(row.imported_at == START for row in rows)
+    assert {row.outcome for row in rows} == {"imported 1, duplicates 0, failed 0"}
+
+    # a file rewritten (a new story at a new link: the same link would be a duplicate) is imported again, once
+    write_post(inbox, "rain", "The rain kept falling all through the night, flooding roads.", link="rain-2")
+    await look(first, second)
+    changed = await look(first, second)
+    assert sum(r.files for r in changed) == 1
+    assert sum(r.result.imported for r in changed) == 1
+    assert sum(r.files for r in await look(first, second)) == 0
+    assert await article_count(sessions) == 4
+
+
+async def test_a_file_claimed_by_a_dead_process_is_imported_once_the_claim_runs_out(
+    sessions: async_sessionmaker[AsyncSession], inbox: Path
+) -> None:
+    path = write_post(inbox, "orphan", "A report a killed process had started to import.")
+    stat = path.stat()
+    async with sessions() as session, session.begin():
+        session.add(
+            InboxFile(
+                path=str(path.resolve()),
+                size=stat.st_size,
+                mtime_ns=stat.st_mtime_ns,
+                claimed_by="host-a:1:dead",
+                claimed_at=START,
+            )
+        )
+    clock = Clock()
+    survivor = inbox_service(sessions, inbox, holder="host-b:2:bbbb", now=clock.now)
+
+    clock.current = START + CLAIM_TTL - timedelta(seconds=1)
+    assert [r.files for r in await look(survivor) + await look(survivor)] == [0, 0]
+    assert await article_count(sessions) == 0
+
+    clock.current = START + CLAIM_TTL + timedelta(seconds=1)
+    [report] = await look(survivor)
+    assert report.files == 1
+    assert report.result.imported == 1
+    async with sessions() as session:
+        row = await session.scalar(select(InboxFile))
+    assert row is not None
+    assert row.claimed_by == survivor.holder
+    assert row.imported_at == clock.current
+
+
+async def lock_waits(sessions: async_sessionmaker[AsyncSession]) -> int:
+    """Backends of this database waiting for a lock. A session of its own each time: PostgreSQL keeps one
+    snapshot of pg_stat_activity for the rest of a transaction."""
+    async with sessions() as session:
+        waiting = await session.scalar(
+            text(
+                "select count(*) from pg_stat_activity"
+                " where datname = current_database() and wait_event_type = 'Lock'"
+            )
+        )
+    return int(waiting or 0)
+
+
+async def test_a_concurrent_insert_of_the_same_article_is_a_duplicate_and_the_batch_goes_on(
+    database_url: str, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """Two processes store the same article at once: the one whose insert hits the unique constraint counts a
+    duplicate. Made certain on PostgreSQL, where the second insert waits, visibly, on the first one's row."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite has no view of a writer waiting for another one, so the race cannot be staged")
+    same = RawArticle(
+        title="Same story",
+        body="The same story, stored by two processes at the same moment, must be stored once.",
+        body_format="text",
+        origin="a.md",
+        link="https://news.example.com/same",
+    )
+    other = RawArticle(
+        title="Other story",
+        body="Another story, in the same batch, that must be stored whatever happened to the first one.",
+        body_format="text",
+        origin="a.md",
+        link="https://news.example.com/other",
+    )
+    prepared = prepare_article(same, max_chars=150)
+    ingest = ingest_service(sessions)
+    async with sessions() as rival:
+        async with rival.begin():
+            # the other process has inserted the article, and not committed yet
+            rival.add(
+                Article(
+                    title=prepared.title,
+                    link=prepared.link,
+                    publisher="rival",
+                    listed_at=START,
+                    ingested_at=START,
+                    text=prepared.text,
+                    html=same.body,
+                    content_hash=prepared.content_hash,
+                    language=prepared.language,
+                )
+            )
+            await rival.flush()
+            storing = asyncio.create_task(ingest.store_articles([same, other]))
+            for _ in range(1000):  # until our insert waits on the rival's row
+                if await lock_waits(sessions) or storing.done():
+                    break
+                await asyncio.sleep(0.01)
+            assert await lock_waits(sessions), "the insert never waited on the rival's uncommitted row"
+        result = await storing
+    assert (result.imported, result.duplicates, result.failed) == (1, 1, [])
+    assert await article_count(sessions) == 2
