@@ -3,16 +3,31 @@ on start."""
 
 from __future__ import annotations
 
+import asyncio
+import fcntl
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
-from sqlalchemy.engine import Connection
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import event, func, select
+from sqlalchemy.engine import URL, Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+# The PostgreSQL advisory lock that schema upgrades hold: any fixed 64-bit number, the same in every newsbot
+# process ("newsbot1" in ASCII). Advisory locks belong to one database: two newsbot databases on one server
+# do not wait for each other.
+SCHEMA_UPGRADE_LOCK_KEY = 0x6E657773626F7431
+# The file beside a SQLite database file that schema upgrades lock (flock), e.g. newsbot.db.migrate-lock
+LOCK_SUFFIX = ".migrate-lock"
 
 
 def make_engine(database_url: str, *, echo: bool = False) -> AsyncEngine:
@@ -30,8 +45,13 @@ def make_engine(database_url: str, *, echo: bool = False) -> AsyncEngine:
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
-    # WAL lets the bot read while an import writes; NORMAL is durable across application crashes
-    cursor.execute("PRAGMA journal_mode=WAL")
+    # WAL lets the bot read while an import writes; NORMAL is durable across application crashes.
+    # WAL is a setting of the database file, made once: asked for only when the file is not in WAL yet, as
+    # switching takes a write lock, and two connections switching a new file at once can fail at once with
+    # "database is locked" (no busy timeout there). Reading the mode waits for a switch under way.
+    cursor.execute("PRAGMA journal_mode")
+    if str(cursor.fetchone()[0]).lower() != "wal":
+        cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
@@ -63,7 +83,114 @@ def _upgrade(connection: Connection) -> None:
     command.upgrade(alembic_config(connection), "head")
 
 
+def _at_head(connection: Connection) -> bool:
+    """Whether the database's Alembic revision is already the newest one of the migrations here."""
+    current = MigrationContext.configure(connection).get_current_heads()
+    return set(current) == set(ScriptDirectory.from_config(alembic_config()).get_heads())
+
+
 async def upgrade_schema(engine: AsyncEngine) -> None:
-    """Bring the schema to the newest Alembic revision; a no-op when it is already there."""
-    async with engine.begin() as connection:
-        await connection.run_sync(_upgrade)
+    """Bring the schema to the newest Alembic revision; a no-op when it is already there.
+
+    Any number of processes (and engines in one process) may call this at once on one database: the upgrade
+    runs under a lock, so one of them migrates and the others wait, then find the schema at head. The usual
+    start, a schema already at head, takes no lock and waits for nothing.
+    """
+    lock_path: Path | None = None
+    database_file = _sqlite_file(engine.url) if engine.dialect.name == "sqlite" else None
+    if database_file is not None:
+        lock_path = database_file.with_name(database_file.name + LOCK_SUFFIX)
+        if _is_new(database_file):
+            # a new file cannot be at head: lock before the first connection too, which makes the file and
+            # turns it to WAL (_sqlite_pragmas), so that starters do not do that at once
+            async with _file_locked(lock_path), engine.begin() as connection:
+                await connection.run_sync(_upgrade)
+            return
+    async with engine.connect() as connection:
+        if await connection.run_sync(_at_head):
+            return
+        await connection.rollback()  # end the check's transaction: the upgrade runs in one of its own
+        if engine.dialect.name == "postgresql":
+            async with connection.begin():
+                # Held by this transaction, on the connection Alembic uses, until it commits or rolls back
+                # (or the connection is lost). Alembic reads the revision after it is granted, so a process
+                # that waited finds the schema at head and does nothing.
+                await connection.execute(select(func.pg_advisory_xact_lock(SCHEMA_UPGRADE_LOCK_KEY)))
+                await connection.run_sync(_upgrade)
+            return
+        async with _file_locked(lock_path), connection.begin():
+            await connection.run_sync(_upgrade)
+
+
+# SQLite: a file lock (flock) on a file beside the database rather than BEGIN EXCLUSIVE on Alembic's
+# connection. It does not touch how the pysqlite/aiosqlite driver runs transactions (BEGIN EXCLUSIVE needs
+# isolation_level=None on that connection, set and put back, and the pooled connection must not keep it); it
+# can be taken before the database file exists, so that for a new file it also covers the first connection,
+# which makes the file and turns it to WAL; a waiter waits as long as the upgrade takes rather than failing
+# after the 30 s busy timeout; and the kernel lets go of it when the holder's process dies. flock locks
+# belong to an open file, so engines in one process exclude each other too (Alembic must not run twice at
+# once in one process either: its `op` and `context` are module-wide). The lock file stays (empty) beside
+# the database; removing it while nobody migrates is harmless.
+
+
+def _sqlite_file(url: URL) -> Path | None:
+    """The database file of a SQLite URL, resolved (so every spelling of the path names the same lock
+    file), or None for an in-memory database, which is its connection's own and needs no lock."""
+    database = url.database or ""
+    if url.query.get("mode") == "memory":
+        return None
+    uri = str(url.query.get("uri", "")).lower() in ("true", "1", "yes", "on")
+    if uri and database.startswith("file:"):  # a URI filename: file:path?query or file:///path
+        parts = urlsplit(database)
+        if "mode=memory" in parts.query:
+            return None
+        database = unquote(parts.path)
+    if database in ("", ":memory:"):
+        return None
+    return Path(database).resolve()
+
+
+def _is_new(database_file: Path) -> bool:
+    """Whether the database file is yet to be made (missing or empty) in a folder that exists. (In a
+    missing folder, connecting fails as it always has: "unable to open database file".)"""
+    try:
+        return database_file.stat().st_size == 0
+    except FileNotFoundError:
+        return database_file.parent.is_dir()
+
+
+def _lock_file(path: Path) -> int:
+    """Open (create) `path` and wait for an exclusive flock on it; returns the descriptor that holds it."""
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+    except BaseException:
+        os.close(descriptor)
+        raise
+    return descriptor
+
+
+def _close_once_locked(waiting: asyncio.Future[int]) -> None:
+    """For a lock wait given up on (cancelled): once the thread has the lock, close it, which lets go."""
+    if not waiting.cancelled() and waiting.exception() is None:
+        os.close(waiting.result())
+
+
+@asynccontextmanager
+async def _file_locked(path: Path | None) -> AsyncIterator[None]:
+    """Hold an exclusive flock on `path` for the block (no lock when `path` is None). The wait runs in a
+    worker thread, so the event loop goes on meanwhile."""
+    if path is None:
+        yield
+        return
+    waiting = asyncio.get_running_loop().run_in_executor(None, _lock_file, path)
+    try:
+        # shielded: cancelling the wait cannot stop the thread, which may still get the lock afterwards
+        descriptor = await asyncio.shield(waiting)
+    except asyncio.CancelledError:
+        waiting.add_done_callback(_close_once_locked)
+        raise
+    try:
+        yield
+    finally:
+        os.close(descriptor)  # the only descriptor of this open file: closing it lets go of the lock
