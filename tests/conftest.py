@@ -19,6 +19,7 @@ import pytest
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from telegram import Bot
+from telegram.request import HTTPXRequest
 
 from bot.config import Settings
 from db.engine import make_engine, make_sessionmaker, upgrade_schema
@@ -66,8 +67,11 @@ async def fake_telegram() -> AsyncIterator[FakeTelegram]:
 
 @pytest.fixture
 async def bot(fake_telegram: FakeTelegram) -> AsyncIterator[Bot]:
-    """A real, initialized `telegram.Bot` talking to `fake_telegram`."""
-    client = Bot(fake_telegram.token, base_url=fake_telegram.base_url)
+    """A real, initialized `telegram.Bot` talking to `fake_telegram`, with a connection for each request the
+    outbox sender has in flight (as the Application's bot has: PTB's own default is one, which queues requests
+    inside httpx, after the sender has counted them against the flood limits)."""
+    request = HTTPXRequest(connection_pool_size=16)
+    client = Bot(fake_telegram.token, base_url=fake_telegram.base_url, request=request)
     await client.initialize()
     try:
         yield client

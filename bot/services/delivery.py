@@ -39,6 +39,7 @@ A TimedOut request may still have reached Telegram: retrying it can deliver a me
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import hashlib
 import itertools
@@ -330,6 +331,7 @@ class OutboxSender:
         self._global = _GlobalBudget(_Window(limits.global_per_second, 1.0), clock)
         self._chats: dict[int, list[_Window]] = {}
         self._wake = asyncio.Event()
+        self._nudge = asyncio.Event()  # wakes the claiming loop: more rows wanted, or something enqueued
         self._halt = False
         self.holder = holder or process_name()
         self._lease_name = lease_name(bot.token)
@@ -350,6 +352,7 @@ class OutboxSender:
     def wake(self) -> None:
         """Something was enqueued: look at the outbox now instead of after the idle wait."""
         self._wake.set()
+        self._nudge.set()
 
     async def run(self, stop: asyncio.Event, idle: float | None = None) -> None:
         """Send due messages until `stop` is set, as long as this process holds the sender lease; without it,
@@ -417,11 +420,18 @@ class OutboxSender:
         Sends nothing when another process holds the sender lease."""
         report = SendReport()
         try:
-            if await self._hold_lease():
+            while await self._hold_lease():
+                before = report.total()
                 report = await self._send_round(report)
+                if report.total() == before or not await self._claimable():
+                    break
         finally:
             await self._let_go()
         return report
+
+    async def _claimable(self) -> bool:
+        async with self._sessions() as session:
+            return await OutboxRepo(session).has_claimable(holder=self.holder, now=self._clock.now())
 
     async def next_due_at(self) -> datetime | None:
         """When the earliest pending message becomes due (None when nothing is pending)."""
@@ -508,6 +518,12 @@ class OutboxSender:
             if self._workers:
                 await asyncio.gather(*self._workers.values(), return_exceptions=True)
             await self._sent_log.close()
+            if self._held and not self._halt:  # should not happen; if it does, nothing may stay stuck
+                logger.warning("outbox: %d claimed messages left unsent; giving them back", self._held)
+                self._held = 0
+                self._queues.clear()
+                async with self._sessions() as session, session.begin():
+                    await OutboxRepo(session).release_claims(holder=self.holder)
         if report.dead or report.deactivated or report.migrated:
             logger.info(
                 "outbox: sent %d, dead %d, dropped %d, chats deactivated %d, migrated %d",
@@ -520,11 +536,12 @@ class OutboxSender:
         return report
 
     async def _wait_for_progress(self) -> None:
-        """Until a chat is done, something is enqueued here, or the poll interval passed."""
-        waking = asyncio.ensure_future(self._wake.wait())
-        pending = {waking, *self._workers.values()}
-        await asyncio.wait(pending, timeout=self._poll_interval, return_when=asyncio.FIRST_COMPLETED)
-        waking.cancel()
+        """Until more rows are wanted (few left in hand, or none), something is enqueued here, or the poll
+        interval passed. (One event rather than waiting on every chat's task: at hundreds of messages a
+        second that wait itself became a cost.)"""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._nudge.wait(), self._poll_interval)
+        self._nudge.clear()
 
     async def _claim_more(self, report: SendReport) -> int:
         """Claim a batch when a quarter of one is left in hand; replies whenever some may be waiting."""
@@ -538,6 +555,7 @@ class OutboxSender:
         )
         if self._held <= self._batch // 4:
             limit, max_priority = self._batch, SCHEDULED
+            self._forget_idle_chats()  # the windows of chats not sent to lately: a running bot sees many
         elif replies_due:
             limit, max_priority = self._batch, REPLY
         else:
@@ -592,6 +610,8 @@ class OutboxSender:
             del self._workers[chat_id]
             if not queue:
                 self._queues.pop(chat_id, None)
+            if self._held <= self._batch // 4 or not self._workers:
+                self._nudge.set()  # time to claim more, or to finish
 
     # --- one attempt -----------------------------------------------------------------------------------
 
@@ -789,5 +809,6 @@ class OutboxSender:
 
     def _forget_idle_chats(self) -> None:
         now = self._timestamp()
-        for chat_id in [c for c, ws in self._chats.items() if all(w.idle(now) for w in ws)]:
+        busy = self._queues.keys()
+        for chat_id in [c for c, ws in self._chats.items() if c not in busy and all(w.idle(now) for w in ws)]:
             del self._chats[chat_id]

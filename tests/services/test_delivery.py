@@ -519,6 +519,42 @@ async def test_run_sends_what_is_enqueued_until_stopped(
         await asyncio.wait_for(running, timeout=5)
 
 
+async def test_a_reply_goes_ahead_of_a_digest_run(
+    sessions: Sessions, fake_telegram: FakeTelegram, bot: Bot
+) -> None:
+    """300 digests at Telegram's 30/s take ten seconds; a reply queued after the first of them does not wait
+    for them (it is claimed at once and paced first), and nothing meets a 429."""
+    fake_telegram.enforce_limits()
+    subscribers = await subscribe(sessions, *[(n, "private") for n in range(1, 301)])
+    now = datetime.now(UTC)
+    for subscriber in subscribers:
+        await enqueue(sessions, subscriber, [f"digest {subscriber.chat_id}"], now=now)
+    sender = make_sender(sessions, bot, SystemClock())
+    stop = asyncio.Event()
+    running = asyncio.create_task(sender.run(stop))
+    try:
+        for _ in range(1000):
+            if len(fake_telegram.sent()) >= 20:
+                break
+            await asyncio.sleep(0.02)
+        async with sessions() as session, session.begin():
+            await OutboxRepo(session).enqueue_reply(
+                chat_id=9999, chat_kind="private", chunks=["reply"], reply_markup=None, now=datetime.now(UTC)
+            )
+        sender.wake()
+        for _ in range(1000):
+            if fake_telegram.sent(9999):
+                break
+            await asyncio.sleep(0.02)
+        digests_before_reply = len(fake_telegram.sent()) - 1
+    finally:
+        stop.set()
+        await asyncio.wait_for(running, timeout=10)
+    # the 150 claimed before it (and those of the next batch) would otherwise go first
+    assert digests_before_reply < 60, digests_before_reply
+    assert fake_telegram.total_429s == 0
+
+
 # --- the repository ----------------------------------------------------------------------------------------
 
 
