@@ -100,18 +100,18 @@ def _newsbot_process(conn: Any, url: str, base_url: str, index: int, limited: bo
 async def _newsbot_main(conn: Any, url: str, base_url: str, index: int, limited: bool) -> None:
     from sqlalchemy import event
     from telegram import Bot
-    from telegram.request import HTTPXRequest
 
     from bot.config import load_settings
     from bot.digest_messages import DigestMessages
     from bot.services.delivery import OutboxSender, SendLimits, SystemClock
     from bot.services.digests import DigestService
+    from bot.telegram_request import AiohttpRequest
     from db.engine import make_engine, make_sessionmaker
 
     settings = load_settings(env_file=None)  # the embedded defaults: concurrency, lease, poll interval
     engine = make_engine(url)
     sessions = make_sessionmaker(engine)
-    request = HTTPXRequest(connection_pool_size=settings.send_concurrency + 4)
+    request = AiohttpRequest(connections=settings.send_concurrency + 4)
     bot = Bot(TOKEN, base_url=base_url, request=request)
     await bot.initialize()
     limits = SendLimits() if limited else SendLimits(1e6, 1e6, 1e6)

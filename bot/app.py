@@ -40,6 +40,7 @@ from bot.errors import CannotRun
 from bot.i18n import LANGUAGES, choose_language, t
 from bot.services.replies import ReplyService
 from bot.services.subscriptions import SubscriptionService
+from bot.telegram_request import AiohttpRequest
 from readmodels import ChatContext
 
 log = logging.getLogger(__name__)
@@ -163,8 +164,10 @@ async def initialize_bot(bot: Bot, settings: Settings) -> None:
     try:
         await bot.initialize()
     except InvalidToken:
+        await bot.request.shutdown()  # a Bot that failed to initialize does not close its connections
         raise CannotRun("Telegram rejected TELEGRAM_BOT_TOKEN (check the token from @BotFather)") from None
     except NetworkError as exc:
+        await bot.request.shutdown()
         raise CannotRun(f"cannot reach the Telegram Bot API at {settings.telegram_base_url}: {exc}") from None
 
 
@@ -194,13 +197,17 @@ def build_application(
     base_url: str,
     commands: CommandService,
     replies: ReplyService,
+    connections: int = 36,
     builder: ApplicationBuilder | None = None,  # type: ignore[type-arg]
 ) -> Application:  # type: ignore[type-arg]
+    """The Application: `connections` for the Bot API calls it makes (the outbox sender's requests in flight,
+    and a few), on the aiohttp backend; long polling stays on PTB's own."""
     defaults = Defaults(parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True))
     application = (
         (builder or ApplicationBuilder())
         .token(token)
         .base_url(base_url)
+        .request(AiohttpRequest(connections=connections))
         .defaults(defaults)
         .concurrent_updates(True)
         .build()

@@ -23,7 +23,6 @@ from typing import TextIO
 
 import aiohttp
 from telegram import Bot
-from telegram.request import HTTPXRequest
 
 from bot import __version__
 from bot.app import bot_token, initialize_bot, resolve_channel
@@ -37,6 +36,7 @@ from bot.services.prepare import prepare_article
 from bot.sources.files import parse_article_file
 from bot.sources.types import RawArticle
 from bot.telegram_html import html_to_plain
+from bot.telegram_request import AiohttpRequest
 from readmodels import ArticleView, ChatContext, FeedView
 from summarizer.llm import PROMPT_VERSION
 
@@ -288,10 +288,10 @@ async def send_digests_now(app: Services) -> str:
     process, or by a running bot when one holds the sender lease (it sends; this waits and reports)."""
     settings = app.settings
     # a connection per request in flight, as the running bot's Application has
-    request = HTTPXRequest(connection_pool_size=settings.send_concurrency + 4)
+    request = AiohttpRequest(connections=settings.send_concurrency + 4)
     bot = Bot(bot_token(settings), base_url=settings.telegram_base_url, request=request)
-    await initialize_bot(bot, settings)
     try:
+        await initialize_bot(bot, settings)
         if settings.channel_id:
             await resolve_channel(bot, app.subscriptions, settings.channel_id)
         report = await app.digests.run(force=True)

@@ -34,6 +34,7 @@ async def run_bot(
         base_url=settings.telegram_base_url,
         commands=services.commands,
         replies=services.replies,
+        connections=settings.send_concurrency + 4,
     )
     await initialize_bot(application.bot, settings)
     await application.initialize()

@@ -19,9 +19,9 @@ import pytest
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from telegram import Bot
-from telegram.request import HTTPXRequest
 
 from bot.config import Settings
+from bot.telegram_request import AiohttpRequest
 from db.engine import make_engine, make_sessionmaker, upgrade_schema
 from tests.fakes.telegram_server import FakeTelegram
 
@@ -67,10 +67,9 @@ async def fake_telegram() -> AsyncIterator[FakeTelegram]:
 
 @pytest.fixture
 async def bot(fake_telegram: FakeTelegram) -> AsyncIterator[Bot]:
-    """A real, initialized `telegram.Bot` talking to `fake_telegram`, with a connection for each request the
-    outbox sender has in flight (as the Application's bot has: PTB's own default is one, which queues requests
-    inside httpx, after the sender has counted them against the flood limits)."""
-    request = HTTPXRequest(connection_pool_size=16)
+    """A real, initialized `telegram.Bot` talking to `fake_telegram` on the backend the Application's bot uses
+    (`bot.telegram_request`), with a connection for each request the outbox sender has in flight."""
+    request = AiohttpRequest(connections=16)
     client = Bot(fake_telegram.token, base_url=fake_telegram.base_url, request=request)
     await client.initialize()
     try:

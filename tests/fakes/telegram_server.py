@@ -704,7 +704,8 @@ async def _read_params(request: web.Request) -> dict[str, Any]:
     if request.content_type == "application/json":
         body = await request.json()
         if isinstance(body, dict):
-            params.update(body)
+            # like Telegram, an object parameter may come JSON-serialized in a string (PTB's json_payload)
+            params.update({k: _decode_form_value(k, v) if isinstance(v, str) else v for k, v in body.items()})
         return params
     form = await request.post()
     for name, value in form.items():

@@ -14,9 +14,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from telegram import Bot
-from telegram.request import HTTPXRequest
 
 from bot.services.delivery import OutboxSender, SendLimits, SendReport, SystemClock
+from bot.telegram_request import AiohttpRequest
 from db.engine import make_engine, make_sessionmaker
 from db.models import Delivery, OutboxMessage, Subscriber
 from db.outbox import OutboxRepo
@@ -327,7 +327,7 @@ async def test_timeout_is_retried(sessions: Sessions, fake_telegram: FakeTelegra
     await enqueue(sessions, alice, ["1"])
     fake_telegram.stall(101, seconds=1.0)
     impatient = Bot(
-        fake_telegram.token, base_url=fake_telegram.base_url, request=HTTPXRequest(read_timeout=0.2)
+        fake_telegram.token, base_url=fake_telegram.base_url, request=AiohttpRequest(timeout=0.2)
     )
     await impatient.initialize()
     try:
