@@ -21,7 +21,6 @@ from datetime import UTC, date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import TextIO
 
-import aiohttp
 from telegram import Bot
 
 from bot import __version__
@@ -33,6 +32,7 @@ from bot.services.digests import PlannedDigest
 from bot.services.ingest import Failure
 from bot.services.llm import SUMMARY_METHODS
 from bot.services.prepare import prepare_article
+from bot.sources.feeds import feed_http_session
 from bot.sources.files import parse_article_file
 from bot.sources.types import RawArticle
 from bot.telegram_html import html_to_plain
@@ -105,6 +105,8 @@ async def cmd_stats(args: argparse.Namespace, app: Services, out: TextIO, err: T
                 "enabled": app.llm is not None,
                 "model": settings.openai_model,
                 "prompt_version": PROMPT_VERSION,
+                "daily_requests": settings.llm_daily_requests,
+                "daily_tokens": settings.llm_daily_tokens,
             },
             **{name: {**asdict(s), "failures": s.failures} for name, s in periods.items()},
         }
@@ -112,6 +114,12 @@ async def cmd_stats(args: argparse.Namespace, app: Services, out: TextIO, err: T
         return EXIT_OK
     state = f"model {settings.openai_model}" if app.llm is not None else "off (offline extractive summaries)"
     print(f"LLM summaries: {state}, prompt {PROMPT_VERSION}", file=out)
+    day = periods["day"]
+    if settings.llm_daily_requests is not None:
+        print(f"budget: {day.requests} of {settings.llm_daily_requests} requests in the last day", file=out)
+    if settings.llm_daily_tokens is not None:
+        used = day.prompt_tokens + day.completion_tokens
+        print(f"budget: {used} of {settings.llm_daily_tokens} tokens in the last day", file=out)
     print(f"{'':<20}{'last day':>10}{'last week':>11}", file=out)
     day, week = periods["day"], periods["week"]
     rows = [
@@ -133,8 +141,8 @@ async def cmd_stats(args: argparse.Namespace, app: Services, out: TextIO, err: T
 
 
 async def cmd_fetch(args: argparse.Namespace, app: Services, out: TextIO, err: TextIO) -> int:
-    timeout = aiohttp.ClientTimeout(total=None)
-    async with aiohttp.ClientSession(timeout=timeout) as http:
+    # through a resolver that refuses private addresses (unless FETCH_ALLOW_PRIVATE)
+    async with feed_http_session(app.settings.fetch_allow_private) as http:
         # on demand: also feeds fetched within the interval (never one another process is fetching)
         outcomes = await app.feeds.fetch_all(http, force=True)
     if not outcomes:
@@ -571,6 +579,7 @@ def run_cli(
 
     try:
         settings = load_settings()
+        logging.getLogger().setLevel(settings.log_level.upper())
         if args.command == "summarize":
             return cmd_summarize(args, settings, out, err)
         return asyncio.run(run(settings))

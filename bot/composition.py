@@ -12,7 +12,9 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy.exc import SQLAlchemyError
+import asyncpg  # type: ignore[import-untyped]  # no stubs; only its error classes are used
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from telegram import Bot
 
@@ -25,7 +27,7 @@ from bot.services.digests import DigestService
 from bot.services.feeds import FeedService, FetchLimits
 from bot.services.inbox import InboxService
 from bot.services.ingest import IngestService, process_name, utc_now
-from bot.services.llm import LlmLimits, LlmService, build_llm_service
+from bot.services.llm import LlmBudget, LlmLimits, LlmService, build_llm_service
 from bot.services.reading import ReadingService
 from bot.services.replies import ReplyService
 from bot.services.subscriptions import SubscriptionService
@@ -81,13 +83,16 @@ async def open_services(
 
     `now` is the clock of the services that keep time (tests move it).
     """
-    engine = make_engine(settings.database_url)
+    try:
+        engine = make_engine(settings.database_url)
+    except (SQLAlchemyError, ValueError) as exc:
+        raise _cannot_open(exc, settings.database_url) from None
     llm: LlmService | None = None
     try:
         try:
             await upgrade_schema(engine)
-        except (OSError, SQLAlchemyError) as exc:
-            raise CannotRun(f"cannot open the database: {_one_line(exc)}") from None
+        except _OPEN_FAILURES as exc:
+            raise _cannot_open(exc, settings.database_url) from None
         sessions = make_sessionmaker(engine)
         ingest = IngestService(
             sessions,
@@ -152,6 +157,8 @@ def _fetch_limits(settings: Settings) -> FetchLimits:
         max_redirects=settings.fetch_max_redirects,
         per_host=settings.fetch_per_host,
         concurrency=settings.fetch_concurrency,
+        allow_private=settings.fetch_allow_private,
+        max_items=settings.fetch_max_items,
     )
 
 
@@ -175,9 +182,31 @@ def _llm_service(settings: Settings, sessions: async_sessionmaker[AsyncSession])
         breaker_cooldown=settings.llm_breaker_cooldown,
         recent=timedelta(hours=settings.llm_recent_hours),
         interval=settings.llm_interval,
+        budget=LlmBudget(daily_requests=settings.llm_daily_requests, daily_tokens=settings.llm_daily_tokens),
     )
 
 
+# What connecting and upgrading the schema raise when the database cannot be used: the server does not answer
+# or refuses TLS (OSError), or says no (asyncpg raises its own errors at connect, unwrapped by SQLAlchemy: an
+# unknown database or role, a wrong password), or the URL asks for what the driver cannot do.
+_OPEN_FAILURES = (OSError, SQLAlchemyError, asyncpg.PostgresError, asyncpg.InterfaceError)
+
+
+def _cannot_open(exc: BaseException, database_url: str) -> CannotRun:
+    """One line saying why the database cannot be opened, without the URL's password."""
+    return CannotRun(f"cannot open the database: {_without_password(_one_line(exc), database_url)}")
+
+
+def _without_password(text: str, database_url: str) -> str:
+    try:
+        password = make_url(database_url).password
+    except ArgumentError:
+        return text
+    if password:
+        text = text.replace(str(password), "***")
+    return text
+
+
 def _one_line(exc: BaseException) -> str:
-    text = str(getattr(exc, "orig", None) or exc) or exc.__class__.__name__
-    return text.strip().splitlines()[0][:300]
+    text = str(getattr(exc, "orig", None) or exc).strip() or exc.__class__.__name__
+    return text.splitlines()[0][:300]

@@ -13,6 +13,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from bot.errors import SettingsError
 
@@ -31,6 +33,8 @@ class Settings(BaseSettings):
         env_ignore_empty=True,  # `KEY=` in .env means "use the default"
     )
 
+    # what newsbot logs to stderr: debug, info, warning (the default) or error
+    log_level: Literal["debug", "info", "warning", "error"] = "warning"
     # storage
     database_url: str = DEFAULT_DATABASE_URL
     # time zone for naive dates in posts and for showing times
@@ -44,6 +48,8 @@ class Settings(BaseSettings):
     fetch_per_host: int = Field(default=2, ge=1, le=32)
     fetch_concurrency: int = Field(default=16, ge=1, le=256)
     fetch_max_redirects: int = Field(default=5, ge=0, le=20)
+    fetch_allow_private: bool = False  # also fetch from loopback/private/link-local addresses (intranet)
+    fetch_max_items: int = Field(default=200, ge=1, le=100_000)  # newest entries kept from one fetch
     # telegram (used by the bot)
     telegram_bot_token: SecretStr | None = None
     telegram_base_url: str = "https://api.telegram.org/bot"
@@ -53,6 +59,7 @@ class Settings(BaseSettings):
     webhook_url: str | None = None  # webhook mode when set; long polling otherwise
     webhook_listen: str = "0.0.0.0"
     webhook_port: int = Field(default=8443, ge=1, le=65535)
+    # what Telegram sends in X-Telegram-Bot-Api-Secret-Token; unset: derived from the bot token
     webhook_secret: SecretStr | None = None
     # who receives updates: auto = webhook when WEBHOOK_URL is set, else long polling; off = this process
     # receives none (Telegram serves one receiver per bot; the other processes still send and run jobs)
@@ -94,6 +101,15 @@ class Settings(BaseSettings):
     llm_interval: float = Field(default=30.0, ge=0.1, le=3600)
     # the bot upgrades articles ingested this recently
     llm_recent_hours: float = Field(default=48.0, gt=0, le=8760)
+    # spending caps over the last 24 hours (unset: none); past one, articles keep the offline summary until
+    # the window has room again
+    llm_daily_requests: int | None = Field(default=None, ge=1)
+    llm_daily_tokens: int | None = Field(default=None, ge=1)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _lower_case(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("timezone")
     @classmethod
@@ -113,6 +129,15 @@ class Settings(BaseSettings):
             value = "postgresql+asyncpg://" + value.split("://", 1)[1]
         if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
             raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        # the messages never repeat the URL: it may hold a password
+        try:
+            url = make_url(value)
+        except ArgumentError:
+            raise ValueError("is not a database URL") from None
+        # libpq's sslmode, as hosted PostgreSQL providers write it; db.engine.make_engine hands it to asyncpg
+        ssl_modes = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+        if url.get_backend_name() == "postgresql" and url.query.get("sslmode", "disable") not in ssl_modes:
+            raise ValueError(f"sslmode must be one of {', '.join(ssl_modes)}")
         return value
 
     @field_validator("admin_ids", mode="before")
@@ -136,6 +161,17 @@ class Settings(BaseSettings):
         # webhook_url is declared first, so it is validated and in info.data when it was given and valid
         if value == "webhook" and not info.data.get("webhook_url"):
             raise ValueError("webhook needs WEBHOOK_URL (the public HTTPS URL Telegram posts updates to)")
+        return value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _telegram_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        # Telegram's setWebhook refuses other secret_tokens; an empty one means "derive it from the token"
+        if value is None or not value.get_secret_value():
+            return None
+        secret = value.get_secret_value()
+        if len(secret) > 256 or not all(c.isascii() and (c.isalnum() or c in "_-") for c in secret):
+            raise ValueError("must be 1-256 characters of A-Z, a-z, 0-9, _ and -")
         return value
 
     @model_validator(mode="after")

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TextIO
 
 from bot.commands import Button, CommandService, Reply
+from bot.commands.numbers import parse_bounded_int
 from bot.telegram_html import html_to_plain
 from readmodels import ChatContext
 
@@ -40,14 +41,16 @@ async def run_console(commands: CommandService, ctx: ChatContext, stdin: TextIO,
             continue
         if line.lower() in ("quit", "exit"):
             return
-        if line.isdigit() and buttons and 1 <= int(line) <= len(buttons):
-            pressed = buttons[int(line) - 1]
+        number = parse_bounded_int(line, low=1, high=len(buttons))
+        if number is not None:
+            pressed = buttons[number - 1]
             if pressed.url:
                 stdout.write(pressed.url + "\n")
                 continue
             reply = await commands.button(ctx, pressed.callback_data or "")
         elif line.startswith("/"):
-            name, *args = line[1:].split()
+            # a lone "/" is a command without a name: the service answers it as an unknown one
+            name, *args = line[1:].split() or [""]
             reply = await commands.handle(ctx, name.split("@")[0], args)
         else:
             reply = await commands.free_text(ctx)

@@ -20,6 +20,7 @@ from bot.app import bot_token, build_application, initialize_bot, register_comma
 from bot.composition import Services
 from bot.errors import CannotRun
 from bot.services.delivery import OutboxSender
+from bot.sources.feeds import feed_http_session
 from bot.updates import start_receiving
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,8 @@ async def run_bot(
     stop = stop or asyncio.Event()
     sender = services.outbox_sender(application.bot)
     services.replies.on_enqueued(sender.wake)  # a reply goes out at once when this process is the sender
-    http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None))
+    # feeds are fetched through a resolver that refuses private addresses (unless FETCH_ALLOW_PRIVATE)
+    http = feed_http_session(settings.fetch_allow_private)
     upgrading: asyncio.Task[None] | None = None
     try:
         await register_commands(application, services.commands)

@@ -12,11 +12,19 @@ runs; so a process that lost the race takes over polling once the other poller s
 only keeps the log readable: PTB's own callback logs every failure with a traceback. PTB's pause between
 retries does not watch its stop event, so stopping a process that is losing the race can wait it out.
 
+In webhook mode every update must carry Telegram's `X-Telegram-Bot-Api-Secret-Token` header: without it
+anyone who can reach the webhook port could post a forged update (say, an admin's /addfeed). The secret is
+WEBHOOK_SECRET or, when that is unset, one derived from the bot token (`webhook_secret`), so the processes of
+one bot agree on it without configuration. PTB's webhook server answers 403 Forbidden to a POST without the
+header or with another value, before the update reaches any handler.
+
 This module starts the Updater and nothing else: no handlers, no stopping (`bot/runner.py` stops it).
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import time
 from collections.abc import Callable
@@ -42,6 +50,27 @@ WEBHOOK_SET = (
     "a webhook is set for this bot, so Telegram refuses polling (409 Conflict): another process runs in "
     "webhook mode; start this one with UPDATES=off; retrying"
 )
+
+
+# the HMAC message keyed with the bot token; changing it changes every derived webhook secret
+WEBHOOK_SECRET_LABEL = b"newsbot webhook secret v1"
+
+
+def webhook_secret(settings: Settings) -> str:
+    """The secret_token Telegram sends with each webhook update: WEBHOOK_SECRET, or else the hex HMAC-SHA256
+    of a fixed label keyed with the bot token (64 characters of 0-9a-f: within Telegram's A-Z a-z 0-9 _ -,
+    1-256 characters).
+
+    Derived rather than random so every process of the bot, and a restarted one, expects the secret that the
+    last setWebhook registered; it changes when the token is revoked. Only someone who holds the token can
+    compute it, and they could call setWebhook themselves anyway.
+    """
+    if settings.webhook_secret is not None:
+        return settings.webhook_secret.get_secret_value()
+    if settings.telegram_bot_token is None:
+        raise RuntimeError("webhook mode without TELEGRAM_BOT_TOKEN")
+    token = settings.telegram_bot_token.get_secret_value().encode()
+    return hmac.new(token, WEBHOOK_SECRET_LABEL, hashlib.sha256).hexdigest()
 
 
 def receive_mode(settings: Settings) -> ReceiveMode:
@@ -77,7 +106,8 @@ async def start_receiving(
             # listen on the path Telegram is told, so a reverse proxy can pass requests through unchanged
             url_path=urlsplit(webhook_url).path.lstrip("/"),
             webhook_url=webhook_url,
-            secret_token=settings.webhook_secret.get_secret_value() if settings.webhook_secret else None,
+            # never None: PTB's server checks the header only when it is given one
+            secret_token=webhook_secret(settings),
             allowed_updates=ALLOWED_UPDATES,
         )
         log.info("updates: webhook on %s:%d", settings.webhook_listen, settings.webhook_port)

@@ -17,7 +17,7 @@ from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import event, func, select
-from sqlalchemy.engine import URL, Connection
+from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -31,13 +31,24 @@ LOCK_SUFFIX = ".migrate-lock"
 
 
 def make_engine(database_url: str, *, echo: bool = False) -> AsyncEngine:
-    """Create the async engine; SQLite gets WAL, foreign keys and a busy timeout on every connection."""
+    """Create the async engine; SQLite gets WAL, foreign keys and a busy timeout on every connection.
+
+    A PostgreSQL URL may say `?sslmode=require`, as libpq and hosted PostgreSQL providers write it; asyncpg
+    takes the same modes (disable, allow, prefer, require, verify-ca, verify-full) as `ssl=`, so `sslmode` is
+    renamed (an `ssl` the URL gives as well wins).
+    """
     kwargs: dict[str, Any] = {"echo": echo}
-    if database_url.startswith("sqlite"):
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
         kwargs["connect_args"] = {"timeout": 30}
     else:
         kwargs["pool_pre_ping"] = True
-    engine = create_async_engine(database_url, **kwargs)
+        if "sslmode" in url.query:
+            mode = url.query["sslmode"]
+            url = url.difference_update_query(["sslmode"])
+            if "ssl" not in url.query:
+                url = url.update_query_dict({"ssl": mode})
+    engine = create_async_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine

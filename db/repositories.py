@@ -27,7 +27,7 @@ from db.models import (
     Tag,
     TagDayCount,
 )
-from readmodels import ArticleView, BotStats, FeedView, SubscriberView, TagCount
+from readmodels import ArticleView, BotStats, FeedView, SubscriberView, TagCount, without_credentials
 
 
 def tag_key(name: str) -> str:
@@ -38,15 +38,15 @@ def tag_key(name: str) -> str:
 def feed_view(source: Source) -> FeedView:
     return FeedView(
         id=source.id,
-        name=source.name,
-        url=source.url,
+        name=without_credentials(source.name),  # the URL until the first fetch names the feed
+        url=without_credentials(source.url),
         site_url=source.site_url,
         category=source.category,
         active=source.active,
         last_fetch_at=source.last_fetch_at,
         last_success_at=source.last_success_at,
         last_status=source.last_status,
-        last_error=source.last_error,
+        last_error=without_credentials(source.last_error) if source.last_error else None,
         error_streak=source.error_streak,
     )
 

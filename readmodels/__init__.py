@@ -8,6 +8,7 @@ here imports anything of newsbot's: add a value here when two layers need it, no
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, time
 
@@ -143,3 +144,12 @@ __all__ = [
     "SubscriberView",
     "TagCount",
 ]
+
+
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@]+@")
+
+
+def without_credentials(text: str) -> str:
+    """`text` with the user:password@ part of every URL in it removed: a feed URL may carry credentials, and
+    they are never shown (every FeedView is made through this) or logged."""
+    return _USERINFO.sub(r"\1", text)

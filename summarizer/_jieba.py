@@ -9,6 +9,8 @@ Everything runs from files shipped inside the jieba and summarizer packages; not
 from __future__ import annotations
 
 import logging
+import os
+import tempfile
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -17,6 +19,25 @@ import jieba
 import jieba.posseg
 
 jieba.setLogLevel(logging.WARNING)
+
+
+def _cache_folder() -> str:
+    """Where jieba keeps its prefix-dictionary cache: the user's cache folder, not /tmp/jieba.cache (which
+    another user may own: writing it then fails with PermissionError); a per-user temp folder when the
+    cache folder cannot be made."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    fallback = os.path.join(tempfile.gettempdir(), f"newsbot-{os.getuid()}")
+    for folder in (os.path.join(base, "newsbot"), fallback):
+        try:
+            os.makedirs(folder, mode=0o700, exist_ok=True)
+        except OSError:
+            continue
+        if os.access(folder, os.W_OK):
+            return folder
+    return tempfile.mkdtemp(prefix="newsbot-jieba-")
+
+
+jieba.dt.tmp_dir = _cache_folder()
 
 __all__ = [
     "cut", "cut_for_search", "cut_keep_spaces", "english_stopwords", "idf_table", "news_stopwords", "pos_cut"

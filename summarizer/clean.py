@@ -14,7 +14,14 @@ from dataclasses import dataclass
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-__all__ = ["CleanText", "html_to_text", "markdown_to_text", "normalize_whitespace"]
+__all__ = [
+    "CleanText",
+    "html_to_text",
+    "markdown_to_text",
+    "normalize_whitespace",
+    "one_line",
+    "strip_control_characters",
+]
 
 
 @dataclass(frozen=True)
@@ -93,6 +100,25 @@ def normalize_whitespace(s: str) -> str:
     s = "".join(ch for ch in s if ch in "\n\t" or unicodedata.category(ch) != "Cc")
     s = s.replace("\r", " ").replace("\n", " ")
     return _HORIZONTAL_SPACE.sub(" ", s).strip()
+
+
+# C0 and C1 control characters and DEL: a terminal obeys them (BEL, ESC starting "\x1b[31m", CSI
+# U+009B), so text from a source must not carry them to a screen.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_CONTROL_RUNS = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
+_LINE_BREAK = re.compile(r"\r\n?")
+
+
+def strip_control_characters(s: str) -> str:
+    """`s` without control characters, keeping its line breaks ("\r\n" and "\r" become "\n") and tabs."""
+    s = _LINE_BREAK.sub("\n", s)
+    return _CONTROL.sub(lambda m: m.group() if m.group() in "\n\t" else "", s)
+
+
+def one_line(s: str) -> str:
+    """`s` as one line for a title, name or category: each run of control characters or white space
+    becomes one space, the ends are trimmed."""
+    return " ".join(_CONTROL_RUNS.sub(" ", s).split())
 
 
 def _is_boilerplate(paragraph: str) -> bool:

@@ -260,17 +260,41 @@ def _tag_list(raw: object) -> list[str]:
     return tags[:MAX_TAGS]
 
 
+# a label some models put before the summary ("摘要：…", "Summary: …")
+_LABEL = re.compile(r"^(?:内容摘要|摘要|总结|概要|summary|tl;dr)\s*[:：]\s*", re.IGNORECASE)
+_SENTENCE_END = re.compile(r"[。！？!?；;]|\.(?=\s)")
+_CLAUSE_END = re.compile(r"[，,、：:]")
+
+
+def fit_summary(summary: str, max_chars: int) -> str:
+    """An answer a little over budget, cut to fit rather than thrown away (small models overshoot often):
+    at the last sentence end within the budget, else at the last clause end (marked "…"), else hard; a cut
+    point in the first 40% of the budget does not count (too little would be left)."""
+    if len(summary) <= max_chars:
+        return summary
+    head = summary[:max_chars]
+    floor = max_chars * 2 // 5
+    sentence_ends = [m.end() for m in _SENTENCE_END.finditer(head) if m.end() >= floor]
+    if sentence_ends:
+        return head[: sentence_ends[-1]].rstrip()
+    clause_ends = [m.start() for m in _CLAUSE_END.finditer(head[: max_chars - 1]) if m.start() >= floor]
+    if clause_ends:
+        return head[: clause_ends[-1]].rstrip() + "…"
+    return head[: max_chars - 1].rstrip() + "…"
+
+
 def validate_answer(
     summary: object, tags: object, *, title: str, text: str, language: str, max_chars: int
 ) -> LlmAnswer:
     """Check a parsed answer against the article; raise InvalidAnswer saying what is wrong."""
     if not isinstance(summary, str):
         raise InvalidAnswer("summary is not text")
-    summary = " ".join(summary.split())
+    summary = _LABEL.sub("", " ".join(summary.split()), count=1)
     if not summary:
         raise InvalidAnswer("empty summary")
-    if len(summary) > max_chars:
-        raise InvalidAnswer(f"summary is {len(summary)} characters, over {max_chars}")
+    if len(summary) > 2 * max_chars:
+        raise InvalidAnswer(f"summary is {len(summary)} characters, far over {max_chars}")
+    summary = fit_summary(summary, max_chars)
     if _URL.search(summary):
         raise InvalidAnswer("summary contains a URL or address")
     if _MARKUP.search(summary):

@@ -5,6 +5,7 @@ The Telegram adapter (`bot/app.py`) and the terminal console (`bot/console.py`) 
 
     table.py          the command table (handler, /help line, menu description) and CommandService
     buttons.py        every button's callback data, built and parsed in one place
+    numbers.py        numbers from people and buttons: ASCII digits within bounds, or nothing
     base.py           Request (who asks, in which language, with which words) and reply builders
     replies.py        Reply and Button, what the adapters show
     reading.py        /latest /search /digest /topics /sources

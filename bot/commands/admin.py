@@ -5,6 +5,7 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo
 
 from bot.commands.base import Request, say, text_reply
+from bot.commands.numbers import parse_bounded_int
 from bot.commands.replies import Reply
 from bot.errors import FeedError
 from bot.i18n import t
@@ -12,6 +13,8 @@ from bot.render import format_local_time
 from bot.services.feeds import FeedService
 from bot.services.reading import ReadingService
 from bot.telegram_html import escape
+
+MAX_FEED_ID = 2**31 - 1  # the largest id both databases store in an INTEGER column
 
 
 class AdminCommands:
@@ -31,8 +34,12 @@ class AdminCommands:
     async def removefeed(self, req: Request) -> Reply:
         if len(req.args) != 1:
             return say(req, "removefeed_usage")
+        target = req.args[0]
+        # digits name a feed by id: only ASCII ones within what the database holds ('²' or 10**20 are no id)
+        if target.isdigit() and parse_bounded_int(target, low=1, high=MAX_FEED_ID) is None:
+            return say(req, "removefeed_usage")
         try:
-            feed = await self._feeds.remove(req.args[0])
+            feed = await self._feeds.remove(target)
         except FeedError as exc:
             return say(req, "feed_error", error=escape(str(exc)))
         return say(req, "feed_removed", id=feed.id, url=escape(feed.url))

@@ -2,19 +2,37 @@
 
 Callback data is `prefix` or `prefix:field:field…`. Telegram allows 64 bytes; a button whose data would be
 longer is not made (`ButtonCode.button` returns None) rather than cut. The data comes back from Telegram as
-whatever a client sends, so parsing checks every field: a press that does not parse is "expired", never an
-error. Keep prefixes stable: buttons in old messages still carry them.
+whatever a client sends, so parsing checks every field: a number must be ASCII digits within its field's
+bounds, and a press that does not parse is "expired", never an error. A button whose numbers are out of bounds
+is not made either. Keep prefixes stable: buttons in old messages still carry them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.commands.numbers import parse_bounded_int
 from bot.commands.replies import Button
 
 CALLBACK_MAX_BYTES = 64
+MAX_OFFSET = 1_000_000  # the deepest page a More button leads to
+MAX_PAGE_SIZE = 20  # the longest page of /latest
 
 ButtonValue = int | str
+
+
+@dataclass(frozen=True, slots=True)
+class Bounded:
+    """A number field of a button: the values it may carry, `low` to `high` included."""
+
+    low: int
+    high: int
+
+    def holds(self, value: ButtonValue) -> bool:
+        return isinstance(value, int) and self.low <= value <= self.high
+
+
+FieldKind = Bounded | type[str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,12 +43,16 @@ class ButtonCode:
     """
 
     prefix: str
-    fields: tuple[type[int] | type[str], ...] = ()
+    fields: tuple[FieldKind, ...] = ()
 
     def data(self, *values: ButtonValue) -> str | None:
-        """The callback data carrying `values` (a prefix of the fields), or None when over 64 bytes."""
+        """The callback data carrying `values` (a prefix of the fields), or None when over 64 bytes or when a
+        number is out of its field's bounds (the press could not be parsed back)."""
         if len(values) > len(self.fields):
             raise TypeError(f"button {self.prefix!r} carries {len(self.fields)} fields, not {len(values)}")
+        for kind, value in zip(self.fields, values, strict=False):
+            if isinstance(kind, Bounded) and not kind.holds(value):
+                return None
         data = ":".join([self.prefix, *(str(v) for v in values)])
         return data if len(data.encode("utf-8")) <= CALLBACK_MAX_BYTES else None
 
@@ -48,10 +70,11 @@ class ButtonCode:
         values: list[ButtonValue] = []
         for index, kind in enumerate(self.fields):
             part = parts[index] if index < len(parts) else None
-            if kind is int:
-                if part is None or not part.isdigit() or len(part) > 9:
+            if isinstance(kind, Bounded):
+                number = None if part is None else parse_bounded_int(part, low=kind.low, high=kind.high)
+                if number is None:
                     return None
-                values.append(int(part))
+                values.append(number)
             else:
                 values.append(part or "")
         return tuple(values)
@@ -60,8 +83,9 @@ class ButtonCode:
 SUBSCRIBE = ButtonCode("sub", (str,))  # "sub:" everything, "sub:TOPIC" one topic
 TOPICS = ButtonCode("topics")  # the popular topics to pick from
 TOPIC_DIGEST = ButtonCode("t", (str,))  # t:TOPIC, the digest of one topic
-LATEST_MORE = ButtonCode("l", (int, int))  # l:OFFSET:SIZE, the next page of /latest
-SEARCH_MORE = ButtonCode("s", (int, str))  # s:OFFSET:QUERY, the next page of a search
+OFFSET = Bounded(0, MAX_OFFSET)
+LATEST_MORE = ButtonCode("l", (OFFSET, Bounded(1, MAX_PAGE_SIZE)))  # l:OFFSET:SIZE, the next page of /latest
+SEARCH_MORE = ButtonCode("s", (OFFSET, str))  # s:OFFSET:QUERY, the next page of a search
 SETTINGS = ButtonCode("set", (str, str))  # set:NAME opens a choice, set:NAME:VALUE saves it
 
 ALL_CODES = (SUBSCRIBE, TOPICS, TOPIC_DIGEST, LATEST_MORE, SEARCH_MORE, SETTINGS)

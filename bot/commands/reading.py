@@ -7,7 +7,16 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from bot.commands.base import Request, button_rows, say, text_reply
-from bot.commands.buttons import LATEST_MORE, SEARCH_MORE, SUBSCRIBE, TOPIC_DIGEST, ButtonCode, ButtonValue
+from bot.commands.buttons import (
+    LATEST_MORE,
+    MAX_PAGE_SIZE,
+    SEARCH_MORE,
+    SUBSCRIBE,
+    TOPIC_DIGEST,
+    ButtonCode,
+    ButtonValue,
+)
+from bot.commands.numbers import parse_bounded_int
 from bot.commands.replies import Reply
 from bot.i18n import t
 from bot.render import format_local_time, render_digest, render_items
@@ -15,7 +24,7 @@ from bot.services.reading import Page, ReadingService
 from bot.services.subscriptions import SubscriptionService, clean_topic
 from bot.telegram_html import escape
 
-LATEST_DEFAULT, LATEST_MAX = 5, 20
+LATEST_DEFAULT, LATEST_MAX = 5, MAX_PAGE_SIZE
 SEARCH_PAGE = 5
 SEARCH_MAX_CHARS = 100
 
@@ -31,9 +40,10 @@ class ReadingCommands:
     async def latest(self, req: Request) -> Reply:
         size = LATEST_DEFAULT
         if req.args:
-            if not req.args[0].isdigit() or not 1 <= int(req.args[0]) <= LATEST_MAX:
+            count = parse_bounded_int(req.args[0], low=1, high=LATEST_MAX)
+            if count is None:
                 return say(req, "bad_count", max=LATEST_MAX)
-            size = int(req.args[0])
+            size = count
         return await self._latest_page(req, size, 0)
 
     async def latest_more(self, req: Request, values: tuple[ButtonValue, ...]) -> Reply:
@@ -134,12 +144,8 @@ class ReadingCommands:
         lines = [t(lang, "sources_header")]
         for feed in feeds:
             if feed.error_streak:
-                health = t(
-                    lang,
-                    "health_failing",
-                    streak=feed.error_streak,
-                    error=escape((feed.last_error or "")[:120]),
-                )
+                # in words only: the raw error names hosts and ports (admins see it in /feeds)
+                health = t(lang, "health_failing", streak=feed.error_streak)
             elif feed.last_success_at:
                 health = t(lang, "health_ok", when=format_local_time(feed.last_success_at, tz))
             else:

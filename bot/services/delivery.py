@@ -236,9 +236,11 @@ class _GlobalBudget:
 class _SentLog:
     """Accepted messages recorded in batches: a group commit. While one transaction writes, the next batch
     gathers, so at a few messages a second each is written at once and at hundreds a second they share
-    transactions. A process killed between Telegram's answer and the commit sends those again, so at most
-    `limit` may wait for their commit: when the database is slow (SQLite busy with another writer), sending
-    waits for it (`wait_for_room`) instead of piling up messages that a crash would send twice."""
+    transactions. A process killed between Telegram's answer and the commit sends those again, and the ones in
+    flight: so a send first `reserve`s a place, kept until its record is committed (or given back with
+    `release` when Telegram did not take the message). At most `limit` are in flight or unrecorded together:
+    when the database is slow (SQLite busy with another writer), sending waits for it instead of piling up
+    messages that a crash would send twice."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], *, limit: int) -> None:
         self._sessions = sessions
@@ -250,15 +252,20 @@ class _SentLog:
         self._room = asyncio.Event()
         self._room.set()
 
-    async def wait_for_room(self) -> None:
+    async def reserve(self) -> None:
         while self._unrecorded >= self._limit:
+            self._room.clear()
             await self._room.wait()
+        self._unrecorded += 1
+
+    def release(self) -> None:
+        """The reserved send did not go out (or failed): its place is free again."""
+        self._unrecorded -= 1
+        self._room.set()
 
     def add(self, record: SentRecord) -> None:
+        """A reserved send Telegram accepted: its place is kept until the record is committed."""
         self._buffer.append(record)
-        self._unrecorded += 1
-        if self._unrecorded >= self._limit:
-            self._room.clear()
         if self._writing is None or self._writing.done():
             self._writing = asyncio.create_task(self._write_all(), name="outbox-sent-log")
 
@@ -283,8 +290,7 @@ class _SentLog:
                 self._buffer[:0] = batch
                 raise
             self._unrecorded -= len(batch)
-            if self._unrecorded < self._limit:
-                self._room.set()
+            self._room.set()
 
     async def close(self) -> None:
         """Write everything recorded so far (on stop, and at the end of a one-shot send)."""
@@ -345,7 +351,8 @@ class OutboxSender:
         self._held = 0
         self._quiet_until: datetime | None = None  # no claim of more scheduled mail before this
         self._last_reply_check: datetime | None = None
-        self._sent_log = _SentLog(sessions, limit=concurrency)
+        # in flight and accepted-but-unrecorded together: what a crash can send twice
+        self._sent_log = _SentLog(sessions, limit=2 * concurrency)
 
     # --- the loop --------------------------------------------------------------------------------------
 
@@ -620,28 +627,35 @@ class OutboxSender:
         if self._halt:
             return _Step.STOP
         reply = message.priority == REPLY
-        await self._sent_log.wait_for_room()
         async with self._reply_slots if reply else self._slots:
-            await self._take_budget(message.chat_id, message.chat_kind, reply=reply)
+            # within a slot, so scheduled mail holds at most `concurrency` places and a reply finds one
+            await self._sent_log.reserve()
+            accepted = False
             try:
-                sent_id = await self._send(message)
-            except RetryAfter as exc:
-                await self._rate_limited(message, _retry_after_seconds(exc))
-                report.rate_limited += 1
-                return _Step.STOP
-            except ChatMigrated as exc:
-                return await self._migrated(message, int(exc.new_chat_id), report)
-            except Forbidden as exc:
-                return await self._chat_gone(message, str(exc), report)
-            except BadRequest as exc:
-                return await self._bad_request(message, exc, report)
-            except TelegramError as exc:  # NetworkError (5xx, connection), TimedOut, and anything unexpected
-                return await self._failed(message, f"{type(exc).__name__}: {exc}", report)
-            now = self._clock.now()
-            self._sent_log.add(SentRecord(message.id, sent_id, now, message.delivery_id))
-            message.status, message.message_id, message.sent_at = "sent", sent_id, now
-            report.sent += 1
-            return _Step.DONE
+                await self._take_budget(message.chat_id, message.chat_kind, reply=reply)
+                try:
+                    sent_id = await self._send(message)
+                except RetryAfter as exc:
+                    await self._rate_limited(message, _retry_after_seconds(exc))
+                    report.rate_limited += 1
+                    return _Step.STOP
+                except ChatMigrated as exc:
+                    return await self._migrated(message, int(exc.new_chat_id), report)
+                except Forbidden as exc:
+                    return await self._chat_gone(message, str(exc), report)
+                except BadRequest as exc:
+                    return await self._bad_request(message, exc, report)
+                except TelegramError as exc:  # NetworkError (5xx, connection), TimedOut, anything unexpected
+                    return await self._failed(message, f"{type(exc).__name__}: {exc}", report)
+                now = self._clock.now()
+                self._sent_log.add(SentRecord(message.id, sent_id, now, message.delivery_id))
+                accepted = True
+                message.status, message.message_id, message.sent_at = "sent", sent_id, now
+                report.sent += 1
+                return _Step.DONE
+            finally:
+                if not accepted:  # Telegram did not take it: nothing to record, the place is free again
+                    self._sent_log.release()
 
     async def _send(self, message: OutboxMessage) -> int:
         parse_mode: str | None = ParseMode.HTML

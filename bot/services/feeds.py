@@ -28,7 +28,7 @@ from bot.services.ingest import Failure, ImportResult, IngestService, process_na
 from bot.sources.feeds import FetchResult, HostLimiter, fetch_feed, parse_feed
 from bot.sources.opml import OpmlFeed, parse_opml, render_opml
 from bot.sources.types import FeedFetchError, SourceError
-from bot.urls import is_http_url
+from bot.urls import is_http_url, url_host_refusal
 from db.models import Source
 from db.repositories import SourceRepo, feed_view
 from readmodels import FeedView
@@ -57,6 +57,8 @@ class FetchLimits:
     max_redirects: int = 5
     per_host: int = 2
     concurrency: int = 16
+    allow_private: bool = False  # fetch from loopback/private/link-local addresses too (an intranet's feeds)
+    max_items: int = 200  # newest entries kept from one fetch
 
 
 @dataclass(slots=True)
@@ -110,6 +112,8 @@ class FeedService:
 
     async def add(self, url: str, *, name: str | None = None, category: str | None = None) -> FeedView:
         url = validate_feed_url(url)
+        if not self._limits.allow_private and (why := url_host_refusal(url)):
+            raise FeedError(f"refused: {why}")  # a literal private address or localhost; names at fetch time
         async with self._sessions() as session, session.begin():
             repo = SourceRepo(session)
             if await repo.by_url(url) is not None:
@@ -188,6 +192,7 @@ class FeedService:
                         timeout=self._limits.timeout,
                         max_bytes=self._limits.max_bytes,
                         max_redirects=self._limits.max_redirects,
+                        allow_private=self._limits.allow_private,
                     )
                 except FeedFetchError as exc:
                     return source, exc
@@ -261,11 +266,13 @@ class FeedService:
             outcome.status = "not modified"
         else:
             try:
-                feed = parse_feed(
+                feed = await asyncio.to_thread(  # a big feed takes a while to parse: not on the event loop
+                    parse_feed,
                     fetched.content,
                     origin=source.url,
                     default_tz=self._ingest.default_tz,
                     content_type=fetched.content_type,
+                    max_items=self._limits.max_items,
                 )
             except SourceError as exc:
                 outcome.status, outcome.error = "error", exc.reason

@@ -46,11 +46,13 @@ from db.llm import (
     PendingFilter,
     cached_answer,
     count_pending,
+    llm_stats,
     pending_articles,
     replace_summary,
     store_cached_answer,
 )
 from db.models import LlmCacheEntry, LlmRequest, Summary
+from readmodels import LlmStats
 from summarizer.llm import PROMPT_VERSION, InvalidAnswer, LlmAnswer, build_messages, read_answer
 from summarizer.matching import search_terms
 
@@ -344,6 +346,26 @@ class UpgradeReport:
 ArticleOutcome = Literal["upgraded", "cached", "fallback", "left"]
 
 
+@dataclass(frozen=True, slots=True)
+class LlmBudget:
+    """Caps on what the LLM path spends over any 24 hours (None: no cap)."""
+
+    daily_requests: int | None = None
+    daily_tokens: int | None = None
+
+    def spent(self, stats: LlmStats) -> str | None:
+        """Which cap the last day's use has reached, in words; None while there is room."""
+        if self.daily_requests is not None and stats.requests >= self.daily_requests:
+            return f"{stats.requests} of {self.daily_requests} requests"
+        tokens = stats.prompt_tokens + stats.completion_tokens
+        if self.daily_tokens is not None and tokens >= self.daily_tokens:
+            return f"{tokens} of {self.daily_tokens} tokens"
+        return None
+
+
+BUDGET_WINDOW = timedelta(days=1)
+
+
 class LlmService:
     """Replaces extractive summaries and tags with the LLM's. Owns its sessions: one per article."""
 
@@ -355,15 +377,18 @@ class LlmService:
         concurrency: int = 4,
         recent: timedelta = timedelta(hours=48),
         interval: float = 30.0,
+        budget: LlmBudget | None = None,
         now: Callable[[], datetime] = utc_now,
     ) -> None:
         self._sessions = sessions
+        self.budget = budget or LlmBudget()
         self.summarizer = summarizer
         self._concurrency = concurrency
         self._recent = recent
         self._interval = interval
         self._now = now
         self._wake = asyncio.Event()
+        self._budget_logged = False
 
     @property
     def model(self) -> str:
@@ -429,6 +454,8 @@ class LlmService:
                 alive = await replace_summary(session, target.id, summary, tags, tagger="llm", terms=terms)
                 session.add(self._row("cache_hit", target.id if alive else None))
             return "cached"
+        if await self.over_budget() is not None:
+            return "left"  # keeps its offline summary; a later pass upgrades it when the window has room
         outcome = await self.summarizer.summarize(
             title=target.title, text=target.text, language=target.language
         )
@@ -464,6 +491,18 @@ class LlmService:
             )
             self._add_attempts(session, outcome, target.id if alive else None)
         return "upgraded"
+
+    async def over_budget(self) -> str | None:
+        """The spending cap reached over the last 24 hours, in words (None while there is room)."""
+        if self.budget.daily_requests is None and self.budget.daily_tokens is None:
+            return None
+        async with self._sessions() as session:
+            stats = await llm_stats(session, since=self._now() - BUDGET_WINDOW)
+        spent = self.budget.spent(stats)
+        if spent is not None and not self._budget_logged:
+            log.warning("LLM summaries paused: the daily budget is spent (%s in the last 24 hours)", spent)
+        self._budget_logged = spent is not None
+        return spent
 
     async def _account(self, outcome: LlmOutcome, article_id: int | None) -> None:
         async with self._sessions() as session, session.begin():
@@ -548,6 +587,7 @@ def build_llm_service(
     breaker_cooldown: float,
     recent: timedelta,
     interval: float,
+    budget: LlmBudget | None = None,
 ) -> LlmService:
     # local servers (Ollama, vLLM, llama.cpp) want no key, but the client insists on one
     client = AsyncOpenAI(api_key=api_key or "none", base_url=base_url, timeout=limits.timeout, max_retries=0)
@@ -559,4 +599,6 @@ def build_llm_service(
         limits=limits,
         breaker=CircuitBreaker(failures=breaker_failures, cooldown=breaker_cooldown),
     )
-    return LlmService(sessions, summarizer, concurrency=limits.concurrency, recent=recent, interval=interval)
+    return LlmService(
+        sessions, summarizer, concurrency=limits.concurrency, recent=recent, interval=interval, budget=budget
+    )

@@ -1,6 +1,8 @@
 """Turn a RawArticle into what gets stored: clean text, image, language, summary, tags, content hash.
 
 Pure CPU work, no I/O: the ingest service runs it in a worker thread so the event loop stays responsive.
+Every article, from a file or a feed, passes `prepare_article`, so this is where text from a source loses its
+control characters (terminal escapes such as "\x1b[31m"): `PreparedArticle.raw` is the cleaned RawArticle.
 """
 
 from __future__ import annotations
@@ -8,8 +10,8 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from dataclasses import dataclass
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from dataclasses import dataclass, replace
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from bot.sources.types import RawArticle
 from bot.urls import is_http_url
@@ -22,12 +24,14 @@ from summarizer import (
     markdown_to_text,
     summarize,
 )
+from summarizer.clean import one_line, strip_control_characters
 from summarizer.matching import search_terms
 
 TITLE_SUMMARY_VERSION = "title-1"
 _NOT_WORD = re.compile(r"[\W_]+", re.UNICODE)
 # below this many normalized characters a body is too thin to identify a story on its own
 _MIN_HASHED_BODY = 40
+_URL_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +56,8 @@ def canonical_link(url: str | None) -> str | None:
     if not url:
         return None
     url = url.strip()
+    # a control character is never part of a URL; percent-encoded it cannot reach a terminal
+    url = _URL_CONTROL.sub(lambda m: quote(m.group(), safe=""), url)
     if not is_http_url(url):
         return None
     parts = urlsplit(url)
@@ -89,9 +95,27 @@ def _cut_title(title: str, max_chars: int) -> str:
     return title if len(title) <= max_chars else title[: max_chars - 1] + "…"
 
 
+def without_control_characters(raw: RawArticle) -> RawArticle:
+    """`raw` with no control characters in its title, body, author or categories.
+
+    Title, author and categories become one line (a run of control characters is one space); the body
+    keeps its line breaks and tabs. Categories left empty are dropped.
+    """
+    author = one_line(raw.author) if raw.author is not None else None
+    categories = tuple(dict.fromkeys(c for c in map(one_line, raw.categories) if c))
+    return replace(
+        raw,
+        title=one_line(raw.title),
+        body=strip_control_characters(raw.body),
+        author=author or None,
+        categories=categories,
+    )
+
+
 def prepare_article(raw: RawArticle, *, max_chars: int) -> PreparedArticle:
+    raw = without_control_characters(raw)
     cleaned = clean_body(raw)
-    title = " ".join(raw.title.split())
+    title = raw.title
     text = cleaned.text
     # a body that only repeats the title (flash items) carries nothing more than the title
     if _normalized(text) == _normalized(title):

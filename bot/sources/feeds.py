@@ -1,8 +1,14 @@
 """RSS/Atom feeds: parse a document into a ParsedFeed, fetch one over HTTP, limit requests per host.
 
-`parse_feed` is pure (bytes in, ParsedFeed out). `fetch_feed` does one conditional GET with the
-caller's aiohttp.ClientSession and turns every network failure into FeedFetchError. The loop that
-polls many feeds, and anything touching the database, belongs to the ingest service.
+`parse_feed` is pure (bytes in, ParsedFeed out) and CPU-bound: callers on the event loop run it in a thread.
+`fetch_feed` does one conditional GET with the caller's aiohttp.ClientSession and turns every network failure
+into FeedFetchError. The loop that polls many feeds, and anything touching the database, belongs to the ingest
+service.
+
+Feeds are fetched only from public addresses unless `allow_private` (operators polling their intranet):
+`fetch_feed` follows redirects itself and checks every hop's host, and `feed_http_session` builds a session
+whose resolver refuses private answers at connect time, so a name that resolves (or rebinds) to 127.0.0.1 is
+refused too. The address policy itself lives in bot.urls.
 
 Errors (see bot.sources.types): FeedParseError for a document that is not a usable feed,
 FeedFetchError for HTTP trouble; both one line.
@@ -15,22 +21,26 @@ import calendar
 import io
 import logging
 import re
+import socket
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
+from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import aiohttp
 import feedparser
+from aiohttp.abc import AbstractResolver, ResolveResult
+from yarl import URL
 
 from bot.sources.charset import charset_from_content_type, decode_document
 from bot.sources.dates import parse_date
 from bot.sources.posts import title_from_body
 from bot.sources.types import BodyFormat, FeedFetchError, FeedParseError, ParsedFeed, RawArticle
-from bot.urls import is_http_url
+from bot.urls import address_refusal, is_http_url, literal_host_address, url_host_refusal
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +62,7 @@ _XML_DECLARATION = re.compile(r"\A\s*<\?xml[^>]*\?>")
 _XML_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _SNIFF_BYTES = 4096
 _IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".webp", ".avif")
+_MARKUP_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 
 
 # --- sniffing -------------------------------------------------------------------------------------
@@ -78,6 +89,44 @@ def looks_like_feed(data: bytes) -> bool:
 
 def _one_line(text: str) -> str:
     return " ".join(str(text).split())
+
+
+class _TextOfMarkup(HTMLParser):
+    """The text of an HTML fragment: tags dropped, entities decoded once, scripts and styles skipped."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skipping = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("script", "style"):
+            self._skipping += 1
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("script", "style") and self._skipping:
+            self._skipping -= 1
+
+    def handle_data(self, data: str) -> None:
+        if not self._skipping:
+            self.parts.append(data)
+
+
+def plain_title(value: object, kind: object) -> str:
+    """A feed or entry title as one line of plain text. feedparser hands Atom type="html"/"xhtml" titles (and
+    RSS titles, which it takes for HTML) over as markup, `kind` being the title_detail type: their tags are
+    dropped and entities decoded once. Text titles stay as they are, a literal `<blink>` included."""
+    text = str(value or "")
+    if kind in _MARKUP_TYPES and ("<" in text or "&" in text):
+        parser = _TextOfMarkup()
+        parser.feed(text)
+        parser.close()
+        text = "".join(parser.parts)
+    return _one_line(text)
+
+
+def _title(item: Any) -> str:
+    return plain_title(item.get("title"), (item.get("title_detail") or {}).get("type"))
 
 
 def _http_url(value: object, base: str | None) -> str | None:
@@ -169,7 +218,7 @@ def _entry_article(entry: Any, *, origin: str, base: str | None, default_tz: tzi
     # Atom type="text" arrives unescaped; calling it HTML would let "<" and "&" be misread.
     body_format: BodyFormat = "text" if kind == "text/plain" else "html"
 
-    title = _one_line(entry.get("title") or "") or (title_from_body(body) if body else None)
+    title = _title(entry) or (title_from_body(body) if body else None)
     if not title:
         return None
 
@@ -190,11 +239,29 @@ def _entry_article(entry: Any, *, origin: str, base: str | None, default_tz: tzi
     )
 
 
+def _newest(articles: list[RawArticle], max_items: int) -> list[RawArticle]:
+    """The `max_items` newest articles, in document order. Undated ones count as older than any dated one;
+    among themselves the document's order decides (feeds list the newest first)."""
+    if len(articles) <= max_items:
+        return articles
+    oldest = datetime.min.replace(tzinfo=UTC)
+    ranked = sorted(range(len(articles)), key=lambda i: articles[i].published or oldest, reverse=True)
+    return [articles[i] for i in sorted(ranked[:max_items])]
+
+
 def parse_feed(
-    data: bytes, *, origin: str, default_tz: tzinfo, content_type: str | None = None
+    data: bytes,
+    *,
+    origin: str,
+    default_tz: tzinfo,
+    content_type: str | None = None,
+    max_items: int | None = None,
 ) -> ParsedFeed:
     """Parse an RSS/Atom document. `origin` (URL or path) names it in errors and is the base for
-    relative links when it is an http(s) URL; `content_type` is the HTTP header, for its charset.
+    relative links when it is an http(s) URL; `content_type` is the HTTP header, for its charset;
+    `max_items` keeps only that many of the newest entries (None: all of them).
+
+    Parsing a big feed takes a while: on the event loop, call it through `asyncio.to_thread`.
 
     Raises FeedParseError for an empty document, a non-XML or HTML document, or one where
     feedparser finds neither a feed title nor any entry. Malformed feeds that still yield entries
@@ -221,7 +288,7 @@ def parse_feed(
 
     origin_base = origin if is_http_url(origin) else None
     feed = result.get("feed", {})
-    feed_title = _one_line(feed.get("title") or "")
+    feed_title = _title(feed)
     feed_link = _http_url(feed.get("link"), origin_base)
     base = feed_link or origin_base
     articles = [
@@ -229,6 +296,8 @@ def parse_feed(
         for entry in result.get("entries") or []
         if (article := _entry_article(entry, origin=origin, base=base, default_tz=default_tz)) is not None
     ]
+    if max_items is not None:
+        articles = _newest(articles, max_items)
     if not articles and not feed_title:
         if result.get("bozo"):
             problem = _one_line(str(result.get("bozo_exception") or "malformed"))
@@ -268,6 +337,105 @@ async def _read_capped(response: aiohttp.ClientResponse, url: str, max_bytes: in
     return bytes(buffer)
 
 
+class AddressRefused(OSError):  # noqa: N818 - reads as what happened: "AddressRefused: refused: ..."
+    """A host resolved to an address feeds may not be fetched from. An OSError, so that aiohttp's connector
+    hands it on (wrapped in ClientConnectorError) like any other failure to resolve."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"refused: {reason}")
+        self.reason = f"refused: {reason}"
+
+
+class PublicAddressResolver(AbstractResolver):
+    """Wraps another aiohttp resolver (the default one unless given) and refuses a host when any address it
+    resolves to is loopback, private, link-local, unique-local, multicast, reserved or unspecified.
+
+    It runs at connect time, for every connection and so for every redirect hop: a name that rebinds to a
+    private address between our check and the connection is refused too. aiohttp does not ask the resolver
+    about literal addresses; `fetch_feed` checks those itself.
+    """
+
+    def __init__(self, inner: AbstractResolver | None = None) -> None:
+        self._owns_inner = inner is None
+        self._inner = inner if inner is not None else aiohttp.DefaultResolver()
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        results = await self._inner.resolve(host, port, family)
+        for result in results:
+            address = literal_host_address(result["host"])
+            reason = f"{result['host']} is not an IP address" if address is None else address_refusal(address)
+            if reason is not None:
+                raise AddressRefused(reason)
+        return results
+
+    async def close(self) -> None:
+        if self._owns_inner:  # one passed in is closed by whoever made it, as TCPConnector does
+            await self._inner.close()
+
+
+class FeedConnector(aiohttp.TCPConnector):
+    """A TCPConnector connecting only to public addresses (PublicAddressResolver) unless `allow_private`."""
+
+    def __init__(self, *, allow_private: bool, resolver: AbstractResolver | None = None) -> None:
+        self.allow_private = allow_private
+        self._guard = None if allow_private else PublicAddressResolver(resolver)
+        super().__init__(resolver=self._guard or resolver)
+
+    async def close(self, *, abort_ssl: bool = False) -> None:
+        await super().close(abort_ssl=abort_ssl)
+        if self._guard is not None:  # ours, so TCPConnector leaves it open
+            await self._guard.close()
+
+
+def feed_http_session(
+    allow_private: bool, *, resolver: AbstractResolver | None = None
+) -> aiohttp.ClientSession:
+    """The aiohttp session to fetch feeds with: no overall timeout (`fetch_feed` sets one per request) and,
+    unless `allow_private`, a connector that refuses private addresses at connect time. `resolver` replaces
+    the default DNS resolver (tests map public-looking names to 127.0.0.1 with it). The caller closes it."""
+    return aiohttp.ClientSession(
+        connector=FeedConnector(allow_private=allow_private, resolver=resolver),
+        timeout=aiohttp.ClientTimeout(total=None),
+    )
+
+
+async def _check_host(session: aiohttp.ClientSession, url: URL) -> None:
+    """Refuse `url` unless its host is public: literal addresses (any form) and localhost here; names are
+    resolved here too unless the session's connector checks them at connect time anyway."""
+    reason = url_host_refusal(str(url))
+    if reason is not None:
+        raise AddressRefused(reason)
+    host = url.raw_host
+    connector = session.connector
+    if host is None or literal_host_address(host) is not None:
+        return
+    if isinstance(connector, FeedConnector) and not connector.allow_private:
+        return
+    # A plain session: resolve once here. The connection resolves again, so only a FeedConnector also
+    # covers DNS rebinding.
+    infos = await asyncio.get_running_loop().getaddrinfo(host, url.port, type=socket.SOCK_STREAM)
+    for *_, sockaddr in infos:
+        address = literal_host_address(str(sockaddr[0]))
+        reason = address_refusal(address) if address is not None else None
+        if reason is not None:
+            raise AddressRefused(reason)
+
+
+def _refusal(exc: BaseException) -> AddressRefused | None:
+    """The AddressRefused behind an aiohttp error, if that is what it is."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, AddressRefused):
+            return seen
+        os_error = getattr(seen, "os_error", None)
+        if isinstance(os_error, AddressRefused):
+            return os_error
+        seen = seen.__cause__
+    return None
+
+
 async def fetch_feed(
     session: aiohttp.ClientSession,
     url: str,
@@ -277,9 +445,15 @@ async def fetch_feed(
     timeout: float = 20.0,  # noqa: ASYNC109 - one budget for connect, redirects and the capped read
     max_bytes: int = 5_000_000,
     max_redirects: int = 5,
+    allow_private: bool = False,
 ) -> FetchResult:
-    """GET `url` conditionally. Raises FeedFetchError (and nothing else) for HTTP errors, redirect loops,
-    timeouts, bodies over `max_bytes` and network failures."""
+    """GET `url` conditionally, following up to `max_redirects` redirects. Raises FeedFetchError (and nothing
+    else) for HTTP errors, redirect loops, timeouts, bodies over `max_bytes`, network failures and, unless
+    `allow_private`, any hop whose host is not a public address ("refused: 127.0.0.1 is a loopback address").
+
+    Redirects are followed here rather than by aiohttp so that every hop's host is checked before we
+    connect. For connect-time checks on resolved names too, pass a session from `feed_http_session`.
+    """
     headers = {"User-Agent": USER_AGENT, "Accept": ACCEPT}
     if etag:
         headers["If-None-Match"] = etag
@@ -287,47 +461,67 @@ async def fetch_feed(
         headers["If-Modified-Since"] = last_modified
     try:
         async with asyncio.timeout(timeout):
-            async with session.get(
-                url,
-                headers=headers,
-                # aiohttp refuses the max_redirects-th redirect (and 0 means unlimited), so ask it to
-                # follow one more than we allow, or none at all.
-                allow_redirects=max_redirects > 0,
-                max_redirects=max_redirects + 1,
-                timeout=aiohttp.ClientTimeout(total=timeout),
-            ) as response:
-                final_url = str(response.url)
-                if response.status in _REDIRECTS and max_redirects == 0:
-                    raise FeedFetchError(url, "too many redirects (more than 0)")
-                if response.status == 304:
-                    return FetchResult(
-                        url=final_url,
-                        status=304,
-                        not_modified=True,
-                        content=b"",
-                        content_type=response.headers.get("Content-Type"),
-                        etag=response.headers.get("ETag") or etag,
-                        last_modified=response.headers.get("Last-Modified") or last_modified,
-                    )
-                if response.status >= 300:
-                    # 3xx here means a redirect aiohttp could not follow (no Location header).
-                    raise FeedFetchError(url, _one_line(f"HTTP {response.status} {response.reason or ''}"))
-                content = await _read_capped(response, url, max_bytes)
-                return FetchResult(
-                    url=final_url,
-                    status=response.status,
-                    not_modified=False,
-                    content=content,
-                    content_type=response.headers.get("Content-Type"),
-                    etag=response.headers.get("ETag"),
-                    last_modified=response.headers.get("Last-Modified"),
-                )
+            current = URL(url)
+            history: list[aiohttp.ClientResponse] = []
+            while True:
+                if not allow_private and current.scheme in ("http", "https"):  # aiohttp refuses the others
+                    await _check_host(session, current)
+                async with session.get(
+                    current,
+                    headers=headers,
+                    allow_redirects=False,
+                    timeout=aiohttp.ClientTimeout(total=timeout),
+                ) as response:
+                    location = response.headers.get("Location")
+                    if response.status in _REDIRECTS and location:
+                        if len(history) >= max_redirects:
+                            raise aiohttp.TooManyRedirects(response.request_info, (*history, response))
+                        history.append(response)
+                        current = response.url.join(URL(location)).with_fragment(None)
+                        if current.scheme not in ("http", "https"):
+                            raise FeedFetchError(url, f"redirected to a non-http URL: {current.scheme}:")
+                        continue
+                    return await _result(response, url, etag, last_modified, max_bytes)
+    except AddressRefused as exc:
+        raise FeedFetchError(url, exc.reason) from exc
     except aiohttp.TooManyRedirects as exc:
         raise FeedFetchError(url, f"too many redirects (more than {max_redirects})") from exc
     except TimeoutError as exc:
         raise FeedFetchError(url, f"timed out after {timeout:g}s") from exc
     except (aiohttp.ClientError, OSError, ValueError) as exc:
+        refused = _refusal(exc)
+        if refused is not None:
+            raise FeedFetchError(url, refused.reason) from exc
         raise FeedFetchError(url, _one_line(f"{type(exc).__name__}: {exc}")) from exc
+
+
+async def _result(
+    response: aiohttp.ClientResponse, url: str, etag: str | None, last_modified: str | None, max_bytes: int
+) -> FetchResult:
+    final_url = str(response.url)
+    if response.status == 304:
+        return FetchResult(
+            url=final_url,
+            status=304,
+            not_modified=True,
+            content=b"",
+            content_type=response.headers.get("Content-Type"),
+            etag=response.headers.get("ETag") or etag,
+            last_modified=response.headers.get("Last-Modified") or last_modified,
+        )
+    if response.status >= 300:
+        # 3xx here means a redirect without a Location header.
+        raise FeedFetchError(url, _one_line(f"HTTP {response.status} {response.reason or ''}"))
+    content = await _read_capped(response, url, max_bytes)
+    return FetchResult(
+        url=final_url,
+        status=response.status,
+        not_modified=False,
+        content=content,
+        content_type=response.headers.get("Content-Type"),
+        etag=response.headers.get("ETag"),
+        last_modified=response.headers.get("Last-Modified"),
+    )
 
 
 # --- politeness -----------------------------------------------------------------------------------

@@ -10,6 +10,10 @@ The archive's quirks this module knows about:
 - `headimg`/`thumbnail` hold a picsum.photos random placeholder or `/images/404.gif` when the feed
   item had no picture;
 - the old template indents category items by four spaces.
+
+Front matter is untrusted: it is parsed with aliases refused, nesting and size bounded, so a hostile
+file (an alias bomb, a self-referencing alias, thousands of nested `[`) is one PostParseError, not
+minutes of CPU, gigabytes of memory or a RecursionError that ends the whole import.
 """
 
 from __future__ import annotations
@@ -44,6 +48,43 @@ _GUID_KEYS = ("guid", "id")
 _PLACEHOLDER_HOSTS = frozenset({"picsum.photos", "placehold.it", "via.placeholder.com", "placekitten.com"})
 
 TITLE_FALLBACK_CHARS = 60
+# Real front matter is a few hundred bytes and two or three levels deep; these leave ample room.
+MAX_FRONT_MATTER_BYTES = 64 * 1024
+MAX_FRONT_MATTER_DEPTH = 20
+
+
+class _Refused(yaml.YAMLError):  # type: ignore[misc]  # yaml is untyped
+    """Front matter the loader will not build: `reason` for the message, `mark` for its line."""
+
+    def __init__(self, reason: str, mark: object) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.mark = mark
+
+
+class _FrontMatterLoader(yaml.SafeLoader):  # type: ignore[misc]  # yaml is untyped
+    """SafeLoader that refuses aliases and bounds nesting while composing, before anything is built.
+
+    Aliases are what alias bombs and self-referencing (`&x [*x]`) values are made of, and the
+    composer recurses once per nesting level, so both are stopped here.
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent: object, index: object) -> object:
+        if self.check_event(yaml.AliasEvent):
+            raise _Refused("aliases are not allowed", self.peek_event().start_mark)
+        if self._depth >= MAX_FRONT_MATTER_DEPTH:
+            raise _Refused(
+                f"nested more than {MAX_FRONT_MATTER_DEPTH} levels deep", self.peek_event().start_mark
+            )
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
 
 def _decode(data: bytes) -> str:
@@ -148,6 +189,23 @@ def title_from_body(body: str, limit: int = TITLE_FALLBACK_CHARS) -> str | None:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
+def _load_front_matter(source: str, first_line: int) -> object:
+    """The front matter's YAML value; PostParseError (origin left empty) when it is refused or broken."""
+    size = len(source.encode("utf-8"))
+    if size > MAX_FRONT_MATTER_BYTES:
+        raise PostParseError(
+            "", f"front matter: {size:,} bytes, over the {MAX_FRONT_MATTER_BYTES:,}-byte limit"
+        )
+    try:
+        return yaml.load(source, Loader=_FrontMatterLoader)  # a SafeLoader subclass: no arbitrary objects
+    except _Refused as exc:
+        line = getattr(exc.mark, "line", None)
+        where = f" (line {first_line + line})" if isinstance(line, int) else ""
+        raise PostParseError("", f"front matter: {exc.reason}{where}") from None
+    except yaml.YAMLError as exc:
+        raise PostParseError("", _yaml_error(exc, first_line)) from None
+
+
 def _yaml_error(exc: yaml.YAMLError, first_line: int) -> str:
     problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
     mark = getattr(exc, "problem_mark", None)
@@ -159,7 +217,8 @@ def parse_post(data: bytes, *, origin: str, default_tz: tzinfo) -> RawArticle:
     """Parse a Markdown/HTML post with YAML front matter.
 
     Raises PostParseError for: not UTF-8 (or clean GB18030) text, an empty file, no front matter,
-    broken YAML, front matter that is not a mapping, and a post with neither title nor body.
+    broken YAML, front matter with aliases, nested over MAX_FRONT_MATTER_DEPTH levels or over
+    MAX_FRONT_MATTER_BYTES, front matter that is not a mapping, and a post with neither title nor body.
     A post with a title and no text (a lone video or image) is valid.
     """
     if not data.strip():
@@ -180,9 +239,9 @@ def parse_post(data: bytes, *, origin: str, default_tz: tzinfo) -> RawArticle:
     # Line number in the file of the first YAML line, for error messages.
     first_line = text.count("\n", 0, match.start("yaml")) + 1
     try:
-        meta = yaml.safe_load(match.group("yaml"))
-    except yaml.YAMLError as exc:
-        raise PostParseError(origin, _yaml_error(exc, first_line)) from None
+        meta = _load_front_matter(match.group("yaml"), first_line)
+    except PostParseError as exc:
+        raise PostParseError(origin, exc.reason) from None
     if meta is None:
         meta = {}
     if not isinstance(meta, dict):

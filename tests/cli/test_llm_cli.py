@@ -74,7 +74,13 @@ def test_import_stores_llm_summaries_for_every_article(
         assert code == 0
         assert KEY not in out + err
         stats = json.loads(out)
-        assert stats["llm"] == {"enabled": True, "model": "fake-model", "prompt_version": "llm-1"}
+        assert stats["llm"] == {
+            "enabled": True,
+            "model": "fake-model",
+            "prompt_version": "llm-1",
+            "daily_requests": None,
+            "daily_tokens": None,
+        }
         assert (stats["day"]["requests"], stats["day"]["ok"], stats["week"]["failures"]) == (50, 50, 0)
         assert stats["day"]["prompt_tokens"] > 0
 

@@ -19,6 +19,8 @@ import asyncio
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from pathlib import Path
 
 from aiohttp import web
@@ -49,6 +51,19 @@ CONDITIONAL_FEED = f"""<?xml version="1.0" encoding="utf-8"?>
 """.encode()
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+MANY_ITEMS_EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+def many_items_feed(count: int) -> bytes:
+    """An RSS feed of `count` small items, oldest first; item i ("Item i", guid many-i) is dated i minutes
+    after MANY_ITEMS_EPOCH."""
+    items = "".join(
+        f"<item><title>Item {i}</title><guid>many-{i}</guid>"
+        f"<pubDate>{format_datetime(MANY_ITEMS_EPOCH + timedelta(minutes=i), usegmt=True)}</pubDate></item>"
+        for i in range(count)
+    )
+    return f'<rss version="2.0"><channel><title>Many items</title>{items}</channel></rss>'.encode()
 
 
 @dataclass(frozen=True)
@@ -148,6 +163,11 @@ class FeedServer(LocalServer):
             self.add_feed(path, file.read_bytes(), content_type=content_type_for(file.name))
             paths.append(path)
         return paths
+
+    def add_many_items(self, path: str, count: int) -> None:
+        """Serve an RSS feed of `count` small items at `path`, oldest first: item i is dated i minutes after
+        2024-01-01 00:00 UTC, so the newest are the last ones."""
+        self.add_feed(path, many_items_feed(count), content_type=RSS)
 
     def add_status(self, path: str, status: int, body: str = "") -> None:
         async def handler(request: web.Request) -> web.Response:

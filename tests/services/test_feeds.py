@@ -44,7 +44,10 @@ def make_service(sessions: async_sessionmaker[AsyncSession]) -> FeedService:
     ingest = IngestService(
         sessions, default_tz=ZoneInfo("Asia/Shanghai"), summary_max_chars=150, max_file_bytes=10_000_000
     )
-    limits = FetchLimits(timeout=1.0, max_bytes=1_000_000, max_redirects=3, per_host=2, concurrency=8)
+    # the feeds are on the local feed server, 127.0.0.1: private addresses allowed
+    limits = FetchLimits(
+        timeout=1.0, max_bytes=1_000_000, max_redirects=3, per_host=2, concurrency=8, allow_private=True
+    )
     return FeedService(sessions, ingest, limits=limits, now=lambda: FIXED_NOW)
 
 

@@ -52,7 +52,10 @@ def make_service(
         sessions, default_tz=ZoneInfo("Asia/Shanghai"), summary_max_chars=150, max_file_bytes=1_000_000
     )
     # every feed is on 127.0.0.1: a per-host limit as wide as the concurrency lets all of them start at once
-    limits = FetchLimits(timeout=5.0, max_bytes=1_000_000, max_redirects=3, per_host=16, concurrency=16)
+    # the feeds are on the local feed server, 127.0.0.1: private addresses allowed
+    limits = FetchLimits(
+        timeout=5.0, max_bytes=1_000_000, max_redirects=3, per_host=16, concurrency=16, allow_private=True
+    )
     return FeedService(
         sessions, ingest, limits=limits, now=now, holder=holder, poll_interval=INTERVAL, claim_ttl=CLAIM_TTL
     )

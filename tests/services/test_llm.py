@@ -18,7 +18,14 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.services.ingest import IngestService
-from bot.services.llm import CircuitBreaker, LlmLimits, LlmService, LlmSummarizer, retry_after_seconds
+from bot.services.llm import (
+    CircuitBreaker,
+    LlmBudget,
+    LlmLimits,
+    LlmService,
+    LlmSummarizer,
+    retry_after_seconds,
+)
 from bot.sources.types import RawArticle
 from db.llm import count_pending, llm_stats
 from db.models import Article, ArticleTag, LlmRequest, Summary
@@ -113,7 +120,13 @@ class World:
     clients: list[AsyncOpenAI] = field(default_factory=list)
 
     def service(
-        self, *, timeout: float = 5.0, retries: int = 1, failures: int = 3, concurrency: int = 2
+        self,
+        *,
+        timeout: float = 5.0,
+        retries: int = 1,
+        failures: int = 3,
+        concurrency: int = 2,
+        budget: LlmBudget | None = None,
     ) -> LlmService:
         client = AsyncOpenAI(base_url=self.fake.base_url, api_key="test-key", max_retries=0, timeout=timeout)
         self.clients.append(client)
@@ -129,7 +142,7 @@ class World:
             breaker=CircuitBreaker(failures=failures, cooldown=60, clock=self.clock),
             sleep=self.sleeps,
         )
-        return LlmService(self.sessions, summarizer, concurrency=concurrency)
+        return LlmService(self.sessions, summarizer, concurrency=concurrency, budget=budget)
 
     async def store(self, *articles: RawArticle) -> None:
         ingest = IngestService(self.sessions, default_tz=UTC, summary_max_chars=150, max_file_bytes=10**6)
@@ -459,3 +472,25 @@ async def test_the_background_loop_upgrades_new_articles_without_blocking_reads(
     assert (await world.views())[EN.title][0] == "llm"
     stop.set()
     await asyncio.wait_for(loop_task, 5)
+
+
+async def test_a_daily_request_budget_stops_spending_and_keeps_offline_summaries(world: World) -> None:
+    """A feed that suddenly lists many items does not cost a request each: past the cap, articles keep the
+    offline summary and stay pending for when the 24-hour window has room again."""
+    await world.store(*numbered(6))
+    service = world.service(concurrency=1, budget=LlmBudget(daily_requests=3))
+    upgraded, cached, fallback, left = await upgrade(service)
+    assert (upgraded, cached, fallback) == (3, 0, 0)
+    assert left == 3
+    assert world.fake.count == 3
+    assert await service.over_budget() == "3 of 3 requests"
+    methods = sorted(method for method, _, _ in (await world.views()).values())
+    assert methods == ["extractive"] * 3 + ["llm"] * 3
+
+
+async def test_a_token_budget_counts_prompt_and_completion_tokens(world: World) -> None:
+    await world.store(*numbered(4))
+    service = world.service(concurrency=1, budget=LlmBudget(daily_tokens=1))
+    assert (await upgrade(service))[0] == 1  # the first request spends past the cap; none after it
+    assert world.fake.count == 1
+    assert (await service.over_budget() or "").endswith("of 1 tokens")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -255,6 +256,73 @@ def test_atom_text_content_is_text() -> None:
     plain, markup = parse_feed(data, origin="x", default_tz=UTC).entries
     assert (plain.body, plain.body_format) == ("1 < 2 & 3", "text")
     assert (markup.body, markup.body_format) == ("<p>hi</p>", "html")
+
+
+ATOM_TITLES = """<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom"><title type="html">Example &lt;b&gt;Atom&lt;/b&gt;</title>
+<entry><id>urn:1</id><title type="html">Q&amp;amp;A session</title></entry>
+<entry><id>urn:2</id><title type="html">&lt;strong&gt;突发&lt;/strong&gt;：地震</title></entry>
+<entry><id>urn:3</id><title type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml"><em>Rich</em>
+  &amp;   <b>bold</b></div></title></entry>
+<entry><id>urn:4</id><title type="text">Why &lt;blink&gt; &amp;amp; marquee died</title></entry>
+<entry><id>urn:5</id><title type="html">Escaped twice: &amp;amp;lt;tag&amp;amp;gt; stays text</title></entry>
+<entry><id>urn:6</id><title type="html">&lt;p&gt;Two
+   lines&lt;/p&gt;&lt;script&gt;alert(1)&lt;/script&gt;</title></entry>
+</feed>"""
+
+
+def test_markup_titles_become_plain_text() -> None:
+    feed = parse_feed(ATOM_TITLES.encode(), origin="x", default_tz=UTC)
+    assert feed.title == "Example Atom"
+    assert [e.title for e in feed.entries] == [
+        "Q&A session",
+        "突发：地震",
+        "Rich & bold",
+        "Why <blink> &amp; marquee died",  # type="text": what it says, literally
+        "Escaped twice: &lt;tag&gt; stays text",  # entities decoded once, not until none are left
+        "Two lines",
+    ]
+
+
+def test_rss_titles_with_entities_and_tags_are_plain_text() -> None:
+    data = rss(
+        "<item><title>AT&amp;amp;T &lt;b&gt;earnings&lt;/b&gt;</title><guid>1</guid></item>"
+        "<item><title><![CDATA[<i>CDATA</i>   &amp; more]]></title><guid>2</guid></item>"
+        "<item><title>1 &lt; 2</title><guid>3</guid></item>"
+    )
+    feed = parse_feed(data.encode(), origin="x", default_tz=UTC)
+    assert [e.title for e in feed.entries] == ["AT&T earnings", "CDATA & more", "1 < 2"]
+
+
+def dated_items(count: int, *, undated: Sequence[int] = ()) -> bytes:
+    """An RSS feed of `count` items, item i dated i minutes after 2024-01-01 (except those in `undated`),
+    listed in a shuffled order so that only the dates say which are newest."""
+    order = sorted(range(count), key=lambda i: (i * 7919) % count)
+    items = "".join(
+        f"<item><title>Item {i}</title><guid>g{i}</guid>"
+        + ("" if i in undated else f"<pubDate>Mon, 01 Jan 2024 {i // 60:02d}:{i % 60:02d}:00 GMT</pubDate>")
+        + "</item>"
+        for i in order
+    )
+    return rss(items).encode()
+
+
+def test_max_items_keeps_the_newest_in_document_order() -> None:
+    data = dated_items(50)
+    whole = parse_feed(data, origin="x", default_tz=UTC)
+    kept = parse_feed(data, origin="x", default_tz=UTC, max_items=5)
+    assert len(whole.entries) == 50
+    assert sorted(e.title for e in kept.entries) == [f"Item {i}" for i in range(45, 50)]
+    assert [e.title for e in kept.entries] == [e.title for e in whole.entries if e in kept.entries]
+
+
+def test_max_items_counts_undated_items_as_oldest() -> None:
+    kept = parse_feed(dated_items(10, undated=[9]), origin="x", default_tz=UTC, max_items=3)
+    assert sorted(e.title for e in kept.entries) == ["Item 6", "Item 7", "Item 8"]
+    # none dated: the document's order decides, feeds listing the newest first
+    data = rss("".join(f"<item><title>n{i}</title><guid>{i}</guid></item>" for i in range(6))).encode()
+    undated = parse_feed(data, origin="x", default_tz=UTC, max_items=2)
+    assert [e.title for e in undated.entries] == ["n0", "n1"]
 
 
 def test_feed_with_title_and_no_entries_is_valid() -> None:

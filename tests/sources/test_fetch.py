@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import UTC
+from typing import Any
 
 import aiohttp
 import pytest
@@ -24,9 +25,14 @@ from tests.fakes.feed_server import (
 FAST = 0.5  # client timeout for the slow route; keeps the suite fast
 
 
-async def fetch_error(http: aiohttp.ClientSession, url: str, **kwargs: object) -> FeedFetchError:
+async def fetch_local(http: aiohttp.ClientSession, url: str, **kwargs: Any) -> FetchResult:
+    """fetch_feed from the local feed server: it listens on 127.0.0.1, so private addresses are allowed."""
+    return await fetch_feed(http, url, allow_private=True, **kwargs)
+
+
+async def fetch_error(http: aiohttp.ClientSession, url: str, **kwargs: Any) -> FeedFetchError:
     with pytest.raises(FeedFetchError) as caught:
-        await fetch_feed(http, url, **kwargs)  # type: ignore[arg-type]
+        await fetch_local(http, url, **kwargs)
     assert caught.value.where == url
     assert "\n" not in str(caught.value)
     return caught.value
@@ -35,7 +41,7 @@ async def fetch_error(http: aiohttp.ClientSession, url: str, **kwargs: object) -
 async def test_every_corpus_feed_over_http(feed_server: FeedServer, http: aiohttp.ClientSession) -> None:
     for name in ("rss-parser__guardian.rss", "rss-parser__heise.atom", "rss-parser__encoding-gb2312.xml"):
         url = feed_server.url(f"/corpus/{name}")
-        result = await fetch_feed(http, url)
+        result = await fetch_local(http, url)
         assert result.status == 200
         assert not result.not_modified
         feed = parse_feed(result.content, origin=result.url, default_tz=UTC, content_type=result.content_type)
@@ -46,7 +52,7 @@ async def test_200_then_304_with_conditional_headers(
     feed_server: FeedServer, http: aiohttp.ClientSession
 ) -> None:
     url = feed_server.url("/conditional.xml")
-    first = await fetch_feed(http, url)
+    first = await fetch_local(http, url)
     assert first.status == 200
     assert not first.not_modified
     assert first.etag == CONDITIONAL_ETAG
@@ -59,7 +65,7 @@ async def test_200_then_304_with_conditional_headers(
     assert "If-None-Match" not in sent
     assert "If-Modified-Since" not in sent
 
-    second = await fetch_feed(http, url, etag=first.etag, last_modified=first.last_modified)
+    second = await fetch_local(http, url, etag=first.etag, last_modified=first.last_modified)
     assert second.status == 304
     assert second.not_modified
     assert second.url == url
@@ -73,7 +79,7 @@ async def test_200_then_304_with_conditional_headers(
 
 
 async def test_last_modified_alone_gives_304(feed_server: FeedServer, http: aiohttp.ClientSession) -> None:
-    result = await fetch_feed(
+    result = await fetch_local(
         http, feed_server.url("/conditional.xml"), last_modified=CONDITIONAL_LAST_MODIFIED
     )
     assert result.not_modified
@@ -82,7 +88,7 @@ async def test_last_modified_alone_gives_304(feed_server: FeedServer, http: aioh
 
 
 async def test_stale_etag_gets_full_body(feed_server: FeedServer, http: aiohttp.ClientSession) -> None:
-    result = await fetch_feed(http, feed_server.url("/conditional.xml"), etag='"v0"')
+    result = await fetch_local(http, feed_server.url("/conditional.xml"), etag='"v0"')
     assert result.status == 200
     assert result.content
     assert result.etag == CONDITIONAL_ETAG
@@ -141,7 +147,7 @@ async def test_no_redirects_allowed(feed_server: FeedServer, http: aiohttp.Clien
 async def test_single_redirect_reports_final_url(
     feed_server: FeedServer, http: aiohttp.ClientSession
 ) -> None:
-    result = await fetch_feed(http, feed_server.url("/moved"))
+    result = await fetch_local(http, feed_server.url("/moved"))
     assert result.status == 200
     assert result.url == feed_server.url("/conditional.xml")
     feed = parse_feed(result.content, origin=result.url, default_tz=UTC, content_type=result.content_type)
@@ -152,10 +158,25 @@ async def test_single_redirect_reports_final_url(
 
 async def test_redirect_to_a_corpus_feed(feed_server: FeedServer, http: aiohttp.ClientSession) -> None:
     feed_server.add_redirect("/old-guardian", "/corpus/rss-parser__guardian.rss", status=308)
-    result = await fetch_feed(http, feed_server.url("/old-guardian"))
+    result = await fetch_local(http, feed_server.url("/old-guardian"))
     assert result.url == feed_server.url("/corpus/rss-parser__guardian.rss")
     feed = parse_feed(result.content, origin=result.url, default_tz=UTC, content_type=result.content_type)
     assert feed.title == "The Guardian"
+
+
+async def test_huge_feed_keeps_the_newest_items(feed_server: FeedServer, http: aiohttp.ClientSession) -> None:
+    feed_server.add_many_items("/many.xml", 5_000)
+    result = await fetch_local(http, feed_server.url("/many.xml"))
+    # as the feed service does it: parsing thousands of items takes a while, so not on the event loop
+    feed = await asyncio.to_thread(
+        parse_feed,
+        result.content,
+        origin=result.url,
+        default_tz=UTC,
+        content_type=result.content_type,
+        max_items=200,
+    )
+    assert [e.title for e in feed.entries] == [f"Item {i}" for i in range(4_800, 5_000)]
 
 
 async def test_oversized_streamed_body(feed_server: FeedServer, http: aiohttp.ClientSession) -> None:
@@ -169,7 +190,7 @@ async def test_oversized_declared_body(feed_server: FeedServer, http: aiohttp.Cl
 
 
 async def test_body_under_cap_is_read_whole(feed_server: FeedServer, http: aiohttp.ClientSession) -> None:
-    result = await fetch_feed(http, feed_server.url("/big"), max_bytes=3_000_000)
+    result = await fetch_local(http, feed_server.url("/big"), max_bytes=3_000_000)
     assert len(result.content) > 2_000_000
     assert result.content.endswith(b"</channel></rss>\n")
 
@@ -189,7 +210,7 @@ async def test_bad_urls_are_fetch_errors(http: aiohttp.ClientSession, url: str) 
 
 @pytest.mark.parametrize("name", ["declared.xml", "undeclared.xml", "header.xml", "lying-utf8.xml"])
 async def test_gbk_variants(feed_server: FeedServer, http: aiohttp.ClientSession, name: str) -> None:
-    result = await fetch_feed(http, feed_server.url(f"/gbk/{name}"))
+    result = await fetch_local(http, feed_server.url(f"/gbk/{name}"))
     feed = parse_feed(result.content, origin=result.url, default_tz=UTC, content_type=result.content_type)
     assert feed.title == GBK_FEED_TITLE
     assert tuple(e.title for e in feed.entries) == GBK_ITEM_TITLES
@@ -199,7 +220,7 @@ async def test_gbk_variants(feed_server: FeedServer, http: aiohttp.ClientSession
 async def test_html_instead_of_xml_is_a_parse_error(
     feed_server: FeedServer, http: aiohttp.ClientSession
 ) -> None:
-    result = await fetch_feed(http, feed_server.url("/html"))
+    result = await fetch_local(http, feed_server.url("/html"))
     assert result.status == 200
     assert result.content_type == "text/html; charset=utf-8"
     with pytest.raises(FeedParseError, match="an HTML page, not a feed"):
@@ -232,7 +253,7 @@ async def test_host_limiter_with_real_fetches(feed_server: FeedServer, http: aio
 
     async def one(path: str) -> FetchResult:
         async with limiter.slot(feed_server.url(path)):
-            return await fetch_feed(http, feed_server.url(path))
+            return await fetch_local(http, feed_server.url(path))
 
     results = await asyncio.gather(
         *(one(p) for p in ("/gbk/declared.xml", "/gbk/header.xml", "/conditional.xml"))

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.sources.posts import parse_post
+from bot.sources.posts import MAX_FRONT_MATTER_BYTES, parse_post
 from bot.sources.types import PostParseError
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -248,3 +250,90 @@ def test_broken_yaml_bad_indentation() -> None:
     data = b"\n---\ntitle: a\n  categories: [b\n---\nbody\n"
     with pytest.raises(PostParseError, match=r"broken YAML front matter at line \d+: "):
         parse(data)
+
+
+# --- hostile front matter (issue #11) ---------------------------------------------------------------
+
+
+def parse_in_time(data: bytes, origin: str = "hostile.md", seconds: float = 30.0) -> object:
+    """parse_post in a worker thread: a regression hangs or eats memory there, and fails here instead."""
+    outcome: list[object] = []
+
+    def work() -> None:
+        try:
+            outcome.append(parse(data, origin))
+        except BaseException as exc:  # handed back to the test thread, which judges it
+            outcome.append(exc)
+
+    worker = threading.Thread(target=work, daemon=True)
+    worker.start()
+    worker.join(seconds)
+    assert not worker.is_alive(), f"parse_post still running after {seconds} s"
+    return outcome[0]
+
+
+def alias_bomb(levels: int) -> str:
+    """The billion-laughs shape: each level lists the previous one nine times; `tags` names the last."""
+    names = "abcdefghijklmnop"[:levels]
+    lines = ['a: &a ["x","x","x","x","x","x","x","x","x"]']
+    for previous, name in itertools.pairwise(names):
+        lines.append(f"{name}: &{name} [" + ",".join([f"*{previous}"] * 9) + "]")
+    return "title: bomb\n" + "\n".join(lines) + f"\ntags: [*{names[-1]}]"
+
+
+@pytest.mark.parametrize(
+    ("front_matter", "reason"),
+    [
+        # 9 levels (9**9 strings once expanded) took 29 s and 839 MB; 10 levels never finished.
+        # Line 5 of the file is `b:`, the first alias.
+        pytest.param(alias_bomb(9), "front matter: aliases are not allowed (line 5)", id="alias-bomb-9"),
+        pytest.param(alias_bomb(10), "front matter: aliases are not allowed (line 5)", id="alias-bomb-10"),
+        # a list that contains itself, then a RecursionError in whoever walks it
+        pytest.param("title: t\ntags: &x [*x]", "front matter: aliases are not allowed (line 4)", id="self"),
+        pytest.param(
+            "title: t\ntags: " + "[" * 5000 + "]" * 5000,
+            "front matter: nested more than 20 levels deep (line 4)",
+            id="5000-nested-flow",
+        ),
+        pytest.param(
+            "title: t\ntags: " + "[" * 5000,
+            "front matter: nested more than 20 levels deep (line 4)",
+            id="5000-unclosed",
+        ),
+        pytest.param(
+            "title: t\ntags:\n" + "".join(" " * i + "- \n" for i in range(1, 60)) + " " * 60 + "- x",
+            "front matter: nested more than 20 levels deep",
+            id="deep-block-lists",
+        ),
+        pytest.param(
+            "title: t\ndescription: " + "a" * 70_000,
+            "front matter: 70,023 bytes, over the 65,536-byte limit",
+            id="oversized",
+        ),
+    ],
+)
+def test_hostile_front_matter_is_one_named_failure(front_matter: str, reason: str) -> None:
+    data = post(front_matter)
+    if front_matter.startswith("title: bomb"):
+        assert 340 <= len(data) <= 420  # the sizes reported in the issue: 365 and 402 bytes
+    caught = parse_in_time(data)
+    assert isinstance(caught, PostParseError), caught
+    assert caught.where == "hostile.md"
+    assert caught.reason.startswith(reason)
+    assert str(caught) == f"hostile.md: {caught.reason}"
+    assert "\n" not in str(caught)
+
+
+def test_anchors_without_aliases_and_moderate_nesting_still_parse() -> None:
+    nested = "[" * 15 + "deep" + "]" * 15
+    article = parse(post(f"title: &t 正常的标题\ncategories: &c [新媒体, 观察者网]\ntags: {nested}"))
+    assert article.title == "正常的标题"
+    assert article.categories == ("新媒体", "观察者网", "deep")
+
+
+def test_front_matter_at_the_size_limit_parses() -> None:
+    head = "title: t\ndescription: "
+    # the front matter counted is everything between the `---` lines, its last newline included
+    front_matter = head + "a" * (MAX_FRONT_MATTER_BYTES - len(head) - 1)
+    assert len((front_matter + "\n").encode()) == MAX_FRONT_MATTER_BYTES
+    assert parse(post(front_matter)).title == "t"

@@ -1,6 +1,7 @@
 """html_to_text / markdown_to_text: paragraphs, dropped furniture, entities, white space, images."""
 
 from summarizer import CleanText, html_to_text, markdown_to_text
+from summarizer.clean import one_line, strip_control_characters
 
 
 def test_html_keeps_paragraphs_and_drops_scripts_and_players() -> None:
@@ -94,3 +95,18 @@ def test_output_shape_never_has_single_newlines() -> None:
         markdown_to_text("a\nb\n\n\n\nc\n"),
     ):
         assert result.text == "a b\n\nc"
+
+
+# --- control characters (issue #11) -----------------------------------------------------------------
+
+
+def test_one_line_turns_control_runs_and_white_space_into_one_space() -> None:
+    assert one_line("  Breaking\x07\x1b[31m news\x9b1m\n\tnow\x7f ") == "Breaking [31m news 1m now"
+    assert one_line("\x00\x1b\x85") == ""
+    assert one_line("标题 正常") == "标题 正常"
+
+
+def test_strip_control_characters_keeps_line_breaks_and_tabs() -> None:
+    text = "<p>a\x1b[2Jb</p>\r\n<p>c\td\x07</p>\re\x00f\x9bg"
+    assert strip_control_characters(text) == "<p>a[2Jb</p>\n<p>c\td</p>\nefg"
+    assert strip_control_characters("plain\ntext\t中文") == "plain\ntext\t中文"

@@ -71,7 +71,7 @@ def test_answers_without_json_mode_are_parsed_robustly(content: str) -> None:
         ('{"title": "x"}', "no JSON object"),
         (reply(""), "empty summary"),
         (reply(["a", "b"]), "not text"),
-        (reply(ZH_SUMMARY * 10), "over 150"),
+        (reply(ZH_SUMMARY * 20), "far over 150"),
         (reply("Chip makers raised record funds this year, and investors expect growth."), "language"),
         (reply(ZH_SUMMARY + "详见 https://example.com/a"), "URL"),
         (reply(ZH_SUMMARY + "详见 www.example.cn"), "URL"),
@@ -179,3 +179,23 @@ def test_short_articles_are_sent_whole() -> None:
 
 def test_parse_answer_returns_raw_fields() -> None:
     assert parse_answer('{"summary": "x", "tags": ["a"]}') == ("x", ["a"])
+
+
+def test_a_summary_a_little_over_budget_is_cut_not_thrown_away() -> None:
+    """Small models overshoot: 179 characters for 150 keep the sentences that fit, not the offline summary."""
+    sentence = "国产芯片企业融资总额创下新高，多家设计公司完成大额融资。"  # 28 characters
+    answer = read(reply(sentence * 6))  # 168 characters
+    assert answer.summary == sentence * 5
+    assert len(answer.summary) <= 150
+
+
+def test_a_cut_falls_at_a_clause_when_no_sentence_ends_in_budget() -> None:
+    long_sentence = "国产芯片企业融资总额创下新高，" * 11 + "投资机构看好。"  # one sentence of 172 characters
+    answer = read(reply(long_sentence))
+    assert answer.summary.endswith("新高…")
+    assert len(answer.summary) <= 150
+
+
+def test_labels_before_the_summary_are_dropped() -> None:
+    assert read(reply("摘要：" + ZH_SUMMARY)).summary == ZH_SUMMARY
+    assert read(reply("Summary: " + ZH_SUMMARY)).summary == ZH_SUMMARY

@@ -1,0 +1,41 @@
+"""What a feed shows of itself: never the credentials in its URL, and to readers its health in words, not the
+raw connection error (which names hosts and ports; admins see it in /feeds)."""
+
+from __future__ import annotations
+
+from sqlalchemy import update
+
+from bot.composition import Services
+from db.models import Source
+from readmodels import ChatContext, without_credentials
+from tests.bot.conftest import ADMIN_ID
+
+READER = ChatContext(chat_id=701, chat_kind="private", user_id=701, language_code="en")
+ADMIN = ChatContext(chat_id=702, chat_kind="private", user_id=ADMIN_ID, language_code="en")
+SECRET_URL = "https://reader:hunter2@feeds.example.com/private.xml"
+RAW_ERROR = "Cannot connect to host 10.0.0.5:8080 ssl:default [Connection refused] https://reader:hunter2@x"
+
+
+def test_credentials_are_taken_out_of_every_url_in_a_text() -> None:
+    assert without_credentials(SECRET_URL) == "https://feeds.example.com/private.xml"
+    assert without_credentials(f"see {SECRET_URL} and ftp://a@b.example/c") == (
+        "see https://feeds.example.com/private.xml and ftp://b.example/c"
+    )
+    assert without_credentials("mail a@b.example, https://example.com/@name") == (
+        "mail a@b.example, https://example.com/@name"
+    )
+
+
+async def test_feeds_never_show_credentials_and_readers_see_no_raw_error(services: Services) -> None:
+    await services.commands.handle(ADMIN, "addfeed", [SECRET_URL])
+    async with services.sessions() as session, session.begin():
+        await session.execute(update(Source).values(last_error=RAW_ERROR, error_streak=3))
+
+    reader = "\n".join((await services.commands.handle(READER, "sources", [])).chunks)
+    admin = "\n".join((await services.commands.handle(ADMIN, "feeds", [])).chunks)
+    for shown in (reader, admin):
+        assert "hunter2" not in shown
+        assert "reader:" not in shown
+    assert "failing 3 times" in reader
+    assert "10.0.0.5" not in reader
+    assert "10.0.0.5" in admin  # the admin still gets the raw error, to act on it
