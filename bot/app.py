@@ -173,7 +173,8 @@ async def initialize_bot(bot: Bot, settings: Settings) -> None:
 
 async def resolve_channel(bot: Bot, subscriptions: SubscriptionService, channel: str) -> None:
     """CHANNEL_ID (an id or @name) becomes a subscriber that receives every digest."""
-    chat_ref: int | str = int(channel) if channel.lstrip("-").isdigit() else channel
+    digits = channel.removeprefix("-")
+    chat_ref: int | str = int(channel) if digits.isascii() and digits.isdigit() else channel
     try:
         chat = await bot.get_chat(chat_ref)
     except TelegramError as exc:

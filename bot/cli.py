@@ -37,12 +37,20 @@ from bot.sources.files import parse_article_file
 from bot.sources.types import RawArticle
 from bot.telegram_html import html_to_plain
 from bot.telegram_request import AiohttpRequest
-from readmodels import ArticleView, ChatContext, FeedView
+from readmodels import ArticleView, ChatContext, FeedView, without_credentials
 from summarizer.llm import PROMPT_VERSION
 
 log = logging.getLogger("newsbot")
 
 EXIT_OK, EXIT_FAILURES, EXIT_CANNOT_RUN = 0, 1, 2
+
+
+class CredentialFreeFormatter(logging.Formatter):
+    """Log lines (ours, the libraries', tracebacks) without the user:password@ part of any URL in them: a
+    feed URL may carry credentials, and logs are read by more people than the config."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return without_credentials(super().format(record))
 
 
 def exit_status(error: NewsbotError) -> int:
@@ -532,7 +540,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--since", type=_date, metavar="DATE", help="only articles listed since this day (YYYY-MM-DD)"
     )
     p.add_argument(
-        "--method", action="append", choices=["extractive", "llm"],
+        "--method",
+        action="append",
+        choices=["extractive", "llm"],
         help="upgrade summaries made this way (repeatable; default extractive, the offline ones; "
         "llm: those by another model or prompt version)",
     )
@@ -567,9 +577,9 @@ def run_cli(
     out = out or sys.stdout
     err = err or sys.stderr
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.WARNING, format="newsbot: %(levelname)s %(name)s: %(message)s", stream=err
-    )
+    log_handler = logging.StreamHandler(err)
+    log_handler.setFormatter(CredentialFreeFormatter("newsbot: %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.WARNING, handlers=[log_handler])
 
     async def run(settings: Settings) -> int:
         if args.command == "console":

@@ -27,7 +27,8 @@ from bot.services.digests import DigestService
 from bot.services.feeds import FeedService, FetchLimits
 from bot.services.inbox import InboxService
 from bot.services.ingest import IngestService, process_name, utc_now
-from bot.services.llm import LlmBudget, LlmLimits, LlmService, build_llm_service
+from bot.services.llm import LlmLimits, LlmService, build_llm_service
+from bot.services.llm_budget import LlmBudget
 from bot.services.reading import ReadingService
 from bot.services.replies import ReplyService
 from bot.services.subscriptions import SubscriptionService
@@ -116,7 +117,12 @@ async def open_services(
         )
         reading = ReadingService(sessions, cache=digests.cache, now=now)
         commands = CommandService(
-            subscriptions=subscriptions, reading=reading, feeds=feeds, admin_ids=settings.admin_ids, now=now
+            subscriptions=subscriptions,
+            reading=reading,
+            feeds=feeds,
+            admin_ids=settings.admin_ids,
+            llm_budget=_llm_budget(settings) if settings.uses_llm else None,
+            now=now,
         )
         replies = ReplyService(sessions, now=now)
         if settings.uses_llm:
@@ -162,6 +168,10 @@ def _fetch_limits(settings: Settings) -> FetchLimits:
     )
 
 
+def _llm_budget(settings: Settings) -> LlmBudget:
+    return LlmBudget(daily_requests=settings.llm_daily_requests, daily_tokens=settings.llm_daily_tokens)
+
+
 def _llm_service(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> LlmService:
     key = settings.openai_api_key
     return build_llm_service(
@@ -182,7 +192,7 @@ def _llm_service(settings: Settings, sessions: async_sessionmaker[AsyncSession])
         breaker_cooldown=settings.llm_breaker_cooldown,
         recent=timedelta(hours=settings.llm_recent_hours),
         interval=settings.llm_interval,
-        budget=LlmBudget(daily_requests=settings.llm_daily_requests, daily_tokens=settings.llm_daily_tokens),
+        budget=_llm_budget(settings),
     )
 
 

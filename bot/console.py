@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TextIO
 
 from bot.commands import Button, CommandService, Reply
-from bot.commands.numbers import parse_bounded_int
+from bot.numbers import parse_bounded_int
 from bot.telegram_html import html_to_plain
 from readmodels import ChatContext
 

@@ -133,6 +133,9 @@ MESSAGES: dict[Lang, dict[str, str]] = {
             "新闻：{articles}（24 小时内 {recent}）\n"
             "投递：{sent} 已发送，{pending} 待发送，{failed} 失败（死信 {dead}）"
         ),
+        "stats_llm": "LLM 摘要（24 小时内）：{requests} 次请求，{tokens} tokens",
+        "stats_llm_spent": "；今日预算已用完，新闻暂用离线摘要",
+        "stats_llm_off": "LLM 摘要：未启用（离线摘要）",
         "unknown_command": "不认识这个命令。发送 /help 查看可用命令。",
         "free_text": "我只懂命令哦。试试 /latest、/digest 或 /search 关键词，/help 查看全部。",
         "button_expired": "这个按钮已失效，请重新发送命令。",
@@ -264,6 +267,9 @@ MESSAGES: dict[Lang, dict[str, str]] = {
             "Articles: {articles} ({recent} in the last 24 hours)\n"
             "Deliveries: {sent} sent, {pending} pending, {failed} failed ({dead} dead letters)"
         ),
+        "stats_llm": "LLM summaries (last 24 hours): {requests} requests, {tokens} tokens",
+        "stats_llm_spent": "; the daily budget is spent, new articles keep their offline summaries",
+        "stats_llm_off": "LLM summaries: off (offline summaries)",
         "unknown_command": "I do not know that command. Send /help for the list.",
         "free_text": (
             "I only understand commands. Try /latest, /digest or /search words; /help lists them all."

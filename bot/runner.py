@@ -49,7 +49,7 @@ async def run_bot(
         await register_commands(application, services.commands)
         if settings.channel_id:
             await resolve_channel(application.bot, services.subscriptions, settings.channel_id)
-        _schedule_jobs(application, services, sender, http)
+        _schedule_jobs(application, services, sender, http, stop)
         if install_signals:
             _install_signal_handlers(stop)
         await application.start()
@@ -87,6 +87,7 @@ def _schedule_jobs(
     services: Services,
     sender: OutboxSender,
     http: aiohttp.ClientSession,
+    stop: asyncio.Event,
 ) -> None:
     settings = services.settings
     jobs = application.job_queue
@@ -94,7 +95,8 @@ def _schedule_jobs(
         raise CannotRun("python-telegram-bot was installed without its job-queue extra")
 
     async def poll_feeds(_: ContextTypes.DEFAULT_TYPE) -> None:
-        outcomes = await services.feeds.fetch_all(http)
+        # a stop ends the poll after the article in hand (the JobQueue's own stop waits for running jobs)
+        outcomes = await services.feeds.fetch_all(http, stop=stop)
         new = sum(o.result.imported for o in outcomes)
         if new:
             log.info("feeds: %d new articles", new)

@@ -42,7 +42,7 @@ def _ipv4_number(part: str) -> int | None:
             return int(part[2:], 16) if part[2:] else 0
         if len(part) > 1 and part.startswith("0"):
             return int(part[1:], 8)
-        return int(part, 10) if part.isdigit() else None
+        return int(part, 10) if part.isascii() and part.isdigit() else None
     except ValueError:
         return None
 
@@ -115,4 +115,3 @@ def url_host_refusal(url: str) -> str | None:
         return f"{host} is a loopback address"
     address = literal_host_address(host)
     return None if address is None else address_refusal(address)
-

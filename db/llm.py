@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, case, func, not_, select, update
+from sqlalchemy import and_, case, func, not_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -35,6 +35,7 @@ class LlmTarget:
     text: str
     language: str
     content_hash: str
+    listed_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,13 +91,23 @@ def _pending_where(f: PendingFilter) -> list[object]:
 
 
 async def pending_articles(
-    session: AsyncSession, f: PendingFilter, *, after_id: int = 0, limit: int = 100
+    session: AsyncSession, f: PendingFilter, *, before: tuple[datetime, int] | None = None, limit: int = 100
 ) -> list[LlmTarget]:
-    """The next pending articles by id above `after_id` (keyset paging: a run never sees an article twice)."""
+    """The next pending articles, newest first (by listing time, then id), below `before` = (listed_at, id) of
+    the last one seen: keyset paging, so a run never sees an article twice. Newest first because when the
+    daily budget runs short, the news readers will look at next is what should get the better summary."""
+    keyset = []
+    if before is not None:
+        listed_at, article_id = before
+        keyset.append(
+            or_(Article.listed_at < listed_at, and_(Article.listed_at == listed_at, Article.id < article_id))
+        )
     rows = await session.execute(
-        select(Article.id, Article.title, Article.text, Article.language, Article.content_hash)
-        .where(Article.id > after_id, *_pending_where(f))  # type: ignore[arg-type]
-        .order_by(Article.id)
+        select(
+            Article.id, Article.title, Article.text, Article.language, Article.content_hash, Article.listed_at
+        )
+        .where(*keyset, *_pending_where(f))  # type: ignore[arg-type]
+        .order_by(Article.listed_at.desc(), Article.id.desc())
         .limit(limit)
     )
     return [LlmTarget(*row) for row in rows.tuples()]

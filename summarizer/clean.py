@@ -107,18 +107,22 @@ def normalize_whitespace(s: str) -> str:
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _CONTROL_RUNS = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
 _LINE_BREAK = re.compile(r"\r\n?")
+# bidirectional embeddings, overrides and isolates: they make text display in another order than it is
+# stored ("Trojan Source"), so a title or link can look like something it is not. Marks (U+200E/F) stay.
+_BIDI_CONTROL = re.compile("[\u202a-\u202e\u2066-\u2069]")
 
 
 def strip_control_characters(s: str) -> str:
-    """`s` without control characters, keeping its line breaks ("\r\n" and "\r" become "\n") and tabs."""
-    s = _LINE_BREAK.sub("\n", s)
+    """`s` without control characters (bidirectional overrides included), keeping its line breaks ("\r\n" and
+    "\r" become "\n") and tabs."""
+    s = _BIDI_CONTROL.sub("", _LINE_BREAK.sub("\n", s))
     return _CONTROL.sub(lambda m: m.group() if m.group() in "\n\t" else "", s)
 
 
 def one_line(s: str) -> str:
     """`s` as one line for a title, name or category: each run of control characters or white space
-    becomes one space, the ends are trimmed."""
-    return " ".join(_CONTROL_RUNS.sub(" ", s).split())
+    becomes one space, bidirectional overrides are dropped, the ends are trimmed."""
+    return " ".join(_CONTROL_RUNS.sub(" ", _BIDI_CONTROL.sub("", s)).split())
 
 
 def _is_boilerplate(paragraph: str) -> bool:

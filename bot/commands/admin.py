@@ -5,22 +5,23 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo
 
 from bot.commands.base import Request, say, text_reply
-from bot.commands.numbers import parse_bounded_int
 from bot.commands.replies import Reply
 from bot.errors import FeedError
-from bot.i18n import t
+from bot.i18n import Lang, t
 from bot.render import format_local_time
 from bot.services.feeds import FeedService
+from bot.services.llm_budget import BUDGET_WINDOW, LlmBudget
 from bot.services.reading import ReadingService
 from bot.telegram_html import escape
 
-MAX_FEED_ID = 2**31 - 1  # the largest id both databases store in an INTEGER column
-
 
 class AdminCommands:
-    def __init__(self, *, feeds: FeedService, reading: ReadingService) -> None:
+    def __init__(
+        self, *, feeds: FeedService, reading: ReadingService, llm_budget: LlmBudget | None = None
+    ) -> None:
         self._feeds = feeds
         self._reading = reading
+        self._llm_budget = llm_budget  # None: LLM summaries are off
 
     async def addfeed(self, req: Request) -> Reply:
         if len(req.args) != 1:
@@ -34,12 +35,8 @@ class AdminCommands:
     async def removefeed(self, req: Request) -> Reply:
         if len(req.args) != 1:
             return say(req, "removefeed_usage")
-        target = req.args[0]
-        # digits name a feed by id: only ASCII ones within what the database holds ('²' or 10**20 are no id)
-        if target.isdigit() and parse_bounded_int(target, low=1, high=MAX_FEED_ID) is None:
-            return say(req, "removefeed_usage")
         try:
-            feed = await self._feeds.remove(target)
+            feed = await self._feeds.remove(req.args[0])
         except FeedError as exc:
             return say(req, "feed_error", error=escape(str(exc)))
         return say(req, "feed_removed", id=feed.id, url=escape(feed.url))
@@ -68,8 +65,8 @@ class AdminCommands:
 
     async def stats(self, req: Request) -> Reply:
         s = await self._reading.stats()
-        return say(
-            req,
+        text = t(
+            req.lang,
             "stats",
             active=s.active,
             subscribers=s.subscribers,
@@ -80,3 +77,18 @@ class AdminCommands:
             failed=s.failed,
             dead=s.dead,
         )
+        return text_reply(text + "\n" + await self._llm_use(req.lang))
+
+    async def _llm_use(self, lang: Lang) -> str:
+        budget = self._llm_budget
+        if budget is None:
+            return t(lang, "stats_llm_off")
+        day = await self._reading.llm_stats(window=BUDGET_WINDOW)
+        tokens = day.prompt_tokens + day.completion_tokens
+        line = t(
+            lang,
+            "stats_llm",
+            requests=f"{day.requests} / {budget.daily_requests}" if budget.daily_requests else day.requests,
+            tokens=f"{tokens} / {budget.daily_tokens}" if budget.daily_tokens else tokens,
+        )
+        return line + (t(lang, "stats_llm_spent") if budget.spent(day) else "")

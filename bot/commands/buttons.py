@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.commands.numbers import parse_bounded_int
 from bot.commands.replies import Button
+from bot.numbers import parse_bounded_int
 
 CALLBACK_MAX_BYTES = 64
 MAX_OFFSET = 1_000_000  # the deepest page a More button leads to

@@ -16,9 +16,9 @@ from bot.commands.buttons import (
     ButtonCode,
     ButtonValue,
 )
-from bot.commands.numbers import parse_bounded_int
 from bot.commands.replies import Reply
 from bot.i18n import t
+from bot.numbers import parse_bounded_int
 from bot.render import format_local_time, render_digest, render_items
 from bot.services.reading import Page, ReadingService
 from bot.services.subscriptions import SubscriptionService, clean_topic

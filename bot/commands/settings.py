@@ -7,13 +7,8 @@ reaches the service (ASCII numbers within bounds, time zones from the list the z
 
 from __future__ import annotations
 
-from datetime import time
-from functools import cache
-from zoneinfo import available_timezones
-
 from bot.commands.base import Request, button_rows, say, text_reply
 from bot.commands.buttons import SETTINGS, ButtonValue
-from bot.commands.numbers import parse_bounded_int
 from bot.commands.replies import Reply
 from bot.errors import InvalidSetting
 from bot.i18n import choose_language, t
@@ -42,41 +37,6 @@ TZ_CHOICES = (
 )
 SIZE_CHOICES = (5, 10, 15, 20)
 LANGUAGE_NAMES = {"zh": "简体中文", "en": "English"}
-
-
-@cache
-def _zone_names() -> dict[str, str]:
-    """Every time zone name the zone database has, by its case-folded spelling. A name that is not here is
-    not looked up at all: `ZoneInfo` opens files, and 'America' is a folder of them."""
-    return {name.casefold(): name for name in available_timezones()}
-
-
-def checked_timezone(value: str) -> str:
-    """The time zone `value` names, spelled as the zone database does (`asia/tokyo` -> `Asia/Tokyo`)."""
-    name = _zone_names().get(value.strip().casefold())
-    if name is None:
-        raise InvalidSetting("settings_bad_tz", value)
-    return parse_timezone(name)
-
-
-def checked_digest_time(value: str) -> time:
-    """HH:MM (or H:MM, or with a full-width colon) in ASCII digits."""
-    hours, colon, minutes = value.strip().replace("：", ":").partition(":")
-    if (
-        not colon
-        or len(minutes) != 2
-        or parse_bounded_int(hours, low=0, high=23) is None
-        or parse_bounded_int(minutes, low=0, high=59) is None
-    ):
-        raise InvalidSetting("settings_bad_time", value)
-    return parse_digest_time(value)
-
-
-def checked_digest_size(value: str) -> int:
-    """A number of items from 1 to MAX_DIGEST_SIZE, in ASCII digits."""
-    if parse_bounded_int(value.strip(), low=1, high=MAX_DIGEST_SIZE) is None:
-        raise InvalidSetting("settings_bad_size", value)
-    return parse_digest_size(value.strip())
 
 
 class SettingsCommands:
@@ -130,11 +90,11 @@ class SettingsCommands:
         ctx, lang = req.ctx, req.lang
         try:
             if name == "time":
-                subscriber = await self._subs.update_settings(ctx, digest_time=checked_digest_time(value))
+                subscriber = await self._subs.update_settings(ctx, digest_time=parse_digest_time(value))
             elif name == "tz":
-                subscriber = await self._subs.update_settings(ctx, timezone=checked_timezone(value))
+                subscriber = await self._subs.update_settings(ctx, timezone=parse_timezone(value))
             elif name == "size":
-                subscriber = await self._subs.update_settings(ctx, digest_size=checked_digest_size(value))
+                subscriber = await self._subs.update_settings(ctx, digest_size=parse_digest_size(value))
             elif name == "lang" and value in ("zh", "en"):
                 subscriber = await self._subs.update_settings(ctx, language=value)
                 lang = choose_language(value, None)

@@ -32,6 +32,7 @@ from bot.commands.subscriptions import SubscriptionCommands
 from bot.i18n import Lang, choose_language, t
 from bot.services.feeds import FeedService
 from bot.services.ingest import utc_now
+from bot.services.llm_budget import LlmBudget
 from bot.services.reading import ReadingService
 from bot.services.subscriptions import SubscriptionService
 from readmodels import ChatContext
@@ -73,6 +74,7 @@ class CommandService:
         reading: ReadingService,
         feeds: FeedService,
         admin_ids: Sequence[int],
+        llm_budget: LlmBudget | None = None,
         now: Callable[[], datetime] = utc_now,
     ) -> None:
         self._subs = subscriptions
@@ -80,7 +82,7 @@ class CommandService:
         read = ReadingCommands(reading=reading, subscriptions=subscriptions, now=now)
         subs = SubscriptionCommands(subscriptions=subscriptions)
         settings = SettingsCommands(subscriptions=subscriptions)
-        admin = AdminCommands(feeds=feeds, reading=reading)
+        admin = AdminCommands(feeds=feeds, reading=reading, llm_budget=llm_budget)
         # the order of /help and of the menu
         self.table: tuple[Command, ...] = (
             Command("start", subs.start, listed=False),

@@ -24,6 +24,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.errors import FeedError
+from bot.numbers import MAX_ROW_ID, parse_bounded_int
 from bot.services.ingest import Failure, ImportResult, IngestService, process_name, utc_now
 from bot.sources.feeds import FetchResult, HostLimiter, fetch_feed, parse_feed
 from bot.sources.opml import OpmlFeed, parse_opml, render_opml
@@ -31,7 +32,8 @@ from bot.sources.types import FeedFetchError, SourceError
 from bot.urls import is_http_url, url_host_refusal
 from db.models import Source
 from db.repositories import SourceRepo, feed_view
-from readmodels import FeedView
+from readmodels import FeedView, without_credentials
+from summarizer.clean import one_line
 
 log = logging.getLogger(__name__)
 
@@ -117,13 +119,13 @@ class FeedService:
         async with self._sessions() as session, session.begin():
             repo = SourceRepo(session)
             if await repo.by_url(url) is not None:
-                raise FeedError(f"already following {url}")
+                raise FeedError(f"already following {without_credentials(url)}")
             source = Source(
                 kind="feed",
                 url=url,
                 # until the first fetch tells us the feed's own title
-                name=(name or "").strip() or url,
-                category=category,
+                name=one_line(name or "") or url,
+                category=one_line(category or "") or None,
                 active=True,
                 created_at=self._now(),
                 error_streak=0,
@@ -139,7 +141,12 @@ class FeedService:
     async def remove(self, id_or_url: str) -> FeedView:
         async with self._sessions() as session, session.begin():
             repo = SourceRepo(session)
-            source = await repo.by_id(int(id_or_url)) if id_or_url.isdigit() else await repo.by_url(id_or_url)
+            if id_or_url.isdigit():
+                # digits name a feed by id: ASCII ones within what the database holds ('²', 10**20 are none)
+                feed_id = parse_bounded_int(id_or_url, low=1, high=MAX_ROW_ID)
+                source = await repo.by_id(feed_id) if feed_id is not None else None
+            else:
+                source = await repo.by_url(id_or_url)
             if source is None or source.kind != "feed":
                 raise FeedError(f"no feed {id_or_url!r}")
             removed = feed_view(source)
@@ -164,11 +171,14 @@ class FeedService:
         ]
         return render_opml(feeds, now=self._now())
 
-    async def fetch_all(self, http: aiohttp.ClientSession, *, force: bool = False) -> list[FeedOutcome]:
+    async def fetch_all(
+        self, http: aiohttp.ClientSession, *, force: bool = False, stop: asyncio.Event | None = None
+    ) -> list[FeedOutcome]:
         """Poll every active feed that is due and store what is new.
 
         A feed another process is fetching comes back BUSY; with a poll interval, one fetched recently (by
-        any process) comes back NOT_DUE, unless `force` (a fetch asked for by hand).
+        any process) comes back NOT_DUE, unless `force` (a fetch asked for by hand). Once `stop` is set the
+        poll ends after the article in hand.
         """
         async with self._sessions() as session:
             feeds = await SourceRepo(session).feeds(active_only=True)
@@ -204,9 +214,18 @@ class FeedService:
                 source, fetched = await finished
                 if isinstance(fetched, str):
                     if fetched != _GONE:
-                        outcomes.append(FeedOutcome(source.id, source.name, source.url, status=fetched))
+                        outcomes.append(
+                            FeedOutcome(
+                                source.id,
+                                without_credentials(source.name),
+                                without_credentials(source.url),
+                                status=fetched,
+                            )
+                        )
                     continue
-                outcomes.append(await self._store_fetch(source, fetched, claimed))
+                outcomes.append(await self._store_fetch(source, fetched, claimed, stop))
+                if stop is not None and stop.is_set():
+                    break
         finally:
             # stopped midway (an error, or cancelled): give back the claims still held, so that those feeds
             # are fetched at the next poll, here or elsewhere, rather than once the claims have run out
@@ -256,9 +275,15 @@ class FeedService:
         return NOT_DUE
 
     async def _store_fetch(
-        self, source: Source, fetched: FetchResult | FeedFetchError, claimed: set[int]
+        self,
+        source: Source,
+        fetched: FetchResult | FeedFetchError,
+        claimed: set[int],
+        stop: asyncio.Event | None = None,
     ) -> FeedOutcome:
-        outcome = FeedOutcome(source.id, source.name, source.url, status="ok")
+        outcome = FeedOutcome(
+            source.id, without_credentials(source.name), without_credentials(source.url), status="ok"
+        )
         title = None
         if isinstance(fetched, FeedFetchError):
             outcome.status, outcome.error = "error", fetched.reason
@@ -269,7 +294,7 @@ class FeedService:
                 feed = await asyncio.to_thread(  # a big feed takes a while to parse: not on the event loop
                     parse_feed,
                     fetched.content,
-                    origin=source.url,
+                    origin=outcome.url,  # stored with each article and named in failures: no credentials
                     default_tz=self._ingest.default_tz,
                     content_type=fetched.content_type,
                     max_items=self._limits.max_items,
@@ -278,12 +303,12 @@ class FeedService:
                 outcome.status, outcome.error = "error", exc.reason
             else:
                 title = feed.title
-                publisher = source.name if source.name != source.url else (feed.title or source.url)
+                publisher = outcome.name if source.name != source.url else (feed.title or outcome.url)
                 outcome.result = await self._ingest.store_articles(
-                    feed.entries, source_id=source.id, publisher=publisher
+                    feed.entries, source_id=source.id, publisher=publisher, stop=stop
                 )
         if outcome.error:
-            outcome.result.failed.append(Failure(source.url, outcome.error))
+            outcome.result.failed.append(Failure(outcome.url, outcome.error))
         await self._record(source, outcome, fetched, title, claimed)
         return outcome
 
@@ -304,7 +329,9 @@ class FeedService:
                 # the poll is making progress: keep the claims on the feeds still in flight
                 await _extend_claims(session, others, holder=self.holder, until=now + self._claim_ttl)
             stored = await session.get(Source, source.id)
-            if stored is not None:  # None: removed while we were fetching
+            # None: removed while we were fetching. Stored in part (a stop): left as if not fetched, so that
+            # the next poll, here or elsewhere, fetches it at once and stores the rest
+            if stored is not None and not outcome.result.left:
                 self._apply(stored, outcome, fetched, title, now)
         claimed.discard(source.id)
 
@@ -323,7 +350,7 @@ class FeedService:
             stored.error_streak += 1
             if stored.error_streak in (1, 5, 20):  # log the streak's growth, not every failure
                 log.warning(
-                    "feed %s failing (%d in a row): %s", stored.url, stored.error_streak, outcome.error
+                    "feed %s failing (%d in a row): %s", outcome.url, stored.error_streak, outcome.error
                 )
             return
         stored.last_error = None
@@ -333,7 +360,7 @@ class FeedService:
             stored.etag = fetched.etag
             stored.last_modified = fetched.last_modified
             if title and stored.name == stored.url:
-                stored.name = title[:256]
+                stored.name = one_line(title)[:256]
                 outcome.name = stored.name
 
 

@@ -11,7 +11,7 @@ import logging
 import os
 import secrets
 import socket
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
@@ -26,6 +26,7 @@ from bot.sources.files import is_article_file, parse_feed_or_post
 from bot.sources.types import ParsedFeed, RawArticle, SourceError
 from db.models import Article, Summary
 from db.repositories import ArticleRepo
+from summarizer.clean import one_line
 
 log = logging.getLogger(__name__)
 
@@ -55,11 +56,13 @@ class ImportResult:
     imported: int = 0
     duplicates: int = 0
     failed: list[Failure] = field(default_factory=list)
+    left: int = 0  # not stored because the process is stopping: the next fetch or import has them
 
     def add(self, other: ImportResult) -> None:
         self.imported += other.imported
         self.duplicates += other.duplicates
         self.failed.extend(other.failed)
+        self.left += other.left
 
     def summary_line(self) -> str:
         return f"imported {self.imported}, duplicates {self.duplicates}, failed {len(self.failed)}"
@@ -149,10 +152,20 @@ class IngestService:
         return path.read_bytes()
 
     async def store_articles(
-        self, articles: Iterable[RawArticle], *, source_id: int | None = None, publisher: str | None = None
+        self,
+        articles: Sequence[RawArticle],
+        *,
+        source_id: int | None = None,
+        publisher: str | None = None,
+        stop: asyncio.Event | None = None,
     ) -> ImportResult:
+        """Prepare and store each article in a transaction of its own. When `stop` is set, the rest are
+        left (counted in `left`): a stopping process finishes the article in hand, not the feed."""
         result = ImportResult()
-        for raw in articles:
+        for index, raw in enumerate(articles):
+            if stop is not None and stop.is_set():
+                result.left = len(articles) - index
+                break
             try:
                 prepared = await asyncio.to_thread(prepare_article, raw, max_chars=self._max_chars)
                 outcome = await self._store(prepared, source_id=source_id, publisher=publisher)
@@ -188,7 +201,7 @@ class IngestService:
                     link=prepared.link,
                     guid=raw.guid,
                     author=raw.author,
-                    publisher=(publisher or raw.author or _folder_name(raw.origin))[:256],
+                    publisher=one_line(publisher or raw.author or _folder_name(raw.origin))[:256],
                     published_at=raw.published,
                     listed_at=raw.published or now,
                     ingested_at=now,

@@ -40,6 +40,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.services.ingest import utc_now
+from bot.services.llm_budget import BUDGET_WINDOW, LlmBudget
 from db.llm import (
     OFFLINE_METHODS,
     LlmTarget,
@@ -52,7 +53,6 @@ from db.llm import (
     store_cached_answer,
 )
 from db.models import LlmCacheEntry, LlmRequest, Summary
-from readmodels import LlmStats
 from summarizer.llm import PROMPT_VERSION, InvalidAnswer, LlmAnswer, build_messages, read_answer
 from summarizer.matching import search_terms
 
@@ -332,38 +332,24 @@ class UpgradeReport:
     upgraded: int = 0  # new LLM summaries from requests
     cached: int = 0  # LLM summaries reused from the cache
     fallback: int = 0  # tried and kept the extractive summary
-    left: int = 0  # when the LLM became unavailable: articles still pending (a new run continues)
+    left: int = 0  # when the LLM became unavailable or the budget ran out: articles still pending
+    budget_spent: str | None = None  # why they are left when it is the daily budget, in words
 
     def line(self) -> str:
         text = (
             f"llm summaries: {self.upgraded} new, {self.cached} from cache, {self.fallback} kept extractive"
         )
-        if self.left:
+        if self.left and self.budget_spent:
+            text += (
+                f", {self.left} still pending (the daily budget is spent: {self.budget_spent} in the last"
+                " 24 hours; they keep their offline summaries until it has room, newest first)"
+            )
+        elif self.left:
             text += f", {self.left} still pending (the LLM is unavailable; run again later)"
         return text
 
 
 ArticleOutcome = Literal["upgraded", "cached", "fallback", "left"]
-
-
-@dataclass(frozen=True, slots=True)
-class LlmBudget:
-    """Caps on what the LLM path spends over any 24 hours (None: no cap)."""
-
-    daily_requests: int | None = None
-    daily_tokens: int | None = None
-
-    def spent(self, stats: LlmStats) -> str | None:
-        """Which cap the last day's use has reached, in words; None while there is room."""
-        if self.daily_requests is not None and stats.requests >= self.daily_requests:
-            return f"{stats.requests} of {self.daily_requests} requests"
-        tokens = stats.prompt_tokens + stats.completion_tokens
-        if self.daily_tokens is not None and tokens >= self.daily_tokens:
-            return f"{tokens} of {self.daily_tokens} tokens"
-        return None
-
-
-BUDGET_WINDOW = timedelta(days=1)
 
 
 class LlmService:
@@ -389,6 +375,10 @@ class LlmService:
         self._now = now
         self._wake = asyncio.Event()
         self._budget_logged = False
+        # articles between the budget check and their requests' rows: without them, `concurrency` checks at
+        # once would all see room for one more
+        self._in_flight = 0
+        self._budget_gate = asyncio.Lock()
 
     @property
     def model(self) -> str:
@@ -401,19 +391,19 @@ class LlmService:
         return PendingFilter(model=self.model, prompt_version=PROMPT_VERSION, **criteria)
 
     async def upgrade_pending(self, criteria: PendingFilter, *, page: int = 100) -> UpgradeReport:
-        """Upgrade every article matching `criteria`, in id order, `concurrency` at a time.
+        """Upgrade every article matching `criteria`, newest first, `concurrency` at a time.
 
         Each article commits on its own, so an interrupted run loses nothing and a new run continues with the
         articles still pending. Stops early when the circuit opens (`left` counts what remains).
         """
         report = UpgradeReport()
-        after_id = 0
+        before: tuple[datetime, int] | None = None
         while True:
             async with self._sessions() as session:
-                targets = await pending_articles(session, criteria, after_id=after_id, limit=page)
+                targets = await pending_articles(session, criteria, before=before, limit=page)
             if not targets:
                 return report
-            after_id = targets[-1].id
+            before = (targets[-1].listed_at, targets[-1].id)
             outcomes = await self._upgrade_many(targets)
             for outcome in outcomes:
                 if outcome == "upgraded":
@@ -425,6 +415,7 @@ class LlmService:
             if "left" in outcomes:
                 async with self._sessions() as session:
                     report.left = await count_pending(session, criteria)
+                report.budget_spent = await self.over_budget()
                 return report
 
     async def _upgrade_many(self, targets: Sequence[LlmTarget]) -> list[ArticleOutcome]:
@@ -454,8 +445,16 @@ class LlmService:
                 alive = await replace_summary(session, target.id, summary, tags, tagger="llm", terms=terms)
                 session.add(self._row("cache_hit", target.id if alive else None))
             return "cached"
-        if await self.over_budget() is not None:
-            return "left"  # keeps its offline summary; a later pass upgrades it when the window has room
+        async with self._budget_gate:
+            if await self.over_budget() is not None:
+                return "left"  # keeps its offline summary; a later pass upgrades it when the window has room
+            self._in_flight += 1
+        try:
+            return await self._ask(target, model)
+        finally:
+            self._in_flight -= 1  # its requests are rows now (or it made none)
+
+    async def _ask(self, target: LlmTarget, model: str) -> ArticleOutcome:
         outcome = await self.summarizer.summarize(
             title=target.title, text=target.text, language=target.language
         )
@@ -494,11 +493,11 @@ class LlmService:
 
     async def over_budget(self) -> str | None:
         """The spending cap reached over the last 24 hours, in words (None while there is room)."""
-        if self.budget.daily_requests is None and self.budget.daily_tokens is None:
+        if not self.budget.capped:
             return None
         async with self._sessions() as session:
             stats = await llm_stats(session, since=self._now() - BUDGET_WINDOW)
-        spent = self.budget.spent(stats)
+        spent = self.budget.spent(stats, in_flight=self._in_flight)
         if spent is not None and not self._budget_logged:
             log.warning("LLM summaries paused: the daily budget is spent (%s in the last 24 hours)", spent)
         self._budget_logged = spent is not None

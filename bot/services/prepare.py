@@ -31,7 +31,7 @@ TITLE_SUMMARY_VERSION = "title-1"
 _NOT_WORD = re.compile(r"[\W_]+", re.UNICODE)
 # below this many normalized characters a body is too thin to identify a story on its own
 _MIN_HASHED_BODY = 40
-_URL_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_URL_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +56,8 @@ def canonical_link(url: str | None) -> str | None:
     if not url:
         return None
     url = url.strip()
-    # a control character is never part of a URL; percent-encoded it cannot reach a terminal
+    # a control character (or a bidirectional override) is never part of a URL; percent-encoded it cannot
+    # reach a terminal or reorder what a reader sees
     url = _URL_CONTROL.sub(lambda m: quote(m.group(), safe=""), url)
     if not is_http_url(url):
         return None

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime, time
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from functools import cache
+from zoneinfo import available_timezones
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.errors import InvalidSetting
+from bot.numbers import parse_bounded_int
 from bot.services.ingest import utc_now
 from db.models import Subscriber
 from db.repositories import SubscriberRepo, subscriber_view
@@ -24,25 +26,36 @@ DEFAULT_DIGEST_SIZE = 10
 
 
 def parse_digest_time(value: str) -> time:
-    try:
-        hours, minutes = value.strip().replace("：", ":").split(":")
-        return time(int(hours), int(minutes))
-    except ValueError:
-        raise InvalidSetting("settings_bad_time", value) from None
+    """HH:MM (or H:MM, or with a full-width colon) in ASCII digits."""
+    hours, colon, minutes = value.strip().replace("：", ":").partition(":")
+    hour = parse_bounded_int(hours, low=0, high=23)
+    minute = parse_bounded_int(minutes, low=0, high=59) if len(minutes) == 2 else None
+    if not colon or hour is None or minute is None:
+        raise InvalidSetting("settings_bad_time", value)
+    return time(hour, minute)
+
+
+@cache
+def _zone_names() -> dict[str, str]:
+    """Every time zone name the zone database has, by its case-folded spelling. A name that is not here is
+    not looked up at all: `ZoneInfo` opens files, and 'America' is a folder of them."""
+    return {name.casefold(): name for name in available_timezones()}
 
 
 def parse_timezone(value: str) -> str:
-    try:
-        ZoneInfo(value.strip())
-    except (ZoneInfoNotFoundError, ValueError):
-        raise InvalidSetting("settings_bad_tz", value) from None
-    return value.strip()
+    """The time zone `value` names, spelled as the zone database does (`asia/tokyo` -> `Asia/Tokyo`)."""
+    name = _zone_names().get(value.strip().casefold())
+    if name is None:
+        raise InvalidSetting("settings_bad_tz", value)
+    return name
 
 
 def parse_digest_size(value: str) -> int:
-    if not value.strip().isdigit() or not 1 <= int(value) <= MAX_DIGEST_SIZE:
+    """A number of items from 1 to MAX_DIGEST_SIZE, in ASCII digits."""
+    size = parse_bounded_int(value.strip(), low=1, high=MAX_DIGEST_SIZE)
+    if size is None:
         raise InvalidSetting("settings_bad_size", value)
-    return int(value)
+    return size
 
 
 def clean_topic(word: str) -> str | None:

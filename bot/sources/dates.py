@@ -80,6 +80,6 @@ def parse_date(value: object, *, default_tz: tzinfo) -> datetime | None:
     text = value.strip()
     if not text:
         return None
-    if text.isdigit():
+    if text.isascii() and text.isdigit():
         return parse_date(int(text), default_tz=default_tz)
     return _from_iso(text, default_tz) or _from_rfc2822(text, default_tz) or _from_dateutil(text, default_tz)

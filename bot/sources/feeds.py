@@ -38,9 +38,11 @@ from yarl import URL
 
 from bot.sources.charset import charset_from_content_type, decode_document
 from bot.sources.dates import parse_date
+from bot.sources.feed_trim import newest_entries_only
 from bot.sources.posts import title_from_body
 from bot.sources.types import BodyFormat, FeedFetchError, FeedParseError, ParsedFeed, RawArticle
 from bot.urls import address_refusal, is_http_url, literal_host_address, url_host_refusal
+from summarizer.clean import one_line
 
 log = logging.getLogger(__name__)
 
@@ -87,8 +89,8 @@ def looks_like_feed(data: bytes) -> bool:
 # --- parsing --------------------------------------------------------------------------------------
 
 
-def _one_line(text: str) -> str:
-    return " ".join(str(text).split())
+def _one_line(text: object) -> str:
+    return one_line(str(text))
 
 
 class _TextOfMarkup(HTMLParser):
@@ -278,6 +280,10 @@ def parse_feed(
             raise FeedParseError(origin, "an HTML page, not a feed")
         if not body.startswith("<"):
             raise FeedParseError(origin, "not XML")
+
+    if max_items is not None:
+        # feedparser is slow per entry: hand it only the entries that can be kept
+        text = newest_entries_only(text, max_items=max_items, default_tz=default_tz)
 
     # No content-location: feedparser would resolve relative links against the document URL,
     # but the feed's own <link> is the better base (feeds are often served from a feed proxy).

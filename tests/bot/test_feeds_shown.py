@@ -3,8 +3,15 @@ raw connection error (which names hosts and ports; admins see it in /feeds)."""
 
 from __future__ import annotations
 
+import logging
+import os
+import socket
+import subprocess
+from pathlib import Path
+
 from sqlalchemy import update
 
+from bot.cli import CredentialFreeFormatter
 from bot.composition import Services
 from db.models import Source
 from readmodels import ChatContext, without_credentials
@@ -39,3 +46,35 @@ async def test_feeds_never_show_credentials_and_readers_see_no_raw_error(service
     assert "failing 3 times" in reader
     assert "10.0.0.5" not in reader
     assert "10.0.0.5" in admin  # the admin still gets the raw error, to act on it
+
+
+def test_log_lines_carry_no_credentials() -> None:
+    record = logging.LogRecord(
+        "aiohttp.client", logging.WARNING, __file__, 1, "GET %s failed", (SECRET_URL,), None
+    )
+    line = CredentialFreeFormatter("%(message)s").format(record)
+    assert line == "GET https://feeds.example.com/private.xml failed"
+
+
+def test_fetch_names_a_failing_feed_without_its_credentials(newsbot: str, tmp_path: Path) -> None:
+    with socket.socket() as closed:  # a port nothing listens on: the fetch fails at connect
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    url = f"http://reader:hunter2@127.0.0.1:{port}/private.xml"
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'feeds.db'}",
+        "FETCH_ALLOW_PRIVATE": "true",
+        "LOG_LEVEL": "debug",
+    }
+    runs = {}
+    for command in (["feeds", "add", url], ["fetch"], ["feeds", "list"], ["feeds", "export", "--json"]):
+        result = subprocess.run([newsbot, *command], capture_output=True, text=True, timeout=120, env=env)
+        assert "hunter2" not in result.stdout + result.stderr, (command, result.stdout, result.stderr)
+        assert "Traceback" not in result.stderr
+        runs[command[-1]] = result
+    fetch = runs["fetch"]
+    assert fetch.returncode == 1
+    # the failure line and the warning the log writes both name the feed, without its credentials
+    assert f"failed: http://127.0.0.1:{port}/private.xml: " in fetch.stderr
+    assert f"feed http://127.0.0.1:{port}/private.xml failing (1 in a row)" in fetch.stderr

@@ -8,10 +8,11 @@ import io
 import pytest
 
 from bot.commands.buttons import LATEST_MORE, MAX_OFFSET, MAX_PAGE_SIZE, SEARCH_MORE, parse_button
-from bot.commands.numbers import parse_bounded_int
 from bot.composition import Services
 from bot.console import run_console
+from bot.errors import FeedError
 from bot.i18n import t
+from bot.numbers import parse_bounded_int
 from bot.services.subscriptions import MAX_DIGEST_SIZE
 from bot.telegram_html import escape
 from readmodels import ChatContext
@@ -119,7 +120,15 @@ def test_a_button_out_of_bounds_is_not_made() -> None:
 @pytest.mark.parametrize("target", ["²", "99999999999999999999", "0"])
 async def test_removefeed_answers_an_id_that_cannot_be_one_in_words(services: Services, target: str) -> None:
     reply = await services.commands.handle(ADMIN, "removefeed", [target])
-    assert reply.chunks == said("removefeed_usage")
+    assert reply.chunks == said("feed_error", error=escape(f"no feed {target!r}"))
+
+
+@pytest.mark.parametrize("target", ["²", "99999999999999999999", "0"])
+async def test_feeds_remove_refuses_an_id_that_cannot_be_one(services: Services, target: str) -> None:
+    kept = await services.feeds.add("https://example.com/feed.xml")
+    with pytest.raises(FeedError, match="no feed"):
+        await services.feeds.remove(target)
+    assert [feed.id for feed in await services.feeds.list_feeds()] == [kept.id]
 
 
 async def test_the_console_survives_hostile_lines(services: Services) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -120,3 +121,46 @@ async def test_add_remove_and_opml_round_trip(
     added, skipped = await feeds.import_opml(document.encode("utf-8"), origin="subs.opml")
     assert [s.url for s in added] == ["https://example.com/rss"]
     assert skipped == ["https://news.example.org/atom.xml"]
+
+
+class StopAfter(asyncio.Event):
+    """A stop that is set once it has been looked at `looks` times: a SIGTERM in the middle of storing a feed,
+    at a known article."""
+
+    def __init__(self, looks: int) -> None:
+        super().__init__()
+        self.looks = looks
+
+    def is_set(self) -> bool:
+        self.looks -= 1
+        return self.looks < 0 or super().is_set()
+
+
+async def test_a_stop_ends_the_poll_after_the_article_in_hand_and_the_next_poll_stores_the_rest(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    server = FeedServer()
+    server.add_many_items("/many.xml", 2_000)
+    await server.start()
+    try:
+        feeds = make_service(sessions)
+        feed = await feeds.add(server.url("/many.xml"))
+        async with aiohttp.ClientSession() as http:
+            (stopped,) = await feeds.fetch_all(http, stop=StopAfter(looks=5))
+            assert (stopped.result.imported, stopped.result.left) == (
+                5,
+                195,
+            )  # FETCH_MAX_ITEMS 200 by default
+            (listed,) = await feeds.list_feeds()
+            assert listed.last_fetch_at is None  # as if not fetched: the next poll is due at once
+            assert listed.name == server.url("/many.xml")
+
+            (resumed,) = await feeds.fetch_all(http)
+        assert (resumed.result.imported, resumed.result.duplicates, resumed.result.left) == (195, 5, 0)
+        assert resumed.name == "Many items"
+        assert server.count("/many.xml") == 2
+        async with sessions() as session:
+            assert await session.scalar(select(func.count(Article.id))) == 200
+        assert feed.id == resumed.source_id
+    finally:
+        await server.close()

@@ -9,27 +9,30 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from openai import AsyncOpenAI
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.services.ingest import IngestService
+from bot.composition import open_services
+from bot.config import load_settings
+from bot.services.ingest import IngestService, utc_now
 from bot.services.llm import (
     CircuitBreaker,
-    LlmBudget,
     LlmLimits,
     LlmService,
     LlmSummarizer,
     retry_after_seconds,
 )
+from bot.services.llm_budget import LlmBudget
 from bot.sources.types import RawArticle
 from db.llm import count_pending, llm_stats
 from db.models import Article, ArticleTag, LlmRequest, Summary
 from db.repositories import latest_articles
+from readmodels import ChatContext
 from summarizer.llm import PROMPT_VERSION
 from tests.fakes.openai_server import (
     INJECTED_URL,
@@ -47,6 +50,7 @@ from tests.fakes.openai_server import (
 )
 
 MODEL = "fake-model"
+ADMIN_ID = 4242
 ZH = RawArticle(
     title="国产芯片企业融资创新高",
     body="今年以来，国产芯片企业融资总额创下新高。多家芯片设计公司完成大额融资，投资机构看好芯片产业的长期发展。\n\n"
@@ -188,7 +192,10 @@ async def test_a_normal_answer_replaces_summary_and_tags(world: World) -> None:
     async with world.sessions() as session:
         rows = (await session.execute(select(Summary).order_by(Summary.id))).scalars().all()
         assert [(s.method, s.is_current) for s in rows] == [
-            ("extractive", False), ("extractive", False), ("llm", True), ("llm", True)
+            ("extractive", False),
+            ("extractive", False),
+            ("llm", True),
+            ("llm", True),
         ]
         llm = rows[-1]
         assert (llm.model, llm.version) == (MODEL, PROMPT_VERSION)
@@ -321,8 +328,15 @@ async def test_the_same_content_costs_one_request(world: World) -> None:
     # the article goes away and comes back (another link, same text): the cached answer serves it
     async with world.sessions() as session, session.begin():
         await session.execute(delete(Article))
-    await world.store(RawArticle(title=ZH.title, body=ZH.body, body_format="text", origin="again.md",
-                                 link="https://mirror.example.com/chips"))
+    await world.store(
+        RawArticle(
+            title=ZH.title,
+            body=ZH.body,
+            body_format="text",
+            origin="again.md",
+            link="https://mirror.example.com/chips",
+        )
+    )
     assert await upgrade(service) == (0, 1, 0, 0)
     assert world.fake.count == 1
     assert (await world.views())[ZH.title] == ("llm", SUMMARIES["zh"], TAGS["zh"])
@@ -488,9 +502,71 @@ async def test_a_daily_request_budget_stops_spending_and_keeps_offline_summaries
     assert methods == ["extractive"] * 3 + ["llm"] * 3
 
 
+async def test_past_the_budget_the_newest_articles_are_upgraded_first(world: World) -> None:
+    """Two fetches, each listing its newest item first: neither id order nor its reverse is the news order.
+    The upgrades go by listing time, newest first, when the budget runs short and when it has room again."""
+    base = datetime(2026, 11, 20, 8, tzinfo=UTC)
+    articles = numbered(6)
+    dated = [replace(a, published=base + timedelta(hours=i)) for i, a in enumerate(articles)]
+    await world.store(*reversed(dated[:3]))
+    await world.store(*reversed(dated[3:]))
+    budget = LlmBudget(daily_requests=3)
+    service = world.service(concurrency=1, budget=budget)
+
+    report = await service.upgrade_pending(service.pending())
+    assert (report.upgraded, report.left, report.budget_spent) == (3, 3, "3 of 3 requests")
+    assert "the daily budget is spent: 3 of 3 requests" in report.line()
+    views = await world.views()
+    assert [views[a.title][0] for a in articles] == ["extractive"] * 3 + ["llm"] * 3
+
+    # a day later the window has room again: the rest, newest first
+    tomorrow = LlmService(
+        world.sessions,
+        service.summarizer,
+        concurrency=1,
+        budget=budget,
+        now=lambda: utc_now() + timedelta(hours=25),
+    )
+    assert (await upgrade(tomorrow))[:2] == (3, 0)
+    asked = [json.dumps(r["messages"], ensure_ascii=False) for r in world.fake.requests]
+    order = [next(i for i, a in enumerate(articles) if a.title in text) for text in asked]
+    assert order == [5, 4, 3, 2, 1, 0]
+
+
 async def test_a_token_budget_counts_prompt_and_completion_tokens(world: World) -> None:
     await world.store(*numbered(4))
     service = world.service(concurrency=1, budget=LlmBudget(daily_tokens=1))
     assert (await upgrade(service))[0] == 1  # the first request spends past the cap; none after it
     assert world.fake.count == 1
     assert (await service.over_budget() or "").endswith("of 1 tokens")
+
+
+async def test_stats_in_telegram_shows_the_budget_s_use(database_url: str, fake: FakeOpenAI) -> None:
+    settings = load_settings(
+        env_file=None,
+        database_url=database_url,
+        admin_ids=[ADMIN_ID],
+        openai_api_key="test-key",
+        openai_base_url=fake.base_url,
+        openai_model=MODEL,
+        llm_daily_requests=3,
+    )
+    admin = ChatContext(chat_id=ADMIN_ID, chat_kind="private", user_id=ADMIN_ID, language_code="en")
+    async with open_services(settings) as services:
+        assert services.llm is not None
+        stats = (await services.commands.handle(admin, "stats", [])).chunks[0]
+        assert "LLM summaries (last 24 hours): 0 / 3 requests, 0 tokens" in stats
+        await services.ingest.store_articles(numbered(5))
+        report = await services.llm.upgrade_pending(services.llm.pending())
+        assert (report.upgraded, report.left) == (3, 2)
+        stats = (await services.commands.handle(admin, "stats", [])).chunks[0]
+    assert "LLM summaries (last 24 hours): 3 / 3 requests" in stats
+    assert "the daily budget is spent" in stats
+
+
+async def test_stats_in_telegram_says_when_llm_summaries_are_off(database_url: str) -> None:
+    settings = load_settings(env_file=None, database_url=database_url, admin_ids=[ADMIN_ID])
+    admin = ChatContext(chat_id=ADMIN_ID, chat_kind="private", user_id=ADMIN_ID, language_code="en")
+    async with open_services(settings) as services:
+        stats = (await services.commands.handle(admin, "stats", [])).chunks[0]
+    assert stats.endswith("LLM summaries: off (offline summaries)")

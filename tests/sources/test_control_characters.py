@@ -76,16 +76,20 @@ def test_a_clean_article_is_left_as_it_is() -> None:
     assert prepare_article(raw, max_chars=150).raw == raw
 
 
+async def import_one(sessions: async_sessionmaker[AsyncSession], file: Path) -> Article:
+    """The article stored by importing `file`, the only one in the database."""
+    service = IngestService(sessions, default_tz=SHANGHAI, summary_max_chars=150, max_file_bytes=1_000_000)
+    result = await service.import_paths([file])
+    assert (result.imported, result.failed) == (1, [])
+    async with sessions() as session:
+        return (await session.scalars(select(Article))).one()
+
+
 async def test_import_stores_a_clean_title_author_and_categories(
     sessions: async_sessionmaker[AsyncSession], tmp_path: Path
 ) -> None:
     (tmp_path / "hostile.md").write_text(HOSTILE_POST, encoding="utf-8")
-    service = IngestService(sessions, default_tz=SHANGHAI, summary_max_chars=150, max_file_bytes=1_000_000)
-    result = await service.import_paths([tmp_path])
-    assert (result.imported, result.failed) == (1, [])
-
-    async with sessions() as session:
-        article = (await session.scalars(select(Article))).one()
+    article = await import_one(sessions, tmp_path / "hostile.md")
     assert article.title == "核聚变 [31m新纪录"
     assert article.author == "观察者网 ]0;pwned"
     assert article.publisher == "观察者网 ]0;pwned"
@@ -109,3 +113,35 @@ async def test_import_goes_on_past_hostile_front_matter(
         ("bomb.md", "front matter: aliases are not allowed (line 4)"),
         ("deep.md", "front matter: nested more than 20 levels deep (line 4)"),
     ]
+
+
+def test_bidirectional_overrides_are_dropped_from_titles_bodies_and_links() -> None:
+    raw = RawArticle(
+        title="Invoice \u202egnp.exe\u202c paid",
+        body="<p>Pay at \u2066evil\u2069 now.</p>",
+        body_format="html",
+        origin="https://feeds.example.com/rss",
+        link="https://news.example.com/\u202ea",
+        author="Desk\u202d",
+    )
+    prepared = prepare_article(raw, max_chars=150)
+    assert prepared.title == "Invoice gnp.exe paid"
+    assert prepared.raw.body == "<p>Pay at evil now.</p>"
+    assert prepared.raw.author == "Desk"
+    assert prepared.link == "https://news.example.com/%E2%80%AEa"
+
+
+HOSTILE_FEED = (
+    '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+    "<title>Daily&#x1b;[31m \u202eNews&#x7;</title><link>https://news.example.com/</link>"
+    "<item><title>One</title><link>https://news.example.com/1</link>"
+    "<description>" + BODY + "</description></item></channel></rss>"
+)
+
+
+async def test_a_feed_title_with_escapes_becomes_a_clean_publisher(
+    sessions: async_sessionmaker[AsyncSession], tmp_path: Path
+) -> None:
+    (tmp_path / "hostile.xml").write_text(HOSTILE_FEED, encoding="utf-8")
+    article = await import_one(sessions, tmp_path / "hostile.xml")
+    assert article.publisher == "Daily [31m News"

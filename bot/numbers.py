@@ -9,6 +9,9 @@ from __future__ import annotations
 # more digits than any bound here needs; refusing longer text early keeps `int` away from huge strings
 MAX_DIGITS = 18
 
+# the largest id both databases store in an INTEGER column
+MAX_ROW_ID = 2**31 - 1
+
 
 def parse_bounded_int(text: str, *, low: int, high: int) -> int | None:
     """The number `text` spells in ASCII digits when it is within low..high (both included), else None."""

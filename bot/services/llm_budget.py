@@ -1,0 +1,35 @@
+"""The daily cap on what LLM summaries spend (LLM_DAILY_REQUESTS, LLM_DAILY_TOKENS), apart from the LLM client
+so that /stats can show its use without loading the client."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from readmodels import LlmStats
+
+# the budget is a rolling window: what the last 24 hours spent, whenever one looks
+BUDGET_WINDOW = timedelta(days=1)
+
+
+@dataclass(frozen=True, slots=True)
+class LlmBudget:
+    """Caps on what the LLM path spends over any 24 hours (None: no cap)."""
+
+    daily_requests: int | None = None
+    daily_tokens: int | None = None
+
+    @property
+    def capped(self) -> bool:
+        return self.daily_requests is not None or self.daily_tokens is not None
+
+    def spent(self, stats: LlmStats, *, in_flight: int = 0) -> str | None:
+        """Which cap the last day's use has reached, in words; None while there is room. `in_flight`
+        requests are counted as made: they are, a moment from now."""
+        requests = stats.requests + in_flight
+        if self.daily_requests is not None and requests >= self.daily_requests:
+            return f"{requests} of {self.daily_requests} requests"
+        tokens = stats.prompt_tokens + stats.completion_tokens
+        if self.daily_tokens is not None and tokens >= self.daily_tokens:
+            return f"{tokens} of {self.daily_tokens} tokens"
+        return None
