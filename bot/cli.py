@@ -28,8 +28,9 @@ from bot.app import bot_token, initialize_bot, resolve_channel
 from bot.composition import Services, open_services
 from bot.config import Settings, load_settings
 from bot.errors import BadInput, CannotRun, NewsbotError, SourceError
+from bot.numbers import parse_bounded_int
 from bot.services.digests import PlannedDigest
-from bot.services.ingest import Failure
+from bot.services.ingest import Failure, read_article_bytes
 from bot.services.llm import SUMMARY_METHODS
 from bot.services.prepare import prepare_article
 from bot.sources.feeds import feed_http_session
@@ -343,7 +344,7 @@ def cmd_summarize(args: argparse.Namespace, settings: Settings, out: TextIO, err
     rows: list[dict[str, object]] = []
     for name in args.files:
         try:
-            data = Path(name).read_bytes()
+            data = read_article_bytes(Path(name), max_bytes=settings.max_file_bytes)
             articles = parse_article_file(data, origin=name, suffix=Path(name).suffix, default_tz=settings.tz)
         except SourceError as exc:
             print(f"failed: {exc}", file=err)
@@ -476,13 +477,18 @@ def _date(value: str) -> date:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}") from None
 
 
+# the most items one listing prints; more is a typo, and SQLite cannot take a LIMIT past 2**63
+MAX_LISTED = 10_000
+
+
 def _positive(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {value!r}") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1: {value}")
+    text = value.strip()
+    digits = text.removeprefix("-")
+    if not (digits.isascii() and digits.isdigit()):  # '²' and '1_0' are no count here either
+        raise argparse.ArgumentTypeError(f"not a whole number: {value!r}")
+    number = parse_bounded_int(digits, low=1, high=MAX_LISTED)
+    if number is None or text.startswith("-"):
+        raise argparse.ArgumentTypeError(f"must be 1 to {MAX_LISTED}: {value}")
     return number
 
 

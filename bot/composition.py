@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-import asyncpg  # type: ignore[import-untyped]  # no stubs; only its error classes are used
+import asyncpg  # no stubs (ignored in pyproject.toml); only its error classes are used here
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -204,7 +204,23 @@ _OPEN_FAILURES = (OSError, SQLAlchemyError, asyncpg.PostgresError, asyncpg.Inter
 
 def _cannot_open(exc: BaseException, database_url: str) -> CannotRun:
     """One line saying why the database cannot be opened, without the URL's password."""
-    return CannotRun(f"cannot open the database: {_without_password(_one_line(exc), database_url)}")
+    text = _one_line(exc) + _files_named(exc, database_url)
+    return CannotRun(f"cannot open the database: {_without_password(text, database_url)}")
+
+
+# the options of a PostgreSQL URL that name files; the ssl module reports a missing one without its name
+_FILE_OPTIONS = ("sslrootcert", "sslcert", "sslkey", "sslcrl", "passfile")
+
+
+def _files_named(exc: BaseException, database_url: str) -> str:
+    if not isinstance(exc, OSError) or exc.filename:
+        return ""
+    try:
+        query = make_url(database_url).query
+    except ArgumentError:
+        return ""
+    named = [f"{key}={query[key]}" for key in _FILE_OPTIONS if key in query]
+    return f" (the URL names {', '.join(named)})" if named else ""
 
 
 def _without_password(text: str, database_url: str) -> str:
@@ -218,5 +234,7 @@ def _without_password(text: str, database_url: str) -> str:
 
 
 def _one_line(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.filename:  # e.g. a missing sslrootcert file: say which
+        return f"{exc.strerror or exc.__class__.__name__}: {exc.filename}"[:300]
     text = str(getattr(exc, "orig", None) or exc).strip() or exc.__class__.__name__
     return text.splitlines()[0][:300]

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+import asyncpg
 from alembic import command
 from alembic.config import Config
 from alembic.migration import MigrationContext
@@ -33,25 +34,52 @@ LOCK_SUFFIX = ".migrate-lock"
 def make_engine(database_url: str, *, echo: bool = False) -> AsyncEngine:
     """Create the async engine; SQLite gets WAL, foreign keys and a busy timeout on every connection.
 
-    A PostgreSQL URL may say `?sslmode=require`, as libpq and hosted PostgreSQL providers write it; asyncpg
-    takes the same modes (disable, allow, prefer, require, verify-ca, verify-full) as `ssl=`, so `sslmode` is
-    renamed (an `ssl` the URL gives as well wins).
+    A PostgreSQL URL is read the way libpq reads it (see `asyncpg_dsn`), as operators and hosted PostgreSQL
+    providers write it: `?sslmode=require`, `sslrootcert=...`, `application_name=...`, `connect_timeout=5`.
     """
-    kwargs: dict[str, Any] = {"echo": echo}
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
-        kwargs["connect_args"] = {"timeout": 30}
-    else:
-        kwargs["pool_pre_ping"] = True
-        if "sslmode" in url.query:
-            mode = url.query["sslmode"]
-            url = url.difference_update_query(["sslmode"])
-            if "ssl" not in url.query:
-                url = url.update_query_dict({"ssl": mode})
-    engine = create_async_engine(url, **kwargs)
-    if engine.dialect.name == "sqlite":
+        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-    return engine
+        return engine
+    dsn, timeout = asyncpg_dsn(url)
+
+    async def connect() -> Any:
+        # asyncpg's own URL reading knows libpq's options; SQLAlchemy would pass each as a keyword argument,
+        # and asyncpg.connect() takes none of them (a TypeError traceback for `?application_name=`)
+        return await asyncpg.connect(dsn, **({"timeout": timeout} if timeout is not None else {}))
+
+    return create_async_engine(url.set(query={}), echo=echo, pool_pre_ping=True, async_creator=connect)
+
+
+def asyncpg_dsn(url: URL) -> tuple[str, float | None]:
+    """The DSN asyncpg connects with, and the connect timeout in seconds (None: asyncpg's default).
+
+    The query is libpq's: sslmode, sslrootcert, sslcert, sslkey, sslcrl, passfile, target_session_attrs
+    work as written, and any other parameter (application_name, options) goes to the server as a setting,
+    so that a wrong one is the server's one-line error. `ssl=` (SQLAlchemy's asyncpg spelling) is taken
+    as sslmode and wins over it; libpq's connect_timeout becomes asyncpg's timeout.
+    """
+    query = {key: value if isinstance(value, str) else value[-1] for key, value in url.query.items()}
+    if "ssl" in query:
+        query["sslmode"] = query.pop("ssl")
+    timeout = None
+    if "connect_timeout" in query:
+        seconds = query.pop("connect_timeout")
+        try:
+            timeout = float(seconds)
+        except ValueError:
+            raise ValueError(f"connect_timeout must be a number of seconds, not {seconds!r}") from None
+    plain = URL.create(
+        "postgresql",
+        username=url.username,
+        password=url.password,
+        host=url.host,
+        port=url.port,
+        database=url.database,
+        query=query,
+    )
+    return plain.render_as_string(hide_password=False), timeout
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -18,6 +18,7 @@ import logging
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 import aiohttp
 from sqlalchemy import or_, select, update
@@ -82,10 +83,27 @@ class _Claimed:
     last_modified: str | None
 
 
+# what the database stores of a feed URL (sources.url)
+MAX_URL_CHARS = 2048
+
+
 def validate_feed_url(url: str) -> str:
+    """`url` trimmed, when it is an http(s) URL a fetch can use; FeedError saying why not (never with the
+    URL's credentials)."""
     url = url.strip()
+    shown = without_credentials(url)[:200]
+    if len(url) > MAX_URL_CHARS:
+        raise FeedError(f"URL longer than {MAX_URL_CHARS} characters: {shown}…")
     if not is_http_url(url):
-        raise FeedError(f"not an http(s) URL: {url!r}")
+        raise FeedError(f"not an http(s) URL: {shown!r}")
+    parts = urlsplit(url)
+    try:
+        parts.port  # noqa: B018 - reading it checks it: ValueError past 65535 or when not a number
+    except ValueError:
+        raise FeedError(f"not a port number in {shown!r}") from None
+    host = parts.hostname or ""
+    if not host.startswith("[") and ":" not in host and not all(ch.isalnum() or ch in "-._" for ch in host):
+        raise FeedError(f"not a host name: {host!r}")
     return url
 
 

@@ -11,6 +11,7 @@ import logging
 import os
 import secrets
 import socket
+import stat
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
@@ -142,14 +143,7 @@ class IngestService:
         return await self.store_articles(articles, publisher=publisher)
 
     def _read(self, path: Path) -> bytes:
-        size = path.stat().st_size
-        if size == 0:
-            raise SourceError(str(path), "empty file")
-        if size > self._max_file_bytes:
-            raise SourceError(
-                str(path), f"file is {size:,} bytes, over the {self._max_file_bytes:,}-byte limit"
-            )
-        return path.read_bytes()
+        return read_article_bytes(path, max_bytes=self._max_file_bytes)
 
     async def store_articles(
         self,
@@ -231,6 +225,21 @@ class IngestService:
 
 def _where(raw: RawArticle) -> str:
     return f"{raw.origin} ({raw.title[:40]})" if raw.title else raw.origin
+
+
+def read_article_bytes(path: Path, *, max_bytes: int) -> bytes:
+    """The bytes of an article file; SourceError for what is not a regular file (a FIFO would block the read
+    forever), is empty, or is over `max_bytes` (also when it grows while being read)."""
+    if not stat.S_ISREG(path.stat().st_mode):
+        raise SourceError(str(path), "not a regular file")
+    with path.open("rb") as file:
+        data = file.read(max_bytes + 1)
+    if not data:
+        raise SourceError(str(path), "empty file")
+    if len(data) > max_bytes:
+        size = max(path.stat().st_size, len(data))
+        raise SourceError(str(path), f"file is {size:,} bytes, over the {max_bytes:,}-byte limit")
+    return data
 
 
 def _folder_name(origin: str) -> str:

@@ -51,6 +51,10 @@ class PreparedArticle:
 _TRACKING_PARAMS = ("utm_", "fbclid", "gclid")
 
 
+# what the database stores of an article's link (articles.link)
+MAX_LINK_CHARS = 2048
+
+
 def canonical_link(url: str | None) -> str | None:
     """The link that identifies an article: http(s) only, no fragment, no tracking parameters."""
     if not url:
@@ -67,7 +71,8 @@ def canonical_link(url: str | None) -> str | None:
         for k, v in parse_qsl(parts.query, keep_blank_values=True)
         if not k.startswith(_TRACKING_PARAMS)
     ]
-    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path or "/", urlencode(query), ""))
+    link = urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path or "/", urlencode(query), ""))
+    return link if len(link) <= MAX_LINK_CHARS else None  # longer than the database keeps: no link
 
 
 def clean_body(raw: RawArticle) -> CleanText:

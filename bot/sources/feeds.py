@@ -501,6 +501,15 @@ async def fetch_feed(
         raise FeedFetchError(url, _one_line(f"{type(exc).__name__}: {exc}")) from exc
 
 
+# the longest validators kept (what the database stores of them); a longer one is not sent back: the feed
+# is then fetched whole each time, rather than the fetch failing when it is recorded
+_MAX_ETAG, _MAX_LAST_MODIFIED = 512, 128
+
+
+def _validator(value: str | None, max_chars: int) -> str | None:
+    return value if value and len(value) <= max_chars else None
+
+
 async def _result(
     response: aiohttp.ClientResponse, url: str, etag: str | None, last_modified: str | None, max_bytes: int
 ) -> FetchResult:
@@ -512,8 +521,9 @@ async def _result(
             not_modified=True,
             content=b"",
             content_type=response.headers.get("Content-Type"),
-            etag=response.headers.get("ETag") or etag,
-            last_modified=response.headers.get("Last-Modified") or last_modified,
+            etag=_validator(response.headers.get("ETag"), _MAX_ETAG) or etag,
+            last_modified=_validator(response.headers.get("Last-Modified"), _MAX_LAST_MODIFIED)
+            or last_modified,
         )
     if response.status >= 300:
         # 3xx here means a redirect without a Location header.
@@ -525,8 +535,8 @@ async def _result(
         not_modified=False,
         content=content,
         content_type=response.headers.get("Content-Type"),
-        etag=response.headers.get("ETag"),
-        last_modified=response.headers.get("Last-Modified"),
+        etag=_validator(response.headers.get("ETag"), _MAX_ETAG),
+        last_modified=_validator(response.headers.get("Last-Modified"), _MAX_LAST_MODIFIED),
     )
 
 

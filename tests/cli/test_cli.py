@@ -195,3 +195,35 @@ def test_a_reader_that_stops_early_gets_no_traceback(newsbot: str, corpus: Path)
     assert "Traceback" not in errors
     assert "BrokenPipeError" not in errors
     assert status == 1
+
+
+def test_hostile_command_lines_are_one_named_failure_each(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each of these once hung, raised a traceback or stored what no fetch can use (issue #11)."""
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    fifo = tmp_path / "pipe.md"
+    os.mkfifo(fifo)  # reading it would block for ever
+    code, _, err = run(["summarize", str(fifo)])
+    assert (code, err) == (1, f"failed: {fifo}: not a regular file\n")
+    code, out, err = run(["import", str(tmp_path)])
+    assert (code, out) == (1, "imported 0, duplicates 0, failed 1\n")
+    assert err == f"failed: {fifo}: not a regular file\n"
+
+    site = "news.example.com"
+    refused = {
+        f"http://user:hunter2@{site}:99999/rss": f"newsbot: not a port number in 'http://{site}:99999/rss'",
+        "http://news%20example.com/rss": "newsbot: not a host name: 'news%20example.com'",
+        f"https://{site}/" + "a" * 3000: f"newsbot: URL longer than 2048 characters: https://{site}/",
+    }
+    for url, said in refused.items():
+        code, out, err = run(["feeds", "add", url])
+        assert code == 1, url
+        assert err.startswith(said), err
+        assert len(err.splitlines()) == 1
+        assert "hunter2" not in err
+    assert run(["feeds", "list"])[1] == "no feeds; add one with: newsbot feeds add URL\n"
+
+    with pytest.raises(SystemExit) as exit_:
+        run(["latest", "-n", "99999999999999999999999"])
+    assert exit_.value.code == 2  # argparse's usage line and "must be 1 to 10000", not an OverflowError

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 
-from db.engine import make_engine
+from db.engine import asyncpg_dsn, make_engine
 from tests.conftest import DEFAULT_PG_URL, _pg_admin_url
 
 PASSWORD = "s3cret-Pa55word"
@@ -47,12 +47,49 @@ def assert_one_line_exit_2(result: subprocess.CompletedProcess[str], start: str)
     return lines[0]
 
 
-def test_sslmode_becomes_asyncpg_ssl() -> None:
+def test_the_url_reaches_asyncpg_as_libpq_writes_it() -> None:
+    def dsn(query: str) -> tuple[str, float | None]:
+        return asyncpg_dsn(make_url(f"postgresql+asyncpg://u:p%40ss@db.example.com:6543/news?{query}"))
+
+    base = "postgresql://u:p%40ss@db.example.com:6543/news"
     for mode in ("disable", "allow", "prefer", "require", "verify-ca", "verify-full"):
-        engine = make_engine(f"postgresql+asyncpg://u@db.example.com/news?sslmode={mode}")
-        assert dict(engine.url.query) == {"ssl": mode}
-    engine = make_engine("postgresql+asyncpg://u@db.example.com/news?sslmode=require&ssl=verify-full")
-    assert dict(engine.url.query) == {"ssl": "verify-full"}  # the driver's own spelling wins
+        assert dsn(f"sslmode={mode}") == (f"{base}?sslmode={mode}", None)
+    # the driver's own spelling wins
+    assert dsn("sslmode=require&ssl=verify-full") == (f"{base}?sslmode=verify-full", None)
+    assert dsn("sslmode=verify-full&sslrootcert=/etc/ca.pem&application_name=newsbot&connect_timeout=7") == (
+        f"{base}?application_name=newsbot&sslmode=verify-full&sslrootcert=%2Fetc%2Fca.pem",
+        7.0,
+    )
+    with pytest.raises(ValueError, match="connect_timeout must be a number of seconds"):
+        dsn("connect_timeout=soon")
+    engine = make_engine("postgresql+asyncpg://u@db.example.com/news?application_name=newsbot")
+    assert dict(engine.url.query) == {}  # SQLAlchemy would pass each option to asyncpg.connect() by name
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_libpq_options_open_the_database(newsbot: str, database_url: str, tmp_path: Path) -> None:
+    # asyncpg.connect() took each of these as a keyword argument and failed with a TypeError traceback
+    options = "sslmode=disable&sslrootcert=/nonexistent/ca.pem&application_name=newsbot&connect_timeout=10"
+    result = run_newsbot(newsbot, f"{database_url}?{options}", tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+
+
+def test_an_unknown_option_is_one_line(newsbot: str, pg_server: str, tmp_path: Path) -> None:
+    url = make_url(pg_server).set(password=PASSWORD).render_as_string(hide_password=False)
+    line = assert_one_line_exit_2(
+        run_newsbot(newsbot, f"{url}?no_such_option=1", tmp_path), "newsbot: cannot open the database: "
+    )
+    assert "no_such_option" in line
+
+
+def test_a_missing_root_certificate_is_one_line(newsbot: str, pg_server: str, tmp_path: Path) -> None:
+    url = make_url(pg_server).set(password=PASSWORD).render_as_string(hide_password=False)
+    options = "sslmode=verify-full&sslrootcert=/nonexistent/ca.pem"
+    line = assert_one_line_exit_2(
+        run_newsbot(newsbot, f"{url}?{options}", tmp_path), "newsbot: cannot open the database: "
+    )
+    assert "/nonexistent/ca.pem" in line
 
 
 def test_an_unknown_database_is_one_line(newsbot: str, pg_server: str, tmp_path: Path) -> None:

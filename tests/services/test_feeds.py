@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.services.feeds import FeedError, FeedService, FetchLimits
 from bot.services.ingest import IngestService
 from bot.sources.opml import parse_opml
-from db.models import Article
+from db.models import Article, Source
 from tests.fakes.feed_server import FeedServer
 
 FIXED_NOW = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
@@ -162,5 +162,36 @@ async def test_a_stop_ends_the_poll_after_the_article_in_hand_and_the_next_poll_
         async with sessions() as session:
             assert await session.scalar(select(func.count(Article.id))) == 200
         assert feed.id == resumed.source_id
+    finally:
+        await server.close()
+
+
+async def test_validators_and_links_longer_than_the_database_keeps_are_dropped_not_fatal(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """A 1,000-character ETag once failed the fetch's record (PostgreSQL: value too long), and a link of
+    3,000 characters the article's insert."""
+    long_link = "https://news.example.com/" + "a" * 3000
+    body = (
+        '<rss version="2.0"><channel><title>Long</title>'
+        f"<item><title>Long link</title><link>{long_link}</link><description>Words.</description></item>"
+        "</channel></rss>"
+    ).encode()
+    server = FeedServer()
+    server.add_feed("/long.xml", body, etag='"' + "e" * 1000 + '"', last_modified="x" * 200)
+    await server.start()
+    try:
+        feeds = make_service(sessions)
+        await feeds.add(server.url("/long.xml"))
+        async with aiohttp.ClientSession() as http:
+            (outcome,) = await feeds.fetch_all(http)
+            assert (outcome.status, outcome.result.imported, outcome.result.failed) == ("ok", 1, [])
+            await feeds.fetch_all(http, force=True)  # no validators kept: fetched whole again, a duplicate
+        assert "If-None-Match" not in server.last_headers("/long.xml")
+        async with sessions() as session:
+            source = (await session.scalars(select(Source))).one()
+            article = (await session.scalars(select(Article))).one()
+        assert (source.etag, source.last_modified, source.error_streak) == (None, None, 0)
+        assert article.link is None
     finally:
         await server.close()

@@ -60,8 +60,6 @@ def write_post(folder: Path, slug: str, body: str, *, link: str | None = None) -
     return path
 
 
-
-
 @pytest.fixture
 def inbox(tmp_path: Path) -> Path:
     folder = tmp_path / "inbox"
@@ -213,3 +211,37 @@ async def test_a_concurrent_insert_of_the_same_article_is_a_duplicate_and_the_ba
         result = await storing
     assert (result.imported, result.duplicates, result.failed) == (1, 1, [])
     assert await article_count(sessions) == 2
+
+
+async def test_hostile_files_are_named_failures_and_the_files_after_them_are_imported(
+    sessions: async_sessionmaker[AsyncSession], inbox: Path
+) -> None:
+    """An alias bomb or 5,000 nested '[' once ended the whole look with a traceback, and the good files after
+    it were marked seen and never imported (issue #11)."""
+    watcher = inbox_service(sessions, inbox, holder="host-a:1:aaaa", now=Clock().now)
+    (inbox / "a-bomb.md").write_text(
+        '---\ntitle: t\ntags: &a ["x","x"]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\n'
+        "c: [*b,*b,*b,*b,*b,*b,*b,*b,*b]\n---\n\n<p>x</p>\n",
+        encoding="utf-8",
+    )
+    (inbox / "b-deep.md").write_text("---\ntitle: t\ntags: " + "[" * 5000 + "\n---\n\nx\n", encoding="utf-8")
+    (inbox / "c-binary.md").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8)
+    (inbox / "d-self.md").write_text("---\ntitle: t\ntags: &x [*x]\n---\n\n<p>x</p>\n", encoding="utf-8")
+    for slug in ("e-chips", "f-rain"):
+        write_post(inbox, slug, f"The first report about {slug}, with enough words to summarize it.")
+
+    failures: list[str] = []
+    await watcher.import_ready()  # notes the sizes
+    report = await watcher.import_ready(on_failure=lambda f: failures.append(str(f)))
+    assert report.files == 6
+    assert report.result.imported == 2
+    assert [Path(f.split(":")[0]).name for f in failures] == [
+        "a-bomb.md",
+        "b-deep.md",
+        "c-binary.md",
+        "d-self.md",
+    ]
+    assert "aliases are not allowed" in failures[0]
+    assert "nested more than 20 levels deep" in failures[1]
+    assert await article_count(sessions) == 2
+    assert (await watcher.import_ready()).files == 0  # each looked at once
