@@ -15,7 +15,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from pathlib import Path
@@ -477,19 +477,25 @@ def _date(value: str) -> date:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}") from None
 
 
-# the most items one listing prints; more is a typo, and SQLite cannot take a LIMIT past 2**63
-MAX_LISTED = 10_000
+def _bounded(high: int) -> Callable[[str], int]:
+    """An argparse type: a whole number of ASCII digits from 1 to `high` (past it is a typo, and too big for
+    SQLite's LIMIT or for a date)."""
+
+    def parse(value: str) -> int:
+        text = value.strip()
+        digits = text.removeprefix("-")
+        if not (digits.isascii() and digits.isdigit()):  # '²' and '1_0' are no count here either
+            raise argparse.ArgumentTypeError(f"not a whole number: {value!r}")
+        number = parse_bounded_int(digits, low=1, high=high)
+        if number is None or text.startswith("-"):
+            raise argparse.ArgumentTypeError(f"must be 1 to {high}: {value}")
+        return number
+
+    return parse
 
 
-def _positive(value: str) -> int:
-    text = value.strip()
-    digits = text.removeprefix("-")
-    if not (digits.isascii() and digits.isdigit()):  # '²' and '1_0' are no count here either
-        raise argparse.ArgumentTypeError(f"not a whole number: {value!r}")
-    number = parse_bounded_int(digits, low=1, high=MAX_LISTED)
-    if number is None or text.startswith("-"):
-        raise argparse.ArgumentTypeError(f"must be 1 to {MAX_LISTED}: {value}")
-    return number
+# items one listing prints, characters of a summary, days back (about 270 years: the dates stay valid)
+_count, _chars, _days = _bounded(10_000), _bounded(100_000), _bounded(100_000)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -519,12 +525,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser("summarize", help="print title, summary and tags of article files (no database)")
     p.add_argument("files", nargs="*", metavar="FILE")
-    p.add_argument("--max-chars", type=_positive)
+    p.add_argument("--max-chars", type=_chars)
     p.add_argument("--jsonl", action="store_true", help='read {"id","title","text"} lines from stdin')
     p.add_argument("--json", action="store_true")
 
     p = commands.add_parser("latest", help="the newest articles")
-    p.add_argument("-n", type=_positive, default=10)
+    p.add_argument("-n", type=_count, default=10)
     p.add_argument("--tag")
     p.add_argument("--source")
     p.add_argument("--json", action="store_true")
@@ -557,8 +563,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
 
     p = commands.add_parser("tags", help="the most used tags")
-    p.add_argument("--days", type=_positive, default=7)
-    p.add_argument("-n", type=_positive, default=30)
+    p.add_argument("--days", type=_days, default=7)
+    p.add_argument("-n", type=_count, default=30)
     p.add_argument("--json", action="store_true")
     return parser
 
