@@ -1,4 +1,4 @@
-"""`python -m benchmarks [--quick] [--parts quality,ingest,read,fanout] [--articles N] [--output BENCHMARKS.md]`.
+"""`python -m benchmarks [--quick] [--parts quality,ingest,read,fanout,stories] [--articles N] [--output BENCHMARKS.md]`.
 
 Runs the chosen parts in order and writes the report. The full run takes about 15 minutes on two cores;
 `--quick` runs every part on tiny inputs (the smoke test uses it).
@@ -16,7 +16,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-PARTS = ("quality", "ingest", "read", "fanout")
+PARTS = ("quality", "ingest", "read", "fanout", "stories")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -51,6 +51,10 @@ def run_part(part: str, args: argparse.Namespace) -> Any:
         from benchmarks import read_latency
 
         return read_latency.run(quick=args.quick, articles=args.articles)
+    if part == "stories":
+        from benchmarks import stories
+
+        return stories.run(quick=args.quick)
     from benchmarks import fanout
 
     return fanout.run(quick=args.quick)

@@ -451,6 +451,16 @@ def _article_json(view: ArticleView) -> dict[str, object]:
         "tags": view.tags,
         "image": view.image_url,
         "chars": view.chars,
+        # the story's other reports: other sources' articles and exact copies, earliest first
+        "also": [
+            {
+                "title": also.title,
+                "link": also.link,
+                "source": also.publisher,
+                "published": _iso(also.published_at) if also.published_at else None,
+            }
+            for also in view.also
+        ],
     }
 
 
@@ -458,6 +468,7 @@ def render_article_text(view: ArticleView, tz: object) -> str:
     lines = [
         f"{_local(view.published_at or view.listed_at, tz)}  {view.publisher}",
         view.title,
+        *([f"  also: {', '.join(dict.fromkeys(a.publisher for a in view.also))}"] if view.also else []),
         f"  {view.summary}",
     ]
     if view.tags:

@@ -100,6 +100,7 @@ async def open_services(
             default_tz=settings.tz,
             summary_max_chars=settings.summary_max_chars,
             max_file_bytes=settings.max_file_bytes,
+            story_threshold=settings.story_threshold,
             now=now,
         )
         process = process_name()

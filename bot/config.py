@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     timezone: str = "Asia/Shanghai"
     # summaries
     summary_max_chars: int = Field(default=150, ge=20, le=2000)
+    # how alike two reports must be to be one story (0-1): lower groups more, higher groups less
+    story_threshold: float = Field(default=0.40, gt=0.0, le=1.0)
     # ingestion
     max_file_bytes: int = Field(default=10_000_000, ge=1024)
     fetch_timeout: float = Field(default=20.0, gt=0, le=600)

@@ -189,7 +189,8 @@ _SHAPES = (
 
 
 def _render_item(view: ArticleView, *, tz: tzinfo, index: int | None, budget: int) -> str:
-    text = _item_text(view.title, view.publisher, view.link, tuple(view.tags), view.summary)
+    also = tuple((a.publisher, a.link) for a in view.also)
+    text = _item_text(view.title, view.publisher, view.link, tuple(view.tags), view.summary, also)
     return _item_html(text, format_local_time(view.published_at or view.listed_at, tz), index, budget)
 
 
@@ -206,11 +207,20 @@ class _ItemText:
     href: str | None
     tags: str
     summary: str
+    also: str  # the story's other publishers as HTML links, or ""
+
+
+_ALSO_MAX_PUBLISHERS, _ALSO_NAME_CHARS = 5, 24
 
 
 @lru_cache(maxsize=4096)
 def _item_text(
-    title: str, publisher: str, link: str | None, tags: tuple[str, ...], summary: str
+    title: str,
+    publisher: str,
+    link: str | None,
+    tags: tuple[str, ...],
+    summary: str,
+    also: tuple[tuple[str, str | None], ...] = (),
 ) -> _ItemText:
     shown_title = _one_line(title) or _ELLIPSIS
     return _ItemText(
@@ -219,7 +229,26 @@ def _item_text(
         href=_safe_href(link),
         tags=_hashtag_line(tags),
         summary="" if _repeats_title(summary, shown_title) else _summary_lines(summary),
+        also=_also_line(_one_line(publisher), also),
     )
+
+
+def _also_line(publisher: str, also: tuple[tuple[str, str | None], ...]) -> str:
+    """"↳ 快科技, cnBeta": each other publisher of the story once (not the item's own), linked to its report;
+    past _ALSO_MAX_PUBLISHERS, how many more."""
+    first: dict[str, str | None] = {}
+    for name, link in also:
+        name = _one_line(name)
+        if name and name != publisher and name not in first:
+            first[name] = _safe_href(link)
+    if not first:
+        return ""
+    shown = []
+    for name, href in list(first.items())[:_ALSO_MAX_PUBLISHERS]:
+        label = _escaped_cut(name, _ALSO_NAME_CHARS, 6 * _ALSO_NAME_CHARS)
+        shown.append(f'<a href="{href}">{label}</a>' if href else label)
+    more = len(first) - _ALSO_MAX_PUBLISHERS
+    return "↳ " + ", ".join(shown) + (f" +{more}" if more > 0 else "")
 
 
 def _item_html(text: _ItemText, when: str, index: int | None, budget: int) -> str:
@@ -236,6 +265,9 @@ def _item_html(text: _ItemText, when: str, index: int | None, budget: int) -> st
         tail = [tags] if shape.tags and tags else []
         fixed = utf16_len("\n".join(lines + tail))
         if fixed <= budget:
+            if text.also and fixed + 1 + utf16_len(text.also) <= budget:
+                lines.append(text.also)  # the other reports of the story, when they fit
+                fixed += 1 + utf16_len(text.also)
             break
     else:
         raise ValueError(f"an item does not fit in {budget} UTF-16 code units")
@@ -257,6 +289,7 @@ def render_item(view: ArticleView, *, tz: tzinfo, index: int | None = None) -> s
 
         {index}. <b><a href="LINK">TITLE</a></b>
         <i>PUBLISHER · 2022-09-03 12:44</i>
+        ↳ <a href="L">快科技</a>, cnBeta  (the story's other publishers, when there are and they fit)
         SUMMARY            (left out when it only repeats the title)
         #tag #tag          (left out when no tag makes a valid hashtag)
 

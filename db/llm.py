@@ -69,7 +69,8 @@ def _pending_where(f: PendingFilter) -> list[object]:
         )
         .exists()
     )
-    conditions: list[object] = [has_current]
+    # only the report a story is listed as: the others are never shown, and would cost a request each
+    conditions: list[object] = [has_current, Article.is_story_lead.is_(True)]
     if f.listed_since is not None:
         conditions.append(Article.listed_at >= f.listed_since)
     if f.ingested_since is not None:

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
     Time,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -96,6 +97,13 @@ class Article(Base):
     categories: Mapped[str] = mapped_column(Text, default="")  # the source's categories, "\n"-joined
     is_excerpt: Mapped[bool] = mapped_column(Boolean, default=False)
     origin: Mapped[str | None] = mapped_column(Text)  # file path or feed URL it came from
+    # the story it reports on: the id of the story's first article (its own id when it starts one); several
+    # processes joining one story concurrently converge on the smallest id (db/stories.py)
+    story_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    # the article a story is listed as (the longest text; the earliest of equals): listings show leads only
+    is_story_lead: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # summarizer.stories.StoryFingerprint as JSON: what a later article is compared with
+    story_fingerprint: Mapped[str | None] = mapped_column(Text)
 
     source: Mapped[Source | None] = relationship(lazy="raise")
     summaries: Mapped[list[Summary]] = relationship(
@@ -147,6 +155,38 @@ class ArticleTag(Base):
     rank: Mapped[int] = mapped_column(Integer)  # 0 = the strongest tag
     source: Mapped[str] = mapped_column(String(32), default="extractive")  # which tagger produced it
     listed_at: Mapped[datetime] = mapped_column(UTCDateTime)  # the article's, copied for the index above
+
+
+class StoryKey(Base):
+    """The lookup keys of an article's story fingerprint (LSH bands of its shingles, its most specific
+    keywords): a new article's candidate stories are the recent articles sharing a key, found through the
+    (key, listed_at) index whatever the number of articles."""
+
+    __tablename__ = "story_keys"
+    __table_args__ = (Index("ix_story_keys_key_listed", "key", "listed_at"),)
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    article_id: Mapped[int] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    listed_at: Mapped[datetime] = mapped_column(UTCDateTime)  # the article's, copied for the index
+
+
+class StoryCopy(Base):
+    """An exact copy of a stored article from another source or sub-feed: not stored again, but recorded as
+    a member of the article's story, so that readers see who carried it."""
+
+    __tablename__ = "story_copies"
+    __table_args__ = (UniqueConstraint("article_id", "publisher", "title"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"), index=True)
+    source_id: Mapped[int | None] = mapped_column(ForeignKey("sources.id", ondelete="SET NULL"))
+    publisher: Mapped[str] = mapped_column(String(256))
+    title: Mapped[str] = mapped_column(Text)
+    link: Mapped[str | None] = mapped_column(String(2048))
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ingested_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class TagDayCount(Base):

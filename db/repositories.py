@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, delete, func, literal_column, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from db.models import (
     Article,
@@ -21,13 +22,22 @@ from db.models import (
     Delivery,
     OutboxMessage,
     Source,
+    StoryCopy,
     Subscriber,
     Subscription,
     Summary,
     Tag,
     TagDayCount,
 )
-from readmodels import ArticleView, BotStats, FeedView, SubscriberView, TagCount, without_credentials
+from readmodels import (
+    AlsoCarried,
+    ArticleView,
+    BotStats,
+    FeedView,
+    SubscriberView,
+    TagCount,
+    without_credentials,
+)
 
 
 def tag_key(name: str) -> str:
@@ -187,6 +197,7 @@ _VIEW_COLUMNS = (
     Article.listed_at,
     Article.image_url,
     func.length(Article.text),
+    Article.story_id,
 )
 
 
@@ -198,7 +209,8 @@ async def latest_articles(
     tag: str | None = None,
     publisher: str | None = None,
 ) -> list[ArticleView]:
-    """The newest articles, newest first, with their current summary and tags (three queries in all).
+    """The newest stories, newest first: each its lead article with its current summary and tags and the
+    story's other reports (four queries in all).
 
     With a tag, the walk goes down that tag's (listed_at, article_id) index instead of the articles'.
     """
@@ -217,13 +229,16 @@ async def latest_articles(
     else:
         query = select(*_VIEW_COLUMNS).order_by(Article.listed_at.desc(), Article.id.desc())
     if publisher:
+        # one publisher's own reports, whichever report of its story is listed elsewhere
         query = query.where(Article.publisher == publisher.strip())
+    else:
+        query = query.where(Article.is_story_lead.is_(True))
     rows = (await session.execute(query.limit(limit).offset(offset))).all()
     return await _views(session, rows)
 
 
 # the columns of _VIEW_COLUMNS, in order
-_ViewRow = tuple[int, str, str | None, str, datetime | None, datetime, str | None, int | None]
+_ViewRow = tuple[int, str, str | None, str, datetime | None, datetime, str | None, int | None, int | None]
 
 
 async def _views(session: AsyncSession, rows: Sequence[Any]) -> list[ArticleView]:
@@ -249,10 +264,11 @@ async def _views(session: AsyncSession, rows: Sequence[Any]) -> list[ArticleView
     )
     for article_id, name in tag_rows.tuples():
         tags[article_id].append(name)
+    also = await _also_carried(session, {row[8]: row[0] for row in rows if row[8] is not None})
     views = []
     for row in rows:
         values: _ViewRow = tuple(row)
-        article_id, title, link, publisher, published_at, listed_at, image_url, chars = values
+        article_id, title, link, publisher, published_at, listed_at, image_url, chars, story_id = values
         summary_text, method = summaries.get(article_id, (title, "title"))
         views.append(
             ArticleView(
@@ -267,9 +283,39 @@ async def _views(session: AsyncSession, rows: Sequence[Any]) -> list[ArticleView
                 tags=tags[article_id],
                 image_url=image_url,
                 chars=chars or 0,
+                also=tuple(also.get(story_id, ())) if story_id is not None else (),
             )
         )
     return views
+
+
+async def _also_carried(session: AsyncSession, leads: dict[int, int]) -> dict[int, list[AlsoCarried]]:
+    """The other reports of each story ({story id: lead id}): its other articles and every exact copy,
+    earliest first."""
+    found: dict[int, list[tuple[datetime | None, AlsoCarried]]] = {story: [] for story in leads}
+    if not leads:
+        return {}
+    members = await session.execute(
+        select(
+            Article.story_id, Article.id, Article.title, Article.link, Article.publisher, Article.published_at
+        ).where(Article.story_id.in_(list(leads)))
+    )
+    for story_id, article_id, title, link, publisher, published_at in members.tuples():
+        if story_id is not None and article_id != leads[story_id]:
+            found[story_id].append((published_at, AlsoCarried(title, link, publisher, published_at)))
+    copies = await session.execute(
+        select(Article.story_id, StoryCopy.title, StoryCopy.link, StoryCopy.publisher, StoryCopy.published_at)
+        .join(Article, Article.id == StoryCopy.article_id)
+        .where(Article.story_id.in_(list(leads)))
+    )
+    for story_id, title, link, publisher, published_at in copies.tuples():
+        if story_id is not None:
+            found[story_id].append((published_at, AlsoCarried(title, link, publisher, published_at)))
+    oldest = datetime.min.replace(tzinfo=UTC)
+    return {
+        story: [item for _, item in sorted(items, key=lambda pair: pair[0] or oldest)]
+        for story, items in found.items()
+    }
 
 
 async def top_tags(session: AsyncSession, *, since: datetime, limit: int = 20) -> list[TagCount]:
@@ -293,9 +339,7 @@ async def top_tags(session: AsyncSession, *, since: datetime, limit: int = 20) -
 
 
 async def mark_summaries_not_current(session: AsyncSession, article_id: int) -> None:
-    await session.execute(
-        update(Summary).where(Summary.article_id == article_id).values(is_current=False)
-    )
+    await session.execute(update(Summary).where(Summary.article_id == article_id).values(is_current=False))
 
 
 # a search ranks at most this many of the most recently stored matches by time, so a common word costs no more
@@ -333,10 +377,12 @@ async def search_articles(
         ids = await _postgres_matches(session, words)
     if not ids:
         return []
+    # a match stands for its story: the story's lead is what is listed, once
+    stories = select(Article.story_id).where(Article.id.in_(ids)).scalar_subquery()
     rows = (
         await session.execute(
             select(*_VIEW_COLUMNS)
-            .where(Article.id.in_(ids))
+            .where(Article.story_id.in_(stories), Article.is_story_lead.is_(True))
             .order_by(Article.listed_at.desc(), Article.id.desc())
             .limit(limit)
             .offset(offset)
@@ -369,10 +415,13 @@ async def set_terms(session: AsyncSession, article_id: int, terms: str) -> None:
 
 
 async def articles_since(session: AsyncSession, since: datetime, *, limit: int = 500) -> list[ArticleView]:
-    """Articles listed after `since`, newest first: the candidates of a digest."""
+    """The stories that began after `since` (their leads), newest first: the candidates of a digest. By
+    when the story began, so that a story that grew after a digest carried it is not a candidate again."""
+    first = aliased(Article)
     query = (
         select(*_VIEW_COLUMNS)
-        .where(Article.listed_at > since)
+        .join(first, first.id == Article.story_id)
+        .where(Article.is_story_lead.is_(True), first.listed_at > since)
         .order_by(Article.listed_at.desc(), Article.id.desc())
         .limit(limit)
     )

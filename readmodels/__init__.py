@@ -14,8 +14,18 @@ from datetime import datetime, time
 
 
 @dataclass(frozen=True, slots=True)
+class AlsoCarried:
+    """Another report of a listed article's story: another source's article, or its exact copy."""
+
+    title: str
+    link: str | None
+    publisher: str
+    published_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class ArticleView:
-    """What listings show of an article."""
+    """What listings show of an article: the lead of its story, with the story's other reports in `also`."""
 
     id: int
     title: str
@@ -28,6 +38,7 @@ class ArticleView:
     tags: list[str]
     image_url: str | None
     chars: int
+    also: tuple[AlsoCarried, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +145,7 @@ class LlmStats:
 
 
 __all__ = [
+    "AlsoCarried",
     "ArticleView",
     "BotStats",
     "ChatContext",

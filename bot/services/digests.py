@@ -36,14 +36,12 @@ from db.models import Delivery, OutboxMessage, Subscriber, Subscription
 from db.outbox import PENDING
 from db.repositories import SubscriberRepo, articles_since, subscriber_view
 from readmodels import ArticleView, DigestGroup, SubscriberView
-from summarizer.matching import IndexedText, index_text, matches_topic, tokens
+from summarizer.matching import IndexedText, index_text, matches_topic
 
 log = logging.getLogger(__name__)
 
 FIRST_DIGEST_WINDOW = timedelta(hours=24)
 MAX_CANDIDATES = 1000
-# two titles sharing this much of their words are the same story told twice
-SAME_STORY_OVERLAP = 0.6
 # chats stored per transaction: big enough that a run of 10,000 chats is a few dozen transactions, small
 # enough that the rows locked meanwhile (PostgreSQL) and a batch redone chat by chat stay small
 BATCH_SIZE = 200
@@ -57,16 +55,15 @@ class TokenCache:
     def __init__(self, capacity: int = 20_000) -> None:
         self._capacity = capacity
         # keyed by id and summary: an LLM summary replacing the extractive one gets its own tokens
-        self._tokens: OrderedDict[tuple[int, str], tuple[IndexedText, frozenset[str]]] = OrderedDict()
+        self._tokens: OrderedDict[tuple[int, str], IndexedText] = OrderedDict()
 
-    def get(self, view: ArticleView) -> tuple[IndexedText, frozenset[str]]:
-        """(tokens of title + summary, set of title tokens)."""
+    def get(self, view: ArticleView) -> IndexedText:
+        """The tokens of the article's title and summary."""
         key = (view.id, view.summary)
         cached = self._tokens.get(key)
         if cached is None:
-            title_tokens = tokens(view.title)
             text = view.title if view.summary == view.title else f"{view.title}\n{view.summary}"
-            cached = (index_text(text), frozenset(title_tokens))
+            cached = index_text(text)
             self._tokens[key] = cached
             if len(self._tokens) > self._capacity:
                 self._tokens.popitem(last=False)
@@ -76,18 +73,17 @@ class TokenCache:
 
 
 def _matches(word: str, view: ArticleView, cache: TokenCache) -> bool:
-    return matches_topic(word, tags=view.tags, text=cache.get(view)[0])
+    return matches_topic(word, tags=view.tags, text=cache.get(view))
 
 
 class _Candidates:
     """A list of articles prepared for choosing the digests of many chats from it: which articles each word
-    matches (found once per word: topics and muted words repeat across chats) and each one's title tokens."""
+    matches (found once per word: topics and muted words repeat across chats) and each one's tags."""
 
     def __init__(self, articles: Sequence[ArticleView], cache: TokenCache) -> None:
         self._articles = articles
         self._cache = cache
         self._matching: dict[str, frozenset[int]] = {}
-        self._titles: dict[int, frozenset[str]] = {}
         self._tags: dict[int, _Tags] = {}
 
     def matching(self, word: str) -> frozenset[int]:
@@ -96,12 +92,6 @@ class _Candidates:
         if found is None:
             found = frozenset(v.id for v in self._articles if _matches(word, v, self._cache))
             self._matching[word] = found
-        return found
-
-    def title_tokens(self, view: ArticleView) -> frozenset[str]:
-        found = self._titles.get(view.id)
-        if found is None:
-            found = self._titles[view.id] = self._cache.get(view)[1]
         return found
 
     def tags(self, view: ArticleView) -> _Tags:
@@ -120,12 +110,6 @@ class _Tags:
     shared_keys: tuple[str, ...]  # the key of each distinct tag: what counts towards the most shared tags
 
 
-def _same_story(a: frozenset[str], b: frozenset[str]) -> bool:
-    if not a or not b:
-        return False
-    return len(a & b) / min(len(a), len(b)) >= SAME_STORY_OVERLAP
-
-
 def select_digest(
     candidates: Sequence[ArticleView],
     *,
@@ -137,12 +121,12 @@ def select_digest(
 ) -> list[DigestGroup]:
     """Pick at most `size` items, grouped by topic: the chat's topics, or else the period's most shared tags.
 
-    Groups are taken in turn, biggest first, so one busy topic cannot fill the digest; a story already picked
-    under another title is skipped; items stay newest first within their group.
+    Groups are taken in turn, biggest first, so one busy topic cannot fill the digest; items stay newest first
+    within their group.
     """
     prepared = _Candidates(candidates, cache)
     groups = _group(candidates, topics=topics, mutes=mutes, other_label=other_label, prepared=prepared)
-    return _pick(groups, size=size, prepared=prepared)
+    return _pick(groups, size=size)
 
 
 # (label, items newest first), in the order their turns come
@@ -186,23 +170,17 @@ def _group(
     return sorted(groups.items(), key=lambda item: (item[0] == other_label, -len(item[1])))
 
 
-def _pick(groups: _Groups, *, size: int, prepared: _Candidates) -> list[DigestGroup]:
-    """At most `size` items, taking one from each group in turn and skipping stories already picked."""
+def _pick(groups: _Groups, *, size: int) -> list[DigestGroup]:
+    """At most `size` items, taking one from each group in turn. Each candidate is a story already (its lead,
+    db.stories), so the digest needs no duplicate check of its own: it agrees with /latest and /search."""
     chosen: dict[str, list[ArticleView]] = {label: [] for label, _ in groups}
-    seen_titles: list[frozenset[str]] = []
     queues = [(label, list(items)) for label, items in groups]
     picked = 0
     while picked < size and any(queue for _, queue in queues):
         for label, queue in queues:
-            while queue and picked < size:
-                view = queue.pop(0)
-                title_tokens = prepared.title_tokens(view)
-                if any(_same_story(title_tokens, seen) for seen in seen_titles):
-                    continue
-                seen_titles.append(title_tokens)
-                chosen[label].append(view)
+            if queue and picked < size:
+                chosen[label].append(queue.pop(0))
                 picked += 1
-                break
     return [DigestGroup(topic=label, items=items) for label, items in chosen.items() if items]
 
 
@@ -338,7 +316,7 @@ class _DigestBuilder:
         choice: _ChoiceKey = (grouping, subscriber.digest_size)
         chosen = self._choices.get(choice)
         if chosen is None:
-            chosen = _pick(groups, size=subscriber.digest_size, prepared=self._prepared)
+            chosen = _pick(groups, size=subscriber.digest_size)
             self._choices[choice] = chosen
         local_date = local_now(subscriber, self._now).date()
         chunks: list[str] = []

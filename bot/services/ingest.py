@@ -12,6 +12,7 @@ import os
 import secrets
 import socket
 import stat
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
@@ -25,9 +26,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.services.prepare import PreparedArticle, prepare_article
 from bot.sources.files import is_article_file, parse_feed_or_post
 from bot.sources.types import ParsedFeed, RawArticle, SourceError
-from db.models import Article, Summary
+from db.models import Article, StoryCopy, Summary
 from db.repositories import ArticleRepo
+from db.stories import add_copy, add_story_keys, join_story, lock_stories, story_candidates
 from summarizer.clean import one_line
+from summarizer.stories import MAX_HOURS_APART, SAME_STORY_THRESHOLD, StoryFingerprint, story_similarity
 
 log = logging.getLogger(__name__)
 
@@ -97,12 +100,14 @@ class IngestService:
         default_tz: tzinfo,
         summary_max_chars: int,
         max_file_bytes: int,
+        story_threshold: float = SAME_STORY_THRESHOLD,
         now: Callable[[], datetime] = utc_now,
     ) -> None:
         self._sessions = sessions
         self._tz = default_tz
         self._max_chars = summary_max_chars
         self._max_file_bytes = max_file_bytes
+        self._story_threshold = story_threshold
         self._now = now
 
     @property
@@ -183,11 +188,16 @@ class IngestService:
         now = self._now()
         try:
             async with self._sessions() as session, session.begin():
+                # one process at a time assigns stories: the duplicate check and the candidates below see
+                # every article stored before this one, whichever process stored it
+                await lock_stories(session)
                 repo = ArticleRepo(session)
+                shown_publisher = one_line(publisher or raw.author or _folder_name(raw.origin))[:256]
                 duplicate = await repo.find_duplicate(
                     link=prepared.link, source_id=source_id, guid=raw.guid, content_hash=prepared.content_hash
                 )
                 if duplicate is not None:
+                    await _record_copy(session, duplicate, prepared, source_id, shown_publisher, now)
                     return "duplicate"
                 article = Article(
                     source_id=source_id,
@@ -195,7 +205,7 @@ class IngestService:
                     link=prepared.link,
                     guid=raw.guid,
                     author=raw.author,
-                    publisher=one_line(publisher or raw.author or _folder_name(raw.origin))[:256],
+                    publisher=shown_publisher,
                     published_at=raw.published,
                     listed_at=raw.published or now,
                     ingested_at=now,
@@ -207,6 +217,7 @@ class IngestService:
                     categories="\n".join(raw.categories),
                     is_excerpt=raw.is_excerpt,
                     origin=raw.origin,
+                    story_fingerprint=prepared.story.to_json(),
                 )
                 summary = Summary(
                     text=prepared.summary.text,
@@ -217,10 +228,82 @@ class IngestService:
                     created_at=now,
                 )
                 await repo.add(article, summary, prepared.tags, tagger="extractive", terms=prepared.terms)
+                await _assign_story(session, article, prepared.story, threshold=self._story_threshold)
         except IntegrityError:
             # another writer stored the same article between our check and our insert
             return "duplicate"
         return "imported"
+
+
+# the newest members of one story a new article is compared with
+MEMBERS_COMPARED = 3
+
+
+async def _assign_story(
+    session: AsyncSession, article: Article, story: StoryFingerprint, *, threshold: float
+) -> None:
+    """Join the (flushed) article to the story of the stored report most like it, or start a story."""
+    best: tuple[float, int] | None = None  # (similarity, story id)
+    compared: Counter[int] = Counter()
+    candidates = await story_candidates(
+        session, story.lookup_keys, listed_at=article.listed_at, exclude=article.id
+    )
+    for candidate in candidates:  # newest first
+        # a few members speak for a story: a flood of near-copies must not cost a comparison each
+        if compared[candidate.story_id] >= MEMBERS_COMPARED:
+            continue
+        other = _stored_fingerprint(candidate.fingerprint)
+        hours = (article.listed_at - candidate.listed_at).total_seconds() / 3600
+        if other is None or abs(hours) > MAX_HOURS_APART:
+            continue
+        compared[candidate.story_id] += 1
+        similarity = story_similarity(story, other)
+        if similarity < threshold:
+            continue
+        if best is None or (similarity, -candidate.story_id) > (best[0], -best[1]):  # equals: oldest story
+            best = (similarity, candidate.story_id)
+    if best is None:
+        article.story_id, article.is_story_lead = article.id, True
+    else:
+        await join_story(session, article, best[1])
+    await add_story_keys(session, article.id, story.lookup_keys, listed_at=article.listed_at)
+    await session.flush()
+
+
+def _stored_fingerprint(stored: str | None) -> StoryFingerprint | None:
+    if not stored:
+        return None
+    try:
+        return StoryFingerprint.from_json(stored)
+    except (ValueError, KeyError, TypeError):  # an older or damaged fingerprint: not comparable
+        return None
+
+
+async def _record_copy(
+    session: AsyncSession,
+    duplicate_id: int,
+    prepared: PreparedArticle,
+    source_id: int | None,
+    publisher: str,
+    now: datetime,
+) -> None:
+    """An exact copy from another publisher, sub-feed or under another title becomes a member of the stored
+    article's story (once: a re-import adds nothing); the stored article itself met again is no copy."""
+    stored = await session.get(Article, duplicate_id)
+    if stored is None or (stored.publisher, stored.title) == (publisher, prepared.title):
+        return
+    await add_copy(
+        session,
+        StoryCopy(
+            article_id=duplicate_id,
+            source_id=source_id,
+            publisher=publisher,
+            title=prepared.title,
+            link=prepared.link,
+            published_at=prepared.raw.published,
+            ingested_at=now,
+        ),
+    )
 
 
 def _where(raw: RawArticle) -> str:

@@ -26,6 +26,7 @@ from summarizer import (
 )
 from summarizer.clean import one_line, strip_control_characters
 from summarizer.matching import search_terms
+from summarizer.stories import StoryFingerprint, fingerprint
 
 TITLE_SUMMARY_VERSION = "title-1"
 _NOT_WORD = re.compile(r"[\W_]+", re.UNICODE)
@@ -46,6 +47,7 @@ class PreparedArticle:
     tags: list[str]
     content_hash: str
     terms: str  # what /search finds it by
+    story: StoryFingerprint  # what finds the other reports of its story
 
 
 _TRACKING_PARAMS = ("utm_", "fbclid", "gclid")
@@ -143,4 +145,5 @@ def prepare_article(raw: RawArticle, *, max_chars: int) -> PreparedArticle:
         tags=tags,
         content_hash=content_hash(title, text),
         terms=search_terms(title, summary.text, tags),
+        story=fingerprint(title, text),
     )

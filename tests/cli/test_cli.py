@@ -41,12 +41,20 @@ def test_import_latest_and_tags(database_url: str, corpus: Path, monkeypatch: py
     assert len(items) == 20
     for item in items:
         assert set(item) == {
-            "title", "link", "source", "published", "summary", "summary_method", "tags", "image", "chars"
+            "title", "link", "source", "published", "summary", "summary_method", "tags", "image", "chars",
+            "also",
         }
         assert 0 < len(item["summary"]) <= 150
         if item["chars"] >= 200:
             assert 3 <= len(item["tags"]) <= 6
         assert item["published"].endswith("+00:00")
+    # one item per story: the rewritten coverage of 核能发电 by 观察者网 and 36kr is one, the other in "also"
+    code, out, _ = run(["latest", "-n", "100", "--json"])
+    nuclear = [item for item in json.loads(out) if "核能发电" in item["title"]]
+    assert [item["source"] for item in nuclear] == ["观察者网"]
+    assert [(also["source"], set(also)) for also in nuclear[0]["also"]] == [
+        ("36kr", {"title", "link", "source", "published"})
+    ]
 
     code, out, _ = run(["latest", "-n", "2"])
     assert code == 0

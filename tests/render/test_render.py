@@ -21,7 +21,7 @@ from bot.render import (
     render_items,
 )
 from bot.telegram_html import escape, html_to_plain, split_text, utf16_len
-from readmodels import ArticleView, DigestGroup
+from readmodels import AlsoCarried, ArticleView, DigestGroup
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 WHEN = datetime(2022, 9, 3, 4, 44, tzinfo=UTC)  # 12:44 in Shanghai
@@ -545,3 +545,25 @@ def test_corpus_renders_within_limits() -> None:
     ]
     for chunk in render_digest(groups, tz=SHANGHAI, header="<b>Digest</b>"):
         assert_valid_chunk(chunk)
+
+
+# --- the story's other reports (issue #12) ----------------------------------------------------------------
+
+
+def test_an_item_names_the_other_publishers_of_its_story_once_each_with_links() -> None:
+    also = (
+        AlsoCarried("Same story", "https://kkj.example.com/1", "快科技", WHEN),
+        AlsoCarried("Same story", "javascript:alert(1)", "cnBeta <b>", WHEN),
+        AlsoCarried("Same story again", "https://kkj.example.com/2", "快科技", WHEN),
+        AlsoCarried("Own sub-feed", "https://example.com/a/2", "Xinhua", WHEN),
+    )
+    html = render_item(article(also=also), tz=SHANGHAI)
+    lines = html.split("\n")
+    assert lines[2] == '↳ <a href="https://kkj.example.com/1">快科技</a>, cnBeta &lt;b&gt;'
+    assert render_item(article(), tz=SHANGHAI).split("\n")[2] == "The reactor ran for 1056 seconds."
+
+
+def test_many_other_publishers_are_counted_past_five() -> None:
+    also = tuple(AlsoCarried("t", None, f"Outlet {i}", WHEN) for i in range(8))
+    line = render_item(article(also=also), tz=SHANGHAI).split("\n")[2]
+    assert line == "↳ Outlet 0, Outlet 1, Outlet 2, Outlet 3, Outlet 4 +3"

@@ -1,0 +1,134 @@
+"""Stories: the stored articles that report on one event, found through the lookup keys of their fingerprints.
+
+An article's `story_id` is the id of the story's first article. Joining a story happens in the transaction
+that stores the article, after `lock_stories`, so that two processes storing two reports of one event at once
+cannot both start a story: the second one waits, then finds the first. Like the repositories, every function
+takes a session owned by the caller and never opens, commits or closes one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, text, union, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.models import Article, StoryCopy, StoryKey
+
+# how far apart in listing time two reports of one story may be
+STORY_WINDOW = timedelta(hours=72)
+# the most candidates one lookup compares with: the newest sharing a key, at most PER_KEY of each key
+MAX_CANDIDATES = 200
+PER_KEY = 50
+# the PostgreSQL advisory lock that story assignment holds ("stories" in ASCII)
+STORY_LOCK_KEY = 0x73746F72696573
+
+
+@dataclass(frozen=True, slots=True)
+class StoryCandidate:
+    """A stored article that shares a lookup key with a new one."""
+
+    article_id: int
+    story_id: int
+    listed_at: datetime
+    fingerprint: str | None
+    chars: int
+
+
+async def lock_stories(session: AsyncSession) -> None:
+    """Make the caller's transaction the only one assigning stories until it ends: PostgreSQL by an advisory
+    transaction lock, SQLite by taking its write lock before the candidates are read."""
+    if session.bind.dialect.name == "postgresql":
+        await session.execute(select(func.pg_advisory_xact_lock(STORY_LOCK_KEY)))
+    else:
+        await session.execute(text("BEGIN IMMEDIATE"))
+
+
+async def story_candidates(
+    session: AsyncSession, keys: Sequence[str], *, listed_at: datetime, exclude: int | None = None
+) -> list[StoryCandidate]:
+    """The articles listed within STORY_WINDOW of `listed_at` that share one of `keys`, newest first."""
+    if not keys:
+        return []
+    # each key's newest PER_KEY articles, through the (key, listed_at) index: a common keyword ("美国") costs
+    # no more than a rare one, whatever the number of articles
+    window = (StoryKey.listed_at >= listed_at - STORY_WINDOW, StoryKey.listed_at <= listed_at + STORY_WINDOW)
+    parts = []
+    for key in dict.fromkeys(keys):
+        newest = (
+            select(StoryKey.article_id)
+            .where(StoryKey.key == key, *window)
+            .order_by(StoryKey.listed_at.desc())
+            .limit(PER_KEY)
+            .subquery()
+        )
+        parts.append(select(newest.c.article_id))
+    sharing = union(*parts).subquery()
+    query = (
+        select(
+            Article.id,
+            Article.story_id,
+            Article.listed_at,
+            Article.story_fingerprint,
+            func.length(Article.text),
+        )
+        .where(Article.id.in_(select(sharing.c.article_id)), Article.story_id.is_not(None))
+        .order_by(Article.listed_at.desc(), Article.id.desc())
+        .limit(MAX_CANDIDATES)
+    )
+    if exclude is not None:
+        query = query.where(Article.id != exclude)
+    rows = await session.execute(query)
+    return [
+        StoryCandidate(article_id, story_id, listed, fingerprint, chars or 0)
+        for article_id, story_id, listed, fingerprint, chars in rows.tuples()
+    ]
+
+
+async def add_story_keys(
+    session: AsyncSession, article_id: int, keys: Sequence[str], *, listed_at: datetime
+) -> None:
+    for key in dict.fromkeys(keys):
+        session.add(StoryKey(key=key, article_id=article_id, listed_at=listed_at))
+
+
+async def join_story(session: AsyncSession, article: Article, story_id: int) -> None:
+    """Make the (flushed) `article` a member of `story_id`, and its lead when its text is longer than the
+    lead's: the fullest report is the one listed (of equals, the earliest stays)."""
+    lead = (
+        await session.execute(
+            select(Article.id, func.length(Article.text)).where(
+                Article.story_id == story_id, Article.is_story_lead.is_(True), Article.id != article.id
+            )
+        )
+    ).first()
+    article.story_id = story_id
+    if lead is not None and len(article.text) <= (lead[1] or 0):
+        article.is_story_lead = False
+        return
+    article.is_story_lead = True
+    if lead is not None:
+        await session.execute(update(Article).where(Article.id == lead[0]).values(is_story_lead=False))
+
+
+async def add_copy(session: AsyncSession, copy: StoryCopy) -> bool:
+    """Record an exact copy of a stored article carried by another publisher; False when it is known."""
+    insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
+    statement = (
+        insert(StoryCopy)
+        .values(
+            article_id=copy.article_id,
+            source_id=copy.source_id,
+            publisher=copy.publisher,
+            title=copy.title,
+            link=copy.link,
+            published_at=copy.published_at,
+            ingested_at=copy.ingested_at,
+        )
+        .on_conflict_do_nothing(index_elements=["article_id", "publisher", "title"])
+        .returning(StoryCopy.id)
+    )
+    return (await session.scalar(statement)) is not None

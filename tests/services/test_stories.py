@@ -1,0 +1,146 @@
+"""Stories at ingest (issue #12): the corpus's labelled groups become one item each wherever a reader looks,
+exact copies are members, and a re-import, a restart or a second importing process changes nothing."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.services.ingest import IngestService
+from bot.sources.posts import parse_post
+from db.models import Article, StoryCopy
+from db.repositories import articles_since, latest_articles, search_articles
+from readmodels import ArticleView
+from summarizer.clean import one_line
+from summarizer.matching import query_words
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+# ../shared/corpus/SOURCES.md: the same story in several files (reposts, retitled copies, rewritten coverage)
+GROUPS = [
+    ("0001", "0002", "0003"),
+    ("0007", "0008"),
+    ("0005", "0017"),
+    ("0015", "0016"),
+    ("0026", "0027"),
+    ("0053", "0054"),
+    ("0018", "0019"),
+    ("0020", "0021"),
+    ("0022", "0023"),
+    ("0024", "0025"),
+    ("0028", "0029"),
+    ("0039", "0040"),
+    ("0051", "0052"),
+]
+STORIES = 54 - sum(len(group) - 1 for group in GROUPS)  # 40
+
+
+def ingest(sessions: async_sessionmaker[AsyncSession]) -> IngestService:
+    return IngestService(sessions, default_tz=SHANGHAI, summary_max_chars=150, max_file_bytes=10_000_000)
+
+
+def title_of(corpus: Path, number: str) -> str:
+    path = corpus / "articles" / f"{number}.md"
+    return one_line(parse_post(path.read_bytes(), origin=str(path), default_tz=SHANGHAI).title)
+
+
+def titles_shown(view: ArticleView) -> set[str]:
+    return {view.title} | {also.title for also in view.also}
+
+
+def assert_grouped(views: list[ArticleView], corpus: Path) -> None:
+    assert len(views) == STORIES
+    for group in GROUPS:
+        wanted = {title_of(corpus, number) for number in group}
+        holding = [v for v in views if wanted & titles_shown(v)]
+        assert len(holding) == 1, (group, [v.title for v in holding])
+        assert wanted <= titles_shown(holding[0]), group
+
+
+async def story_ids(sessions: async_sessionmaker[AsyncSession]) -> dict[str, int]:
+    async with sessions() as session:
+        rows = await session.execute(select(Article.origin, Article.story_id))
+        return {Path(origin or "").stem: story for origin, story in rows.tuples() if story is not None}
+
+
+async def test_the_corpus_groups_are_one_item_each_and_exact_copies_are_members(
+    sessions: async_sessionmaker[AsyncSession], corpus: Path
+) -> None:
+    first = await ingest(sessions).import_paths([corpus / "articles"])
+    assert (first.imported, first.duplicates, first.failed) == (50, 4, [])
+    async with sessions() as session:
+        views = await latest_articles(session, limit=100)
+        copies = await session.scalar(select(func.count(StoryCopy.id)))
+    assert_grouped(views, corpus)
+    # the rewritten coverage: 观察者网 and 36kr in one item, the longer text listed
+    nuclear = next(v for v in views if "核能发电" in v.title)
+    assert {nuclear.publisher} | {a.publisher for a in nuclear.also} == {"观察者网", "36kr"}
+    # 0008 is 0007 retitled: a member under its own title. 0002, 0029 and 0052 repeat their sibling in another
+    # sub-feed of the same publisher under the same title: "also: 观察者网" would tell a reader nothing
+    assert copies == 1
+
+    # a re-import is a no-op: no article, no copy, no story changes
+    before = await story_ids(sessions)
+    again = await ingest(sessions).import_paths([corpus / "articles"])
+    assert (again.imported, again.duplicates) == (0, 54)
+    async with sessions() as session:
+        assert await session.scalar(select(func.count(StoryCopy.id))) == copies
+    assert await story_ids(sessions) == before
+
+
+async def test_search_and_the_digest_candidates_show_one_item_per_story(
+    sessions: async_sessionmaker[AsyncSession], corpus: Path
+) -> None:
+    await ingest(sessions).import_paths([corpus / "articles"])
+    async with sessions() as session:
+        found = await search_articles(session, query_words("核能发电"), limit=10)
+        candidates = await articles_since(session, (await latest_articles(session, limit=100))[-1].listed_at)
+    assert [1 + len(v.also) for v in found if "核能" in v.title] == [2]  # 观察者网 and 36kr
+    assert len([v for v in found if "核能" in v.title]) == 1
+    titles = [v.title for v in candidates]
+    assert len(titles) == len(set(titles))
+    assert sum("人造太阳" in t for t in titles) == 1
+
+
+async def test_two_importing_processes_group_as_one(
+    sessions: async_sessionmaker[AsyncSession],
+    other_process: async_sessionmaker[AsyncSession],
+    corpus: Path,
+) -> None:
+    files = sorted((corpus / "articles").glob("*.md"))
+    # each group split between the processes, imported at the same moment
+    results = await asyncio.gather(
+        ingest(sessions).import_paths(files[0::2]), ingest(other_process).import_paths(files[1::2])
+    )
+    assert sum(r.imported for r in results) == 50
+    async with sessions() as session:
+        views = await latest_articles(session, limit=100)
+    assert_grouped(views, corpus)
+    grouped = await story_ids(sessions)
+    for group in GROUPS:
+        stored = {grouped[number] for number in group if number in grouped}
+        assert len(stored) == 1, group
+
+
+async def test_a_story_that_grows_after_a_digest_is_not_a_candidate_again(
+    sessions: async_sessionmaker[AsyncSession], corpus: Path
+) -> None:
+    """36kr's report arrives first; 观察者网's longer one a day later becomes the lead, and is listed first in
+    /latest, but the next digest (its window starting after the first report) does not carry the story."""
+    service = ingest(sessions)
+    files = {number: corpus / "articles" / f"{number}.md" for number in ("0018", "0019")}
+    await service.import_paths([files["0019"]])
+    async with sessions() as session:
+        (first,) = await latest_articles(session, limit=10)
+    await service.import_paths([files["0018"]])
+    async with sessions() as session:
+        (lead,) = await latest_articles(session, limit=10)
+        later = await articles_since(session, first.listed_at)
+        earlier = await articles_since(session, first.listed_at.replace(year=first.listed_at.year - 1))
+    assert lead.publisher == "观察者网"  # the longer text is listed
+    assert [a.publisher for a in lead.also] == ["36kr"]
+    assert later == []
+    assert [v.id for v in earlier] == [lead.id]
