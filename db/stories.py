@@ -36,6 +36,7 @@ class StoryCandidate:
     listed_at: datetime
     fingerprint: str | None
     chars: int
+    origin: str | None  # the file or feed it came from
 
 
 async def lock_stories(session: AsyncSession) -> None:
@@ -74,6 +75,7 @@ async def story_candidates(
             Article.listed_at,
             Article.story_fingerprint,
             func.length(Article.text),
+            Article.origin,
         )
         .where(Article.id.in_(select(sharing.c.article_id)), Article.story_id.is_not(None))
         .order_by(Article.listed_at.desc(), Article.id.desc())
@@ -83,8 +85,8 @@ async def story_candidates(
         query = query.where(Article.id != exclude)
     rows = await session.execute(query)
     return [
-        StoryCandidate(article_id, story_id, listed, fingerprint, chars or 0)
-        for article_id, story_id, listed, fingerprint, chars in rows.tuples()
+        StoryCandidate(article_id, story_id, listed, fingerprint, chars or 0, origin)
+        for article_id, story_id, listed, fingerprint, chars, origin in rows.tuples()
     ]
 
 

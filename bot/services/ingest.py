@@ -252,6 +252,10 @@ async def _assign_story(
         # a few members speak for a story: a flood of near-copies must not cost a comparison each
         if compared[candidate.story_id] >= MEMBERS_COMPARED:
             continue
+        if article.origin is not None and candidate.origin == article.origin:
+            # one feed (or feed file) lists a story once: its entries are different stories, however alike
+            # their boilerplate (喷嚏网's video items, a paper's daily "60 segundos" columns)
+            continue
         other = _stored_fingerprint(candidate.fingerprint)
         hours = (article.listed_at - candidate.listed_at).total_seconds() / 3600
         if other is None or abs(hours) > MAX_HOURS_APART:

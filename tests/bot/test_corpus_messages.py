@@ -42,7 +42,9 @@ async def test_every_corpus_article_renders_valid_messages(running_bot: RunningB
 
     async with running_bot.sessions() as session:
         everything = await latest_articles(session, limit=10_000)
-    assert len(everything) == result.imported + 6  # the six sample articles of the fixture
+    # the six sample articles of the fixture; the posts' labelled groups make 10 stored reports part of
+    # another's story (tests/services/test_stories.py), and no two entries of one feed are one story
+    assert len(everything) == result.imported + 6 - 10
 
     # /latest 20, then "more" until the end: every item of the corpus goes through Telegram once
     await running_bot.say(CHAT, "/latest 20")

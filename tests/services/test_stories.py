@@ -144,3 +144,18 @@ async def test_a_story_that_grows_after_a_digest_is_not_a_candidate_again(
     assert [a.publisher for a in lead.also] == ["36kr"]
     assert later == []
     assert [v.id for v in earlier] == [lead.id]
+
+
+async def test_the_entries_of_one_feed_are_never_one_story(
+    sessions: async_sessionmaker[AsyncSession], corpus: Path
+) -> None:
+    """喷嚏网's items are mostly the same video boilerplate, and The Guardian's State of the Union pieces
+    share their words: alike enough to merge, but a feed lists each of its stories once."""
+    names = ("rssant__dapenti_blog_iframe.xml", "rss-parser__guardian.rss")
+    feeds = [corpus / "feeds" / name for name in names]
+    result = await ingest(sessions).import_paths(feeds)
+    assert result.imported > 40
+    async with sessions() as session:
+        views = await latest_articles(session, limit=1000)
+    assert len(views) == result.imported
+    assert all(view.also == () for view in views)
