@@ -257,11 +257,12 @@ def _more_button_arrived(fake: FakeTelegram, chat_id: int) -> bool:
 
 
 def _long_articles(count: int) -> list[RawArticle]:
-    """Articles whose titles and summaries make `/latest 20` longer than one message."""
+    """Articles whose titles and summaries make `/latest 20` longer than one message; each its own story (its
+    headline figure differs: without one, texts this alike are one story told 30 times)."""
     return [
         recent_article(
             100 + n,
-            title=f"第{n}条长标题：" + "国家统计局发布最新数据显示经济运行总体平稳稳中有进" * 3,
+            title=f"第{n}条长标题：" + f"国家统计局发布最新数据显示{n + 3}亿元经济运行总体平稳稳中有进" * 3,
             body="".join(f"第{n}条新闻第{k}句，发言人说明了第{k}项指标的变化原因和趋势。" for k in range(12)),
             hours_ago=n / 10,
         )
