@@ -56,11 +56,11 @@ def test_import_stores_llm_summaries_for_every_article(
         code, out, err = run(["import", str(corpus / "articles")])
         assert (code, err) == (0, "")
         assert out.splitlines() == [
-            "llm summaries: 50 new, 0 from cache, 0 kept extractive",
+            "llm summaries: 40 new, 0 from cache, 0 kept extractive",
             "imported 50, duplicates 4, failed 0",
         ]
         items = latest()
-        assert len(items) == 50
+        assert len(items) == 40  # one item per story
         assert {i["summary_method"] for i in items} == {"llm"}
         assert {i["summary"] for i in items} == {SUMMARIES["zh"]}
         assert all(3 <= len(i["tags"]) <= 6 for i in items)  # type: ignore[arg-type]
@@ -68,7 +68,7 @@ def test_import_stores_llm_summaries_for_every_article(
         # importing again costs nothing
         code, out, _ = run(["import", str(corpus / "articles")])
         assert (code, out.strip()) == (0, "imported 0, duplicates 54, failed 0")
-        assert fake.count == 50
+        assert fake.count == 40  # only the story leads are upgraded
 
         code, out, err = run(["stats", "--json"])
         assert code == 0
@@ -81,13 +81,13 @@ def test_import_stores_llm_summaries_for_every_article(
             "daily_requests": None,
             "daily_tokens": None,
         }
-        assert (stats["day"]["requests"], stats["day"]["ok"], stats["week"]["failures"]) == (50, 50, 0)
+        assert (stats["day"]["requests"], stats["day"]["ok"], stats["week"]["failures"]) == (40, 40, 0)
         assert stats["day"]["prompt_tokens"] > 0
 
         code, out, _ = run(["stats"])
         assert code == 0
         assert "model fake-model" in out
-        assert out.splitlines()[2].split() == ["requests", "50", "50"]
+        assert out.splitlines()[2].split() == ["requests", "40", "40"]
 
 
 @pytest.mark.parametrize("trouble", ["down", "garbage", "slow"])
@@ -116,7 +116,7 @@ def test_import_with_the_llm_in_trouble_stores_extractive_summaries(
     assert "circuit open" in warnings[0]
     assert elapsed < 20
     items = latest()
-    assert len(items) == 50
+    assert len(items) == 40
     assert {i["summary_method"] for i in items} <= {"extractive", "title"}
     # the circuit stopped the calls after 5 failed articles (LLM_BREAKER_FAILURES), plus the 4 in flight
     # (LLM_CONCURRENCY), each with at most two requests (an invalid answer is asked once more)
@@ -139,11 +139,11 @@ def test_resummarize_upgrades_what_import_could_not(
 
         monkeypatch.setenv("SUMMARIZER", "auto")
         code, out, err = run(["resummarize", "--since", "2000-01-01"])
-        assert (code, out.strip(), err) == (0, "llm summaries: 50 new, 0 from cache, 0 kept extractive", "")
+        assert (code, out.strip(), err) == (0, "llm summaries: 40 new, 0 from cache, 0 kept extractive", "")
         assert {i["summary_method"] for i in latest()} == {"llm"}
         code, out, _ = run(["resummarize"])
         assert (code, out.strip()) == (0, "llm summaries: 0 new, 0 from cache, 0 kept extractive")
-        assert fake.count == 50
+        assert fake.count == 40
 
 
 def test_resummarize_since_a_date_leaves_older_articles(
