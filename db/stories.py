@@ -11,12 +11,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
 
-from sqlalchemy import func, select, text, union, update
+from sqlalchemy import Integer, String, Text, bindparam, column, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import BindParameter
+from sqlalchemy.sql.selectable import TextualSelect
 
 from db.models import Article, StoryCopy, StoryKey
+from db.types import UTCDateTime
 
 # how far apart in listing time two reports of one story may be
 STORY_WINDOW = timedelta(hours=72)
@@ -48,42 +53,54 @@ async def lock_stories(session: AsyncSession) -> None:
         await session.execute(text("BEGIN IMMEDIATE"))
 
 
+@lru_cache(maxsize=64)
+def _candidates_statement(key_count: int, *, excluding: bool) -> TextualSelect:
+    """The candidate query for `key_count` keys, written once per count: building it with select() and
+    union() on every call cost more than running it (~3 ms of Python for 24 keys)."""
+    # each key's newest PER_KEY articles, through the (key, listed_at) index: a common keyword ("美国") costs
+    # no more than a rare one, whatever the number of articles
+    per_key = " UNION ".join(
+        "SELECT article_id FROM (SELECT article_id FROM story_keys "
+        f"WHERE key = :k{i} AND listed_at >= :since AND listed_at <= :until "
+        f"ORDER BY listed_at DESC LIMIT {PER_KEY}) AS k{i}"
+        for i in range(key_count)
+    )
+    sql = (
+        "SELECT id, story_id, listed_at, story_fingerprint, length(text) AS chars, origin FROM articles "
+        f"WHERE id IN ({per_key}) AND story_id IS NOT NULL"
+        + (" AND id != :exclude" if excluding else "")
+        + f" ORDER BY listed_at DESC, id DESC LIMIT {MAX_CANDIDATES}"
+    )
+    params: list[BindParameter[Any]] = [bindparam(f"k{i}", type_=String()) for i in range(key_count)]
+    params += [bindparam("since", type_=UTCDateTime()), bindparam("until", type_=UTCDateTime())]
+    if excluding:
+        params.append(bindparam("exclude", type_=Integer()))
+    return (
+        text(sql)
+        .bindparams(*params)
+        .columns(
+            column("id", Integer),
+            column("story_id", Integer),
+            column("listed_at", UTCDateTime),
+            column("story_fingerprint", Text),
+            column("chars", Integer),
+            column("origin", String),
+        )
+    )
+
+
 async def story_candidates(
     session: AsyncSession, keys: Sequence[str], *, listed_at: datetime, exclude: int | None = None
 ) -> list[StoryCandidate]:
     """The articles listed within STORY_WINDOW of `listed_at` that share one of `keys`, newest first."""
-    if not keys:
+    unique = list(dict.fromkeys(keys))
+    if not unique:
         return []
-    # each key's newest PER_KEY articles, through the (key, listed_at) index: a common keyword ("美国") costs
-    # no more than a rare one, whatever the number of articles
-    window = (StoryKey.listed_at >= listed_at - STORY_WINDOW, StoryKey.listed_at <= listed_at + STORY_WINDOW)
-    parts = []
-    for key in dict.fromkeys(keys):
-        newest = (
-            select(StoryKey.article_id)
-            .where(StoryKey.key == key, *window)
-            .order_by(StoryKey.listed_at.desc())
-            .limit(PER_KEY)
-            .subquery()
-        )
-        parts.append(select(newest.c.article_id))
-    sharing = union(*parts).subquery()
-    query = (
-        select(
-            Article.id,
-            Article.story_id,
-            Article.listed_at,
-            Article.story_fingerprint,
-            func.length(Article.text),
-            Article.origin,
-        )
-        .where(Article.id.in_(select(sharing.c.article_id)), Article.story_id.is_not(None))
-        .order_by(Article.listed_at.desc(), Article.id.desc())
-        .limit(MAX_CANDIDATES)
-    )
+    values: dict[str, object] = {f"k{i}": key for i, key in enumerate(unique)}
+    values.update(since=listed_at - STORY_WINDOW, until=listed_at + STORY_WINDOW)
     if exclude is not None:
-        query = query.where(Article.id != exclude)
-    rows = await session.execute(query)
+        values["exclude"] = exclude
+    rows = await session.execute(_candidates_statement(len(unique), excluding=exclude is not None), values)
     return [
         StoryCandidate(article_id, story_id, listed, fingerprint, chars or 0, origin)
         for article_id, story_id, listed, fingerprint, chars, origin in rows.tuples()
