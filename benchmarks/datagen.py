@@ -20,6 +20,11 @@ from pathlib import Path
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "articles"
 TAGS_PER_ARTICLE = 4
+# lookup keys per article, as summarizer.stories makes them: 16 MinHash bands, up to 8 keywords
+BANDS = 16
+KEYWORD_KEYS = 8
+STORY_EVERY = 10
+COPY_EVERY = 20
 N_TAGS = 3000
 PUBLISHERS = [
     "新华社", "人民日报", "观察者网", "澎湃新闻", "财新", "界面新闻", "Reuters", "BBC 中文", "联合早报",
@@ -74,6 +79,20 @@ class ArticleRow:
     summary: str
     tag_ids: tuple[int, ...]  # 1-based ids into tag_names(), strongest first
     terms: str  # what /search finds it by, as `summarizer.matching.search_terms` makes them
+    story_keys: tuple[str, ...]  # its story fingerprint's lookup keys (see `story_keys`)
+
+    @property
+    def story_id(self) -> int:
+        """One article in STORY_EVERY reports the story of the one before it (and is not its lead)."""
+        return self.id - 1 if self.id % STORY_EVERY == 0 and self.id > 1 else self.id
+
+    @property
+    def copy(self) -> tuple[object, ...] | None:
+        """One article in COPY_EVERY was also carried, word for word, by another publisher."""
+        if self.id % COPY_EVERY != COPY_EVERY // 2:
+            return None
+        publisher = PUBLISHERS[(self.id + 1) % len(PUBLISHERS)]
+        return (self.id, self.id, None, publisher, self.title, f"https://copy.example.com/{self.id}")
 
 
 @lru_cache(maxsize=1)
@@ -94,6 +113,13 @@ def _terms(words: list[str]) -> str:
         for token in table[word]:
             seen.setdefault(token, None)
     return " ".join(seen)
+
+
+def story_keys(rng: random.Random, words: list[str]) -> tuple[str, ...]:
+    """Lookup keys shaped like `summarizer.stories.fingerprint`'s: BANDS band keys (hashes of a MinHash band,
+    in effect unique to a story) and up to KEYWORD_KEYS keyword keys ("k" + word) from the article's words."""
+    bands = [f"b{band:02d}{rng.getrandbits(64):016x}" for band in range(BANDS)]
+    return tuple(bands + ["k" + w for w in dict.fromkeys(words)][:KEYWORD_KEYS])
 
 
 def articles(
@@ -131,6 +157,7 @@ def articles(
                     summary=summary,
                     tag_ids=tuple(tags),
                     terms=_terms([*title_words, *summary_words, *(names[t - 1] for t in tags)]),
+                    story_keys=story_keys(rng, [*title_words, *summary_words]),
                 )
             )
         yield rows
@@ -146,10 +173,18 @@ def _sqlite_time(value: datetime) -> str:
 
 ARTICLE_COLUMNS = (
     "id", "title", "link", "publisher", "published_at", "listed_at", "ingested_at", "text", "html",
-    "content_hash", "language", "categories", "is_excerpt", "origin",
+    "content_hash", "language", "categories", "is_excerpt", "origin", "story_id", "is_story_lead",
 )
 SUMMARY_COLUMNS = ("id", "article_id", "text", "method", "version", "is_current", "created_at")
 TAG_COLUMNS = ("article_id", "tag_id", "rank", "source", "listed_at")
+KEY_COLUMNS = ("key", "article_id", "listed_at")
+COPY_COLUMNS = ("id", "article_id", "source_id", "publisher", "title", "link", "published_at", "ingested_at")
+# story_keys' secondary indexes are built after the bulk load: rows with random keys inserted into them one
+# by one cost several times more than sorting them once (the primary key stays throughout)
+_KEY_INDEXES = (
+    ("ix_story_keys_article_id", "story_keys (article_id)"),
+    ("ix_story_keys_key_listed", "story_keys (key, listed_at)"),
+)
 # per-day tag counts from the stored tags, as migration 0004 computes them
 _SQLITE_DAY_COUNTS = (
     "INSERT INTO tag_day_counts (tag_id, day, count) "
@@ -164,8 +199,12 @@ _PG_DAY_COUNTS = (
 def _article_values(row: ArticleRow, stamp: object) -> tuple[object, ...]:
     return (
         row.id, row.title, row.link, row.publisher, stamp, stamp, stamp, row.text, "",
-        row.content_hash, "zh", "", False, "bench",
+        row.content_hash, "zh", "", False, "bench", row.story_id, row.story_id == row.id,
     )
+
+
+def _copy_values(row: ArticleRow, stamp: object) -> tuple[object, ...] | None:
+    return None if row.copy is None else (*row.copy, stamp, stamp)
 
 
 def fill_sqlite(path: Path, count: int, *, now: datetime, span: timedelta = SPAN) -> None:
@@ -189,6 +228,13 @@ def fill_sqlite(path: Path, count: int, *, now: datetime, span: timedelta = SPAN
             f"VALUES ({', '.join('?' * len(SUMMARY_COLUMNS))})"
         )
         t_sql = f"INSERT INTO article_tags ({', '.join(TAG_COLUMNS)}) VALUES (?, ?, ?, ?, ?)"
+        k_sql = f"INSERT INTO story_keys ({', '.join(KEY_COLUMNS)}) VALUES (?, ?, ?)"
+        c_sql = (
+            f"INSERT INTO story_copies ({', '.join(COPY_COLUMNS)}) "
+            f"VALUES ({', '.join('?' * len(COPY_COLUMNS))})"
+        )
+        for name, _ in _KEY_INDEXES:
+            con.execute(f"DROP INDEX {name}")
         for chunk in articles(count, now=now, span=span):
             stamps = [_sqlite_time(r.listed_at) for r in chunk]
             con.executemany(a_sql, [_article_values(r, s) for r, s in zip(chunk, stamps, strict=True)])
@@ -212,7 +258,15 @@ def fill_sqlite(path: Path, count: int, *, now: datetime, span: timedelta = SPAN
                 "INSERT INTO article_terms (article_id, terms) VALUES (?, ?)",
                 [(r.id, r.terms) for r in chunk],
             )
+            con.executemany(
+                k_sql, [(k, r.id, s) for r, s in zip(chunk, stamps, strict=True) for k in r.story_keys]
+            )
+            con.executemany(
+                c_sql, [v for r, s in zip(chunk, stamps, strict=True) if (v := _copy_values(r, s))]
+            )
             con.commit()
+        for name, columns in _KEY_INDEXES:
+            con.execute(f"CREATE INDEX {name} ON {columns}")
         con.execute(_SQLITE_DAY_COUNTS)
         con.commit()
     finally:
@@ -231,6 +285,8 @@ async def fill_postgres(dsn: str, count: int, *, now: datetime, span: timedelta 
             records=[(i + 1, name, name.casefold()) for i, name in enumerate(names)],
             columns=["id", "name", "key"],
         )
+        for name, _ in _KEY_INDEXES:
+            await con.execute(f"DROP INDEX {name}")
         for chunk in articles(count, now=now, span=span):
             await con.copy_records_to_table(
                 "articles",
@@ -254,11 +310,22 @@ async def fill_postgres(dsn: str, count: int, *, now: datetime, span: timedelta 
             await con.copy_records_to_table(
                 "article_terms", records=[(r.id, r.terms) for r in chunk], columns=["article_id", "terms"]
             )
+            await con.copy_records_to_table(
+                "story_keys",
+                records=[(k, r.id, r.listed_at) for r in chunk for k in r.story_keys],
+                columns=list(KEY_COLUMNS),
+            )
+            await con.copy_records_to_table(
+                "story_copies",
+                records=[v for r in chunk if (v := _copy_values(r, r.listed_at))],
+                columns=list(COPY_COLUMNS),
+            )
+        for name, columns in _KEY_INDEXES:
+            await con.execute(f"CREATE INDEX {name} ON {columns}")
         await con.execute(_PG_DAY_COUNTS)
-        for table, column in (("tags", "id"), ("articles", "id"), ("summaries", "id")):
+        for table in ("tags", "articles", "summaries", "story_copies"):
             await con.execute(
-                f"SELECT setval(pg_get_serial_sequence('{table}', '{column}'), "
-                f"(SELECT max({column}) FROM {table}))"
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"
             )
         await con.execute("ANALYZE")
     finally:
