@@ -16,31 +16,14 @@ import time
 from datetime import UTC
 from pathlib import Path
 
+from benchmarks.corpus import ARTICLES, labelled_story_groups
 from benchmarks.measure import PartResult, Target, percentile, table
 
-REPO = Path(__file__).resolve().parents[1]
-CORPUS = REPO.parent / "shared" / "corpus" / "articles"
-# ../shared/corpus/SOURCES.md, "Same story in several files"
-GROUPS = (
-    ("0001", "0002", "0003"),
-    ("0007", "0008"),
-    ("0005", "0017"),
-    ("0015", "0016"),
-    ("0026", "0027"),
-    ("0053", "0054"),
-    ("0018", "0019"),
-    ("0020", "0021"),
-    ("0022", "0023"),
-    ("0024", "0025"),
-    ("0028", "0029"),
-    ("0039", "0040"),
-    ("0051", "0052"),
-)
 COST_TARGET = 0.10  # grouping's share of the import time
 
 
 def _labelled_pairs() -> set[frozenset[str]]:
-    return {frozenset(pair) for group in GROUPS for pair in itertools.combinations(group, 2)}
+    return {frozenset(pair) for group in labelled_story_groups() for pair in itertools.combinations(group, 2)}
 
 
 def _prepared() -> dict[str, tuple[str, object, object]]:
@@ -49,7 +32,7 @@ def _prepared() -> dict[str, tuple[str, object, object]]:
     from bot.sources.posts import parse_post
 
     found: dict[str, tuple[str, object, object]] = {}
-    for path in sorted(CORPUS.glob("*.md")):
+    for path in sorted(ARTICLES.glob("*.md")):
         raw = parse_post(path.read_bytes(), origin=str(path), default_tz=UTC)
         prepared = prepare_article(raw, max_chars=150)
         found[path.stem] = (prepared.title, prepared.story, raw.published)
@@ -134,7 +117,7 @@ async def _cost(quick: bool) -> tuple[str, list[Target]]:
     from db.stories import story_candidates
     from summarizer.stories import StoryFingerprint, fingerprint, story_similarity
 
-    paths = sorted(CORPUS.glob("*.md"))[: 10 if quick else None]
+    paths = sorted(ARTICLES.glob("*.md"))[: 10 if quick else None]
     with tempfile.TemporaryDirectory() as folder:
         engine = make_engine(f"sqlite+aiosqlite:///{Path(folder) / 'stories.db'}")
         await upgrade_schema(engine)

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from benchmarks.corpus import SOURCES, labelled_story_groups
 from bot.services.ingest import IngestService
 from bot.sources.posts import parse_post
 from db.models import Article, StoryCopy
@@ -20,21 +21,7 @@ from summarizer.matching import query_words
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 # ../shared/corpus/SOURCES.md: the same story in several files (reposts, retitled copies, rewritten coverage)
-GROUPS = [
-    ("0001", "0002", "0003"),
-    ("0007", "0008"),
-    ("0005", "0017"),
-    ("0015", "0016"),
-    ("0026", "0027"),
-    ("0053", "0054"),
-    ("0018", "0019"),
-    ("0020", "0021"),
-    ("0022", "0023"),
-    ("0024", "0025"),
-    ("0028", "0029"),
-    ("0039", "0040"),
-    ("0051", "0052"),
-]
+GROUPS = labelled_story_groups() if SOURCES.is_file() else ()
 STORIES = 54 - sum(len(group) - 1 for group in GROUPS)  # 40
 
 
