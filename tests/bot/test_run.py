@@ -13,6 +13,7 @@ from pathlib import Path
 
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.telegram_server import FakeTelegram
+from tests.waiting import wait_until
 
 POST = """---
 title: '国产芯片企业融资创新高'
@@ -52,14 +53,6 @@ async def test_rejected_token_is_one_line_and_exit_2(newsbot: str, tmp_path: Pat
     lines = err.decode().strip().splitlines()
     assert lines == ["newsbot: Telegram rejected TELEGRAM_BOT_TOKEN (check the token from @BotFather)"]
     assert "not-the-right-token" not in err.decode()
-
-
-async def wait_until(condition, what: str, seconds: float = 30) -> None:  # type: ignore[no-untyped-def]
-    for _ in range(int(seconds / 0.05)):
-        if condition():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 async def test_runs_serves_imports_sends_digests_and_stops_cleanly(newsbot: str, tmp_path: Path) -> None:

@@ -7,7 +7,6 @@ The processes are real `newsbot run` / `newsbot digest --send-now` commands; the
 from __future__ import annotations
 
 import asyncio
-import inspect
 import os
 import signal
 from collections import Counter
@@ -25,6 +24,7 @@ from bot.sources.types import RawArticle
 from db.models import Delivery, SenderLease, Subscriber
 from tests.bot.conftest import bot_serving, recent_article, store_samples
 from tests.fakes.telegram_server import FakeTelegram
+from tests.waiting import wait_until
 
 LEASE_SECONDS = 3
 PRIVATE_CHATS = list(range(501, 541))  # 40 private chats
@@ -104,17 +104,6 @@ async def stop_all(processes: list[asyncio.subprocess.Process]) -> list[int | No
     return [await asyncio.wait_for(p.wait(), 60) for p in processes]
 
 
-async def wait_until(condition: Callable[[], object], what: str, seconds: float = 90) -> None:
-    for _ in range(int(seconds / 0.1)):
-        result = condition()
-        if inspect.isawaitable(result):
-            result = await result
-        if result:
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 async def settled_digests(services: Services) -> int:
     """Digest deliveries no longer pending (sent, or dropped for a gone chat)."""
     async with services.sessions() as session:
@@ -149,7 +138,7 @@ async def test_three_bots_on_one_database_send_each_digest_once(
     ]
     try:
         target = len(PRIVATE_CHATS + GROUPS)
-        await wait_until(_at_least(services, target), f"{target} settled digests")
+        await wait_until(_at_least(services, target), f"{target} settled digests", seconds=90)
         await asyncio.sleep(2)  # anything sent twice would arrive by now
     finally:
         codes = await stop_all(processes)
@@ -176,7 +165,7 @@ async def test_send_now_beside_a_running_bot_lets_it_send(
     env = environment(database_url, fake)
     bot = await start(newsbot, ["run"], env, tmp_path / "bot.log")
     try:
-        await wait_until(_lease_taken(services), "the running bot to take the sender lease")
+        await wait_until(_lease_taken(services), "the running bot to take the sender lease", seconds=90)
         command = await asyncio.create_subprocess_exec(
             newsbot, "digest", "--send-now", env=env,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
@@ -208,7 +197,7 @@ async def test_a_killed_sender_is_taken_over_after_its_lease(
     await subscribe_all(services, due=True)
     env = environment(database_url, fake, SEND_CONCURRENCY=str(concurrency))
     first = await start(newsbot, ["run"], env, tmp_path / "first.log")
-    await wait_until(lambda: len(fake.sent()) >= 5, "the first messages")
+    await wait_until(lambda: len(fake.sent()) >= 5, "the first messages", seconds=90)
     async with services.sessions() as session:
         holder = await session.scalar(select(SenderLease.holder))
     assert holder is not None
@@ -221,7 +210,7 @@ async def test_a_killed_sender_is_taken_over_after_its_lease(
     second = await start(newsbot, ["run"], {**env, "UPDATES": "off"}, tmp_path / "second.log")
     try:
         target = len(PRIVATE_CHATS + GROUPS)
-        await wait_until(_at_least(services, target), f"{target} settled digests")
+        await wait_until(_at_least(services, target), f"{target} settled digests", seconds=90)
         await asyncio.sleep(2)
     finally:
         (code,) = await stop_all([second])

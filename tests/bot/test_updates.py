@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
-from collections.abc import Callable
 
 import pytest
 from telegram import Bot
@@ -19,6 +18,7 @@ from bot.runner import run_bot
 from bot.updates import OTHER_POLLER, WEBHOOK_SET, PollingErrors, receive_mode
 from tests.bot.conftest import recent_article
 from tests.fakes.telegram_server import FakeTelegram
+from tests.waiting import wait_until as eventually
 
 
 def process_settings(database_url: str, fake: FakeTelegram, **overrides: object) -> Settings:
@@ -30,14 +30,6 @@ def process_settings(database_url: str, fake: FakeTelegram, **overrides: object)
         telegram_base_url=fake.base_url,
         **overrides,
     )
-
-
-async def eventually(condition: Callable[[], object], what: str) -> None:
-    for _ in range(600):
-        if condition():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def warnings_saying(caplog: pytest.LogCaptureFixture, text: str) -> list[logging.LogRecord]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from pathlib import Path
 
 import aiohttp
@@ -12,12 +11,7 @@ from bot.composition import open_services
 from bot.config import load_settings
 from bot.runner import run_bot
 from tests.fakes.telegram_server import FakeTelegram
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.waiting import free_port, wait_until
 
 
 async def test_webhook_mode(tmp_path: Path) -> None:
@@ -37,16 +31,15 @@ async def test_webhook_mode(tmp_path: Path) -> None:
         async with open_services(settings) as app:
             running = asyncio.create_task(run_bot(app, install_signals=False, stop=stop))
             try:
-                for _ in range(200):
-                    if fake.webhook_url:
-                        break
-                    await asyncio.sleep(0.05)
+                await wait_until(lambda: fake.webhook_url, "fake.webhook_url")
                 assert fake.webhook_url == "https://bot.example.com/telegram/hook"
                 assert not fake.calls_to("getUpdates")
                 update = {
                     "update_id": 1,
                     "message": {
-                        "message_id": 1, "date": 0, "text": "/help",
+                        "message_id": 1,
+                        "date": 0,
+                        "text": "/help",
                         "chat": {"id": 55, "type": "private", "first_name": "A"},
                         "from": {"id": 55, "is_bot": False, "first_name": "A", "language_code": "en"},
                         "entities": [{"type": "bot_command", "offset": 0, "length": 5}],
@@ -59,10 +52,7 @@ async def test_webhook_mode(tmp_path: Path) -> None:
                     headers = {"X-Telegram-Bot-Api-Secret-Token": "s3cret-token"}
                     async with http.post(url, json=update, headers=headers) as accepted:
                         assert accepted.status == 200
-                for _ in range(200):
-                    if fake.sent(55):
-                        break
-                    await asyncio.sleep(0.05)
+                await wait_until(lambda: fake.sent(55), "fake.sent(55)")
                 assert fake.sent(55)[0]["text"].startswith("<b>Commands</b>")
             finally:
                 stop.set()

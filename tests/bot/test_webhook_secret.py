@@ -7,7 +7,6 @@ The bot runs as `newsbot run` does, against the fake Bot API server; the forged 
 from __future__ import annotations
 
 import asyncio
-import socket
 from pathlib import Path
 from typing import Any
 
@@ -19,17 +18,12 @@ from bot.config import Settings, SettingsError, load_settings
 from bot.runner import run_bot
 from bot.updates import webhook_secret
 from tests.fakes.telegram_server import FakeTelegram
+from tests.waiting import free_port, wait_until
 
 ADMIN_ID = 777
 FEED = "https://example.com/forged.xml"
 HOOK = "https://bot.example.com/telegram/hook"
 HEADER = "X-Telegram-Bot-Api-Secret-Token"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def webhook_settings(tmp_path: Path, fake: FakeTelegram, port: int) -> Settings:
@@ -73,10 +67,7 @@ async def test_forged_updates_are_refused_without_a_configured_secret(tmp_path: 
         async with open_services(settings) as app:
             running = asyncio.create_task(run_bot(app, install_signals=False, stop=stop))
             try:
-                for _ in range(200):
-                    if fake.webhook_url:
-                        break
-                    await asyncio.sleep(0.05)
+                await wait_until(lambda: fake.webhook_url, "fake.webhook_url")
                 assert fake.webhook_url == HOOK
                 (registered,) = fake.calls_to("setWebhook")
                 assert registered.get("secret_token") == secret  # Telegram will send it with every update
@@ -94,10 +85,7 @@ async def test_forged_updates_are_refused_without_a_configured_secret(tmp_path: 
 
                     async with http.post(url, json=addfeed_update(3), headers={HEADER: secret}) as accepted:
                         assert accepted.status == 200
-                for _ in range(200):
-                    if fake.sent(ADMIN_ID):
-                        break
-                    await asyncio.sleep(0.05)
+                await wait_until(lambda: fake.sent(ADMIN_ID), "fake.sent(ADMIN_ID)")
                 (reply,) = fake.sent(ADMIN_ID)
                 assert FEED in reply["text"]
                 assert await feed_urls(app) == [FEED]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -24,6 +23,7 @@ from telegram.error import (
 from telegram.request import HTTPXRequest
 
 from tests.fakes.telegram_server import FakeTelegram
+from tests.waiting import wait_until as eventually
 
 
 async def test_get_me_and_send_message(fake_telegram: FakeTelegram, bot: Bot) -> None:
@@ -158,14 +158,6 @@ async def test_unknown_method_is_not_found(fake_telegram: FakeTelegram, bot: Bot
     with pytest.raises(EndPointNotFound):
         await bot.do_api_request("noSuchMethod")
 
-
-
-async def eventually(condition: Callable[[], object], what: str) -> None:
-    for _ in range(500):
-        if condition():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 async def test_slow_sends_count_limits_on_arrival(fake_telegram: FakeTelegram, bot: Bot) -> None:

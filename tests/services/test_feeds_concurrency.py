@@ -19,6 +19,7 @@ from bot.services.feeds import BUSY, NOT_DUE, FeedOutcome, FeedService, FetchLim
 from bot.services.ingest import IngestService
 from db.models import Source
 from tests.fakes.feed_server import RSS, FeedServer
+from tests.waiting import wait_until
 
 START = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
 INTERVAL = timedelta(minutes=10)
@@ -71,14 +72,6 @@ async def server() -> AsyncIterator[FeedServer]:
         yield fake
     finally:
         await fake.close()
-
-
-async def wait_until(condition: Callable[[], bool], what: str) -> None:
-    for _ in range(1000):
-        if condition():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"never happened: {what}")
 
 
 async def claims(sessions: async_sessionmaker[AsyncSession]) -> dict[str, str | None]:
