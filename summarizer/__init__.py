@@ -1,10 +1,12 @@
-"""Offline text processing for newsbot: clean article bodies, split sentences, summarize, tag.
+"""Offline text processing for newsbot: clean article bodies, strip publisher boilerplate, split sentences,
+summarize, tag.
 
 Everything here is a pure, synchronous, deterministic function of its arguments: no database, no
 network, no settings, no clock. It must not import from `bot/` or `db/`. An LLM-backed summarizer,
 if added, lives in `llm.py` behind the same `summarize(...) -> Summary` shape.
 """
 
+from summarizer.boilerplate import strip_boilerplate
 from summarizer.clean import CleanText, html_to_text, markdown_to_text
 from summarizer.extractive import EXTRACTIVE_VERSION, Summary, summarize
 from summarizer.language import detect_language
@@ -20,5 +22,6 @@ __all__ = [
     "html_to_text",
     "markdown_to_text",
     "split_sentences",
+    "strip_boilerplate",
     "summarize",
 ]

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
+from summarizer.boilerplate import is_site_furniture
+
 __all__ = [
     "CleanText",
     "html_to_text",
@@ -64,26 +66,6 @@ _BLOCK_TAGS = frozenset(
 )
 _CELL_TAGS = frozenset({"td", "th"})
 
-# A paragraph made only of these is site furniture, not news. Kept deliberately short: every entry
-# was seen in the corpus, and a wrong entry would silently delete real sentences.
-_BOILERPLATE_LINE = re.compile(
-    r"""^(?:
-        点击(?:此处|这里)?(?:观看|查看|播放)(?:原视频|视频|大图|原图|原文|全文)
-      | 本文系.{0,20}(?:独家|原创)稿件.{0,40}
-      | .{0,20}未经授权[，,]?\s*不得转载.{0,20}
-      | 转载请注明出处.{0,20}
-      | -?\s*THE\s+END\s*-?
-      | 参考(?:链接|资料|文献)[:：]?
-      | (?:\[\d+\]\s*)?https?://\S+
-    )$""",
-    re.VERBOSE | re.IGNORECASE,
-)
-# Editor/credit fields; a paragraph that is nothing but these (e.g. "原文链接：游民星空 责任编辑：陈驰")
-# is dropped. Only labels that never start a real sentence are listed.
-_CREDIT_FIELD = re.compile(
-    r"[(（]?\s*(?:责任编辑|原文链接|编辑|校对|审核)\s*[:：]\s*[^\s，。,)）]{0,20}\s*[)）]?|文章纠错"
-)
-
 _ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
 _HORIZONTAL_SPACE = re.compile(r"[ \t\f\v\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]+")
 _TAG_LIKE = re.compile(r"<(?:[A-Za-z][A-Za-z0-9-]*|/[A-Za-z]|!--)[^>]*>")
@@ -125,17 +107,11 @@ def one_line(s: str) -> str:
     return " ".join(_CONTROL_RUNS.sub(" ", _BIDI_CONTROL.sub("", s)).split())
 
 
-def _is_boilerplate(paragraph: str) -> bool:
-    if _BOILERPLATE_LINE.match(paragraph):
-        return True
-    return _CREDIT_FIELD.search(paragraph) is not None and not _CREDIT_FIELD.sub("", paragraph).strip()
-
-
 def _finish(paragraphs: list[str], images: list[str]) -> CleanText:
     kept: list[str] = []
     for raw in paragraphs:
         p = normalize_whitespace(raw)
-        if p and not _is_boilerplate(p):
+        if p and not is_site_furniture(p):
             kept.append(p)
     return CleanText(text="\n\n".join(kept), images=images)
 
@@ -166,6 +142,23 @@ def _join_soft_lines(lines: list[str]) -> str:
             out += " "
         out += line
     return out
+
+
+def _link_list_names(node: LexborNode) -> list[str] | None:
+    """The link texts of a <ul>/<ol> whose every item is one link and nothing else ("搜狐视频", "爱奇艺", …
+    in a Bangumi item), or None for any other list. Such a list becomes one paragraph of names, so that
+    the boilerplate step can recognise it as a link list rather than as separate short lines."""
+    items = [child for child in node.iter() if child.tag not in ("-text", "-comment", "!--")]
+    if len(items) < 2 or any(item.tag != "li" for item in items):
+        return None
+    names = []
+    for item in items:
+        links = item.css("a")
+        text = normalize_whitespace(item.text(deep=True))
+        if len(links) != 1 or not text or normalize_whitespace(links[0].text(deep=True)) != text:
+            return None
+        names.append(text)
+    return names
 
 
 def html_to_text(html_source: str) -> CleanText:
@@ -214,6 +207,12 @@ def html_to_text(html_source: str) -> CleanText:
             flush()
             paragraphs.extend(node.text(deep=True).split("\n"))
             continue
+        if tag in ("ul", "ol"):
+            names = _link_list_names(node)
+            if names is not None:
+                flush()
+                paragraphs.append(" ".join(names))
+                continue
         if tag in _CELL_TAGS:
             current.append(" ")
         if tag in _BLOCK_TAGS:

@@ -19,7 +19,7 @@ from summarizer.sentences import split_sentences
 __all__ = ["EXTRACTIVE_VERSION", "Summary", "summarize"]
 
 # Bump when the output for the same input changes, so stored summaries can be recomputed.
-EXTRACTIVE_VERSION = "ext-2"
+EXTRACTIVE_VERSION = "ext-3"
 
 ELLIPSIS = "…"
 
@@ -52,7 +52,15 @@ _MAX_SENTENCES = 120
 _WEAK_SENTENCE = re.compile(
     r"^图为|^(?:图|图片|视频)[:：]|[（(]\s*(?:图|图片|摄影|摄)\s*[/／:：|]|图源[:：]|图片来源|视频截图\s*$|截图\s*$"
     r"|^据.{1,20}(?:报道|消息|电)[。，:：]?$|^(?:记者|通讯员|编辑).{0,12}$|^[（(【\[].{0,30}[）)】\]]$"
+    r"|^(?:全文|原文|详情|通知|公告)如下[:：]?$"  # a lead-in to a quoted notice (corpus 0038)
 )
+# Quotation marks a summary must keep in pairs. ‘’ are left out: in English they are apostrophes.
+_QUOTE_PAIRS = {"“": "”", "「": "」", "『": "』"}
+_QUOTE_CLOSERS = {close: open_ for open_, close in _QUOTE_PAIRS.items()}
+# A line that is only a short quotation ("“足球回家（home）！”" opening corpus 0007 once its byline is gone,
+# "“三点看不看？”" further down): a voice from the story, not what happened. Inside a paragraph a short quote
+# may be the story itself ("“山西官场被查蒙了。”8月29日晚，…", eval dev), so only whole lines count.
+_MAX_QUOTE_FRAGMENT = 12
 _CLAUSE_END = "，,、；;：:—"
 _PUNCT_OR_SPACE = re.compile(r"[\W_]+", re.UNICODE)
 # Single characters and function words carry no topic; sentences are compared on the rest.
@@ -211,12 +219,18 @@ def summarize(text: str, *, title: str = "", max_chars: int = 150) -> Summary:
     if not content:
         # A flash item: the body is just the headline.
         return Summary(text=_cut_to_budget(_join(sentences), max_chars))
+    lines = {line.strip() for line in text.splitlines()}
+    quote_lines = {i for i, s in enumerate(content[:_MAX_SENTENCES]) if _is_quote_line(s, lines)}
     content = [_without_context(s) for s in content[:_MAX_SENTENCES]]
     n = len(content)
     scores, token_sets = _score_sentences(content, title)
 
-    # Captions and credits compete only when there is nothing else.
-    candidates = [i for i in range(n) if not _is_weak(content[i])] or list(range(n))
+    # Captions and credits compete only when there is nothing else; and when there is nothing else, a title
+    # says more than a caption ("(视频)" under a video post).
+    candidates = [i for i in range(n) if not _is_weak(content[i]) and i not in quote_lines]
+    if not candidates and title:
+        return Summary(text=_cut_balanced(title, max_chars))
+    candidates = candidates or list(range(n))
     order = sorted(candidates, key=lambda i: (-scores[i], i))
     chosen: list[int] = []
     length = 0
@@ -225,7 +239,7 @@ def summarize(text: str, *, title: str = "", max_chars: int = 150) -> Summary:
             break
         if any(_overlap(token_sets[i], token_sets[j]) > _REDUNDANCY for j in chosen):
             continue
-        joined = len(_join([content[k] for k in sorted([*chosen, i])]))
+        joined = len(_render(content, [*chosen, i]))
         if joined <= max_chars:
             chosen.append(i)
             length = joined
@@ -234,12 +248,85 @@ def summarize(text: str, *, title: str = "", max_chars: int = 150) -> Summary:
     if not chosen or (best not in chosen and len(content[best]) > max_chars and best == 0):
         # The top sentence alone overflows the budget: a cut lead says more than the
         # minor sentences that happen to fit.
-        return Summary(text=_cut_to_budget(content[best], max_chars))
-    return Summary(text=_join([content[k] for k in sorted(chosen)]))
+        return Summary(text=_cut_balanced(content[best], max_chars))
+    return Summary(text=_render(content, chosen))
+
+
+def _is_quote_line(sentence: str, lines: set[str]) -> bool:
+    """A short quotation standing as a line of its own: dialogue, a chant, a chat message."""
+    if not sentence or sentence[0] not in _QUOTE_PAIRS or sentence not in lines:
+        return False
+    close = sentence.find(_QUOTE_PAIRS[sentence[0]])
+    whole_quote = close == -1 or not _key(sentence[close + 1 :])
+    return whole_quote and len(_key(sentence)) <= _MAX_QUOTE_FRAGMENT
 
 
 def _is_weak(sentence: str) -> bool:
     return bool(_WEAK_SENTENCE.search(sentence))
+
+
+def _balance_quotes(text: str) -> str:
+    """`text` with its quotation marks in pairs, for a sentence taken from inside a longer quotation.
+
+    A closing mark at the very start is dropped; the tail of a quote ("…那会儿我是气得就脑梗了。”") gets
+    its opening mark back, and a quote still open at the end ("“绿豆汤不能治脑梗，对肝火旺有效。") is
+    closed there, so that neither reads as the reporter's own words; a pair typed the wrong way round
+    (”…“) is turned."""
+    chars = list(text.lstrip())
+    while chars and chars[0] in _QUOTE_CLOSERS:
+        chars.pop(0)
+    open_at: list[int] = []
+    stray_closers: list[int] = []
+    for i, ch in enumerate(chars):
+        if ch in _QUOTE_PAIRS:
+            open_at.append(i)
+        elif ch in _QUOTE_CLOSERS:
+            if open_at and chars[open_at[-1]] == _QUOTE_CLOSERS[ch]:
+                open_at.pop()
+            else:
+                stray_closers.append(i)
+    for i in list(open_at):
+        turned = next((j for j in stray_closers if _typed_backwards(chars, j, i)), None)
+        if turned is not None:
+            chars[turned], chars[i] = chars[i], chars[turned]
+            stray_closers.remove(turned)
+            open_at.remove(i)
+    reopen = "".join(_QUOTE_CLOSERS[chars[j]] for j in reversed(stray_closers))
+    close = "".join(_QUOTE_PAIRS[chars[i]] for i in reversed(open_at))
+    return reopen + "".join(chars) + close
+
+
+def _typed_backwards(chars: list[str], closer: int, opener: int) -> bool:
+    """Whether a stray closing mark and a later opening mark are one quote typed the wrong way round
+    ("这类 ”user-after-free“ 漏洞", OSCHINA feed): close together, within one clause, the closer not
+    ending a sentence (as in "…买房。”然后“…", where a quote ends and another begins)."""
+    if _QUOTE_CLOSERS[chars[closer]] != chars[opener] or not 0 < opener - closer <= 30:
+        return False
+    before = chars[closer - 1] if closer else ""
+    between = "".join(chars[closer + 1 : opener])
+    return before not in _SENTENCE_END and not any(ch in "。！？!?；;，," for ch in between)
+
+
+def _render(content: list[str], chosen: list[int]) -> str:
+    """The chosen sentences in their original order, quotes balanced per run of neighbouring sentences (a
+    quote that spans two chosen neighbours stays one quote)."""
+    runs: list[list[int]] = []
+    for i in sorted(chosen):
+        if runs and runs[-1][-1] == i - 1:
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    return _join([_balance_quotes(_join([content[i] for i in run])) for run in runs])
+
+
+def _cut_balanced(sentence: str, max_chars: int) -> str:
+    """`_cut_to_budget` with balanced quotes, the closing marks it adds counted in the budget."""
+    budget = max_chars
+    while True:
+        text = _balance_quotes(_cut_to_budget(sentence, budget))
+        if len(text) <= max_chars or budget <= 1:
+            return text if len(text) <= max_chars else _cut_to_budget(sentence, max_chars)
+        budget -= len(text) - max_chars
 
 
 def _score_sentences(content: list[str], title: str) -> tuple[list[float], list[set[str]]]:

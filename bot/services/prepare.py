@@ -24,6 +24,7 @@ from summarizer import (
     markdown_to_text,
     summarize,
 )
+from summarizer.boilerplate import strip_boilerplate
 from summarizer.clean import one_line, strip_control_characters
 from summarizer.matching import search_terms
 from summarizer.stories import StoryFingerprint, fingerprint
@@ -124,7 +125,9 @@ def prepare_article(raw: RawArticle, *, max_chars: int) -> PreparedArticle:
     raw = without_control_characters(raw)
     cleaned = clean_body(raw)
     title = raw.title
-    text = cleaned.text
+    # disclaimers, bylines, promos and link lists go before anything reads the text: the summary, the tags,
+    # the stored text and the story fingerprint all see the news alone
+    text = strip_boilerplate(cleaned.text)
     # a body that only repeats the title (flash items) carries nothing more than the title
     if _normalized(text) == _normalized(title):
         text = ""
