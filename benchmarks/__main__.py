@@ -1,4 +1,4 @@
-"""`python -m benchmarks [--quick] [--parts quality,ingest,read,fanout,stories] [--articles N] [--output BENCHMARKS.md]`.
+"""`python -m benchmarks [--quick] [--parts quality,ingest,read,fanout,stories,reader] [--articles N] [--output BENCHMARKS.md]`.
 
 Runs the chosen parts in order and writes the report. The full run takes about 15 minutes on two cores;
 `--quick` runs every part on tiny inputs (the smoke test uses it).
@@ -16,7 +16,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-PARTS = ("quality", "ingest", "read", "fanout", "stories")
+PARTS = ("quality", "ingest", "read", "fanout", "stories", "reader")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -55,6 +55,10 @@ def run_part(part: str, args: argparse.Namespace) -> Any:
         from benchmarks import stories
 
         return stories.run(quick=args.quick)
+    if part == "reader":
+        from benchmarks import reader
+
+        return reader.run(quick=args.quick)
     from benchmarks import fanout
 
     return fanout.run(quick=args.quick)
