@@ -7,16 +7,12 @@ getMe, setMyCommands and CHANNEL_ID.
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Sequence
 
 from telegram import (
     Bot,
     BotCommand,
     BotCommandScopeDefault,
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
     LinkPreviewOptions,
     Message,
     Update,
@@ -34,10 +30,12 @@ from telegram.ext import (
     filters,
 )
 
-from bot.commands import Button, CommandService, Reply
+from bot.chat_admins import TelegramChatAdmins
+from bot.commands import CommandService, Reply
 from bot.config import Settings
 from bot.errors import CannotRun
 from bot.i18n import LANGUAGES, choose_language, t
+from bot.keyboards import keyboard, keyboard_json
 from bot.services.replies import ReplyService
 from bot.services.subscriptions import SubscriptionService
 from bot.telegram_request import AiohttpRequest
@@ -51,30 +49,16 @@ def chat_context(update: Update) -> ChatContext | None:
     if chat is None:
         return None
     user = update.effective_user
+    message = update.message  # a command's own message; None for a button press
     return ChatContext(
         chat_id=chat.id,
         chat_kind=chat.type,
         user_id=user.id if user else None,
         language_code=user.language_code if user else None,
         chat_title=chat.title or (user.full_name if user else None),
+        message_id=message.message_id if message is not None else None,
+        as_chat=message is not None and message.sender_chat is not None and message.sender_chat.id == chat.id,
     )
-
-
-def keyboard(buttons: Sequence[Sequence[Button]]) -> InlineKeyboardMarkup | None:
-    if not buttons:
-        return None
-    return InlineKeyboardMarkup(
-        [
-            [InlineKeyboardButton(b.text, callback_data=b.callback_data, url=b.url) for b in row]
-            for row in buttons
-        ]
-    )
-
-
-def keyboard_json(buttons: Sequence[Sequence[Button]]) -> str | None:
-    """The inline keyboard as Bot API JSON, as the outbox stores it."""
-    markup = keyboard(buttons)
-    return None if markup is None else json.dumps(markup.to_dict(), ensure_ascii=False)
 
 
 class TelegramAdapter:
@@ -135,6 +119,8 @@ class TelegramAdapter:
             chat_kind=ctx.chat_kind,
             chunks=reply.chunks,
             reply_markup=keyboard_json(reply.buttons),
+            # in a group several people talk to the bot: each answer is threaded to its command
+            reply_to=ctx.message_id if ctx.chat_kind in ("group", "supergroup") else None,
         )
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -213,6 +199,7 @@ def build_application(
         .concurrent_updates(True)
         .build()
     )
+    commands.use_chat_admins(TelegramChatAdmins(application.bot))
     adapter = TelegramAdapter(commands, replies)
     application.add_handler(CommandHandler(commands.command_names, adapter.on_command))
     application.add_handler(MessageHandler(filters.COMMAND, adapter.on_other_command))

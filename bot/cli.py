@@ -448,6 +448,7 @@ def _article_json(view: ArticleView) -> dict[str, object]:
         "published": _iso(view.published_at or view.listed_at),
         "summary": view.summary,
         "summary_method": view.summary_method,
+        "language": view.language,  # ISO 639-1, as detected at import ("und" when it could not be told)
         "tags": view.tags,
         "image": view.image_url,
         "chars": view.chars,
@@ -613,6 +614,8 @@ def run_cli(
     try:
         settings = load_settings()
         logging.getLogger().setLevel(settings.log_level.upper())
+        if settings.log_level != "error":  # `newsbot run` says what it runs in one line, even at "warning"
+            logging.getLogger("newsbot.startup").setLevel(logging.INFO)
         if args.command == "summarize":
             return cmd_summarize(args, settings, out, err)
         return asyncio.run(run(settings))

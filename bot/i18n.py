@@ -90,12 +90,44 @@ MESSAGES: dict[Lang, dict[str, str]] = {
         "mysubs_digest_off": "未开启",
         "all_topics": "全部",
         "none": "无",
-        "topics_header": "<b>最近 7 天的热门话题</b>\n点一个话题查看摘要。",
-        "topics_none": "最近 7 天还没有话题。",
+        "topics_header": "<b>最近 {days} 天的热门话题</b>\n点一个话题查看摘要。",
+        "topics_none": "还没有热门话题（至少两条新闻共有的标签）。",
+        "topic_week_count": "• {topic}：最近 7 天 {count} 条",
+        "topic_near": "；相近的话题：{tags}",
+        "topic_nothing_near": "；暂时没有相近的话题，先看看 /topics",
+        "unsubscribe_pick": "要取消哪个话题？点下面的按钮；也可以停止整个每日摘要。",
+        "unsubscribe_confirm": "要停止每日摘要吗？",
+        "unsubscribe_nothing": "你还没有订阅。/subscribe 订阅每日摘要。",
+        "button_drop_topic": "✖ {topic}",
+        "button_drop_all": "停止每日摘要",
         "settings_header": (
-            "<b>设置</b>\n摘要时间：{time}\n时区：{tz}\n每次条数：{size}\n语言：{lang}\n\n"
-            "点下面的按钮修改，或发送 /settings time 07:30、/settings tz Europe/London。"
+            "<b>设置</b>\n摘要时间：{time}\n时区：{tz}\n每次条数：{size}\n语言：{lang}\n"
+            "文章语言：{langs}\n静音推送：{silent}\n链接预览：{previews}\n\n"
+            "点下面的按钮修改，或发送 /settings time 07:30、/settings tz Europe/London、"
+            "/settings languages zh en。"
         ),
+        "settings_paused": "每日摘要已暂停，{date} 恢复。",
+        "on": "开",
+        "off": "关",
+        "all_languages": "全部语言",
+        "button_langs": "文章语言",
+        "button_silent_on": "开启静音推送",
+        "button_silent_off": "关闭静音推送",
+        "button_previews_on": "开启链接预览",
+        "button_previews_off": "关闭链接预览",
+        "settings_pick_langs": "选择你想看的文章语言（当前：{langs}），点一下选中或取消：",
+        "settings_bad_langs": "不认识的语言：{value}（可选：{codes}，或 all）",
+        "settings_bad_pause": "暂停天数应在 0 到 {max} 之间：{value}",
+        "group_admins_only": "只有群管理员可以修改本群的订阅和设置。",
+        "button_back": "« 上一页",
+        "latest_page_header": "<b>最新新闻</b> · 第 {page} 页",
+        "search_page_header": "<b>搜索：</b>{query} · 第 {page} 页",
+        "digest_page": " · 第 {first}–{last} 条",
+        "button_mute_topic": "🔇 {topic}",
+        "button_pause": "⏸ 暂停 {days} 天",
+        "button_resume": "▶ 恢复",
+        "paused": "每日摘要已暂停，{date} 自动恢复。",
+        "resumed": "每日摘要已恢复。",
         "button_time": "时间 {time}",
         "button_tz": "时区",
         "button_size": "条数 {size}",
@@ -109,10 +141,18 @@ MESSAGES: dict[Lang, dict[str, str]] = {
         "settings_bad_size": "条数应在 1 到 {max} 之间：{value}",
         "settings_usage": (
             "用法：/settings、/settings time HH:MM、/settings tz 时区、"
-            "/settings size N、/settings lang zh|en"
+            "/settings size N、/settings lang zh|en、/settings languages zh en|all、"
+            "/settings silent on|off、/settings previews on|off、/settings pause 天数"
         ),
-        "sources_header": "<b>新闻来源</b>",
-        "sources_none": "还没有订阅源。",
+        "sources_header": "<b>新闻来源</b>（最近 7 天）\n★ 关注：只看关注的来源；🚫 屏蔽：不再显示。",
+        "sources_none": "还没有新闻来源。",
+        "publisher_line": "{state}{name} — {count} 条",
+        "sources_following_only": "你只看带 ★ 的来源。",
+        "feeds_health_header": "<b>订阅源状态</b>",
+        "button_follow": "★ {name}",
+        "button_unfollow": "取消关注 {name}",
+        "button_drop": "🚫 屏蔽",
+        "button_undrop": "↩ 取消屏蔽",
         "source_line": "{id}. {name} — {health}",
         "health_ok": "正常，最近成功 {when}",
         "health_never": "尚未抓取",
@@ -120,7 +160,7 @@ MESSAGES: dict[Lang, dict[str, str]] = {
         "admin_only": "抱歉，这个命令只有管理员可以使用。",
         "addfeed_usage": "用法：/addfeed URL",
         "removefeed_usage": "用法：/removefeed ID",
-        "feed_added": "已添加订阅源 {id}：{url}",
+        "feed_added": "已添加订阅源 {id}：{name}（{url}），收录 {imported} 条。",
         "feed_removed": "已删除订阅源 {id}：{url}",
         "feed_error": "出错了：{error}",
         "feeds_header": "<b>订阅源</b>",
@@ -223,13 +263,47 @@ MESSAGES: dict[Lang, dict[str, str]] = {
         "mysubs_digest_off": "off",
         "all_topics": "everything",
         "none": "none",
-        "topics_header": "<b>Popular topics of the last 7 days</b>\nTap one for its digest.",
-        "topics_none": "No topics in the last 7 days yet.",
+        "topics_header": "<b>Popular topics of the last {days} days</b>\nTap one for its digest.",
+        "topics_none": "No popular topics yet (tags two or more items share).",
+        "topic_week_count": "• {topic}: {count} items in the last 7 days",
+        "topic_near": "; near topics: {tags}",
+        "topic_nothing_near": "; nothing near it yet, see /topics",
+        "unsubscribe_pick": "Which topic should go? Tap it below, or stop the daily digest altogether.",
+        "unsubscribe_confirm": "Stop the daily digest?",
+        "unsubscribe_nothing": "You are not subscribed. /subscribe to get the daily digest.",
+        "button_drop_topic": "✖ {topic}",
+        "button_drop_all": "Stop the daily digest",
         "settings_header": (
             "<b>Settings</b>\nDigest time: {time}\nTime zone: {tz}\nItems per digest: {size}\n"
-            "Language: {lang}\n\n"
-            "Use the buttons, or send /settings time 07:30, /settings tz Europe/London."
+            "Language: {lang}\nArticle languages: {langs}\nSilent delivery: {silent}\n"
+            "Link previews: {previews}\n\n"
+            "Use the buttons, or send /settings time 07:30, /settings tz Europe/London, "
+            "/settings languages en de."
         ),
+        "settings_paused": "Daily digest paused until {date}.",
+        "on": "on",
+        "off": "off",
+        "all_languages": "all languages",
+        "button_langs": "Article languages",
+        "button_silent_on": "Silent delivery on",
+        "button_silent_off": "Silent delivery off",
+        "button_previews_on": "Link previews on",
+        "button_previews_off": "Link previews off",
+        "settings_pick_langs": (
+            "Pick the languages of the articles you get (now: {langs}); a tap adds or removes one:"
+        ),
+        "settings_bad_langs": "Unknown language: {value} (choose from {codes}, or all)",
+        "settings_bad_pause": "Pause days must be 0 to {max}: {value}",
+        "group_admins_only": "Only this group's admins can change its subscription and settings.",
+        "button_back": "« Back",
+        "latest_page_header": "<b>Latest news</b> · page {page}",
+        "search_page_header": "<b>Search:</b> {query} · page {page}",
+        "digest_page": " · items {first}–{last}",
+        "button_mute_topic": "🔇 {topic}",
+        "button_pause": "⏸ Pause {days} days",
+        "button_resume": "▶ Resume",
+        "paused": "Daily digest paused; it resumes on {date}.",
+        "resumed": "Daily digest resumed.",
         "button_time": "Time {time}",
         "button_tz": "Time zone",
         "button_size": "Items {size}",
@@ -243,10 +317,20 @@ MESSAGES: dict[Lang, dict[str, str]] = {
         "settings_bad_size": "Items per digest must be 1 to {max}: {value}",
         "settings_usage": (
             "Usage: /settings, /settings time HH:MM, /settings tz ZONE, /settings size N, "
-            "/settings lang zh|en"
+            "/settings lang zh|en, /settings languages en de|all, /settings silent on|off, "
+            "/settings previews on|off, /settings pause DAYS"
         ),
-        "sources_header": "<b>Sources</b>",
-        "sources_none": "No feeds yet.",
+        "sources_header": (
+            "<b>Sources</b> (last 7 days)\n★ follow: only followed sources; 🚫 drop: never shown."
+        ),
+        "sources_none": "No sources yet.",
+        "publisher_line": "{state}{name} — {count} items",
+        "sources_following_only": "You only get the sources marked ★.",
+        "feeds_health_header": "<b>Feeds</b>",
+        "button_follow": "★ {name}",
+        "button_unfollow": "Unfollow {name}",
+        "button_drop": "🚫 Drop",
+        "button_undrop": "↩ Undrop",
         "source_line": "{id}. {name} — {health}",
         "health_ok": "healthy, last success {when}",
         "health_never": "not fetched yet",
@@ -254,7 +338,7 @@ MESSAGES: dict[Lang, dict[str, str]] = {
         "admin_only": "Sorry, only admins can use this command.",
         "addfeed_usage": "Usage: /addfeed URL",
         "removefeed_usage": "Usage: /removefeed ID",
-        "feed_added": "Added feed {id}: {url}",
+        "feed_added": "Added feed {id}: {name} ({url}), {imported} items stored.",
         "feed_removed": "Removed feed {id}: {url}",
         "feed_error": "Could not do that: {error}",
         "feeds_header": "<b>Feeds</b>",

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from functools import lru_cache
 
+from bot.publishers import site_link
 from bot.telegram_html import CAPTION_LIMIT, MESSAGE_LIMIT, escape, split_text, utf16_len
 from bot.urls import is_http_url
 from readmodels import ArticleView, DigestGroup
@@ -128,6 +129,18 @@ def _cut(text: str, *, max_chars: int, max_units: int) -> str:
     return kept + _ELLIPSIS if kept else ""
 
 
+def item_link(view: ArticleView) -> str | None:
+    """Where the item opens: its own link, or else (a post without one) its publisher's site when known."""
+    return view.link or site_link(view.publisher)
+
+
+def safe_link(link: str | None) -> str | None:
+    """The link as it is when it is an absolute http(s) URL a button or a photo may carry; else None."""
+    if not link or _safe_href(link) is None:
+        return None
+    return link.strip()
+
+
 def _safe_href(link: str | None) -> str | None:
     """The escaped href for an absolute http(s) link; None for anything else
     (javascript:, data:, relative).
@@ -188,9 +201,12 @@ _SHAPES = (
 )
 
 
-def _render_item(view: ArticleView, *, tz: tzinfo, index: int | None, budget: int) -> str:
+def _render_item(
+    view: ArticleView, *, tz: tzinfo, index: int | None, budget: int, tags: bool = True
+) -> str:
     also = tuple((a.publisher, a.link) for a in view.also)
-    text = _item_text(view.title, view.publisher, view.link, tuple(view.tags), view.summary, also)
+    shown_tags = tuple(view.tags) if tags else ()
+    text = _item_text(view.title, view.publisher, item_link(view), shown_tags, view.summary, also)
     return _item_html(text, format_local_time(view.published_at or view.listed_at, tz), index, budget)
 
 
@@ -361,31 +377,47 @@ def render_items(
     return _pack([*_header_blocks(header, limit), *items], limit=limit)
 
 
-def _topic_heading(topic: str) -> str:
-    made = hashtag(topic)
+def _topic_heading(topic: str, *, plain: bool = False) -> str:
+    made = None if plain else hashtag(topic)
     if made is None:
         made = escape(_cut(_one_line(topic), max_chars=_TOPIC_MAX_CHARS, max_units=6 * _TOPIC_MAX_CHARS))
     return f"<b>{made}</b>"
 
 
 def render_digest(
-    groups: Sequence[DigestGroup], *, tz: tzinfo, header: str, limit: int = MESSAGE_LIMIT
+    groups: Sequence[DigestGroup],
+    *,
+    tz: tzinfo,
+    header: str,
+    limit: int = MESSAGE_LIMIT,
+    first_limit: int | None = None,
 ) -> list[str]:
-    """The header (HTML, escaped by the caller), then each topic's heading and its items, numbered across the
-    whole digest; chunked like `render_items`. A heading always travels with its first item; empty groups are
-    left out.
+    """The header (HTML, escaped by the caller), then each group's heading (its tag, as a hashtag; none for a
+    group labelled "") and its items, numbered across the whole digest; chunked like `render_items`. Items
+    show no tags of their own: a group's tag is shown once, on its heading. A heading always travels with its
+    first item; empty groups are left out.
+
+    `first_limit`: the first chunk holds just the header and the first item within that many units (a photo
+    caption, CAPTION_LIMIT), the rest follow in chunks of `limit`.
     """
-    blocks = _header_blocks(header, limit)
+    blocks: list[str] = []
     number = 1
     for group in groups:
         if not group.items:
             continue
-        heading = _topic_heading(group.topic)
-        first_budget = min(_ITEM_MAX_UNITS, limit - utf16_len(heading) - 1)
-        first = _render_item(group.items[0], tz=tz, index=number, budget=first_budget)
-        blocks.append(f"{heading}\n{first}")
+        heading = _topic_heading(group.topic, plain=group.plain) + "\n" if group.topic else ""
+        room = first_limit if first_limit is not None and not blocks else limit
+        if not blocks and header:
+            room -= utf16_len(header) + utf16_len(_BLOCK_SEPARATOR)
+        first_budget = min(_ITEM_MAX_UNITS, room - utf16_len(heading))
+        first = _render_item(group.items[0], tz=tz, index=number, budget=first_budget, tags=False)
+        blocks.append(heading + first)
         number += 1
         for view in group.items[1:]:
-            blocks.append(_render_item(view, tz=tz, index=number, budget=min(_ITEM_MAX_UNITS, limit)))
+            item = _render_item(view, tz=tz, index=number, budget=min(_ITEM_MAX_UNITS, limit), tags=False)
+            blocks.append(item)
             number += 1
-    return _pack(blocks, limit=limit)
+    if first_limit is not None and blocks:
+        caption = _BLOCK_SEPARATOR.join([*([header] if header else []), blocks[0]])
+        return [caption, *_pack(blocks[1:], limit=limit)]
+    return _pack([*_header_blocks(header, limit), *blocks], limit=limit)

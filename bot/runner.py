@@ -14,16 +14,20 @@ import signal
 from datetime import timedelta
 
 import aiohttp
+from sqlalchemy.engine import make_url
 from telegram.ext import Application, ContextTypes
 
 from bot.app import bot_token, build_application, initialize_bot, register_commands, resolve_channel
 from bot.composition import Services
+from bot.config import Settings
 from bot.errors import CannotRun
 from bot.services.delivery import OutboxSender
 from bot.sources.feeds import feed_http_session
 from bot.updates import start_receiving
 
 log = logging.getLogger(__name__)
+# the one line saying what runs: shown at the default LOG_LEVEL (warning) too, see bot/cli.py
+startup_log = logging.getLogger("newsbot.startup")
 
 
 async def run_bot(
@@ -53,8 +57,9 @@ async def run_bot(
         if install_signals:
             _install_signal_handlers(stop)
         await application.start()
-        await start_receiving(application, settings)  # webhook, polling or none, as UPDATES says
-        log.info("newsbot is running as @%s", application.bot.username)
+        mode = await start_receiving(application, settings)  # webhook, polling or none, as UPDATES says
+        feeds = len(await services.feeds.list_feeds())
+        startup_log.info(startup_line(settings, username=application.bot.username, updates=mode, feeds=feeds))
         sending = asyncio.create_task(sender.run(stop), name="outbox-sender")
         if services.llm is not None:
             # LLM summaries replace extractive ones in the background; no command waits for them
@@ -74,6 +79,18 @@ async def run_bot(
         await application.shutdown()
         await http.close()
     return 0
+
+
+def startup_line(settings: Settings, *, username: str | None, updates: str, feeds: int) -> str:
+    """One line saying what this process runs, for the operator reading the log."""
+    database = make_url(settings.database_url).get_backend_name()
+    inbox = str(settings.inbox_dir) if settings.inbox_dir else "off"
+    llm = f"on ({settings.openai_model})" if settings.uses_llm else "off"
+    return (
+        f"newsbot is running as @{username}: updates by {updates}, {database} database, {feeds} feeds polled "
+        f"every {settings.fetch_interval:g} s, inbox {inbox}, digests checked every "
+        f"{settings.digest_check_interval:g} s, LLM summaries {llm}, sending through the outbox"
+    )
 
 
 def _install_signal_handlers(stop: asyncio.Event) -> None:

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
     Time,
     UniqueConstraint,
+    false,
     true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -148,9 +149,7 @@ class ArticleTag(Base):
     # /latest with a tag walks one tag's articles newest first without touching the articles table
     __table_args__ = (Index("ix_article_tags_tag_listed", "tag_id", "listed_at", "article_id"),)
 
-    article_id: Mapped[int] = mapped_column(
-        ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True
-    )
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True)
     tag_id: Mapped[int] = mapped_column(ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True)
     rank: Mapped[int] = mapped_column(Integer)  # 0 = the strongest tag
     source: Mapped[str] = mapped_column(String(32), default="extractive")  # which tagger produced it
@@ -233,6 +232,13 @@ class Subscriber(Base):
     inactive_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_digest_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # the languages of the articles it gets ("en,de"), ISO 639-1; None: every language
+    article_languages: Mapped[str | None] = mapped_column(String(64))
+    silent: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())  # digests: no sound
+    link_previews: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    paused_until: Mapped[datetime | None] = mapped_column(UTCDateTime)  # no digest before then
+    # a digest time that had passed when a setting changed waits for the next day (see digests.is_due)
+    settings_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Subscription(Base):
@@ -312,6 +318,9 @@ class OutboxMessage(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     message_id: Mapped[int | None] = mapped_column(BigInteger)
+    silent: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())  # no sound
+    link_preview: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    reply_to: Mapped[int | None] = mapped_column(BigInteger)  # the message it answers (groups: threaded)
 
 
 class SenderLease(Base):

@@ -115,9 +115,10 @@ class OutboxRepo:
         chunks: Sequence[str],
         reply_markup: str | None,
         now: datetime,
+        reply_to: int | None = None,
     ) -> list[OutboxMessage]:
         """Queue a reply to a chat, ahead of everything scheduled; `reply_markup` (Bot API JSON) goes with
-        the last part."""
+        the last part, and the first answers message `reply_to` when given (a command in a group)."""
         subscriber_id = await self._session.scalar(select(Subscriber.id).where(Subscriber.chat_id == chat_id))
         return await self._add(
             chunks,
@@ -128,6 +129,7 @@ class OutboxRepo:
             priority=REPLY,
             now=now,
             reply_markup=reply_markup,
+            reply_to=reply_to,
         )
 
     async def _add(
@@ -142,8 +144,10 @@ class OutboxRepo:
         now: datetime,
         photo_url: str | None = None,
         reply_markup: str | None = None,
+        reply_to: int | None = None,
     ) -> list[OutboxMessage]:
-        """The parts seq 0..n-1, due at `now`: the photo goes with the first, the keyboard with the last."""
+        """The parts seq 0..n-1, due at `now`: the photo and the message answered go with the first, the
+        keyboard with the last."""
         last = len(chunks) - 1
         messages = [
             OutboxMessage(
@@ -156,6 +160,7 @@ class OutboxRepo:
                 text=text,
                 photo_url=photo_url if seq == 0 else None,
                 reply_markup=reply_markup if seq == last else None,
+                reply_to=reply_to if seq == 0 else None,
                 status=PENDING,
                 attempts=0,
                 not_before=now,

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, literal_column, or_, select, text, update
+from sqlalchemy import ColumnElement, Select, delete, func, literal_column, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -34,6 +34,7 @@ from readmodels import (
     ArticleView,
     BotStats,
     FeedView,
+    ReaderFilter,
     SubscriberView,
     TagCount,
     without_credentials,
@@ -75,6 +76,11 @@ def subscriber_view(subscriber: Subscriber) -> SubscriberView:
         wants_digest=subscriber.wants_digest,
         active=subscriber.active,
         last_digest_at=subscriber.last_digest_at,
+        article_languages=tuple(filter(None, (subscriber.article_languages or "").split(","))),
+        silent=subscriber.silent,
+        link_previews=subscriber.link_previews,
+        paused_until=subscriber.paused_until,
+        settings_changed_at=subscriber.settings_changed_at,
     )
 
 
@@ -198,6 +204,7 @@ _VIEW_COLUMNS = (
     Article.image_url,
     func.length(Article.text),
     Article.story_id,
+    Article.language,
 )
 
 
@@ -208,9 +215,10 @@ async def latest_articles(
     offset: int = 0,
     tag: str | None = None,
     publisher: str | None = None,
+    reader: ReaderFilter | None = None,
 ) -> list[ArticleView]:
     """The newest stories, newest first: each its lead article with its current summary and tags and the
-    story's other reports (four queries in all).
+    story's other reports (four queries in all); only the languages and publishers `reader` keeps.
 
     With a tag, the walk goes down that tag's (listed_at, article_id) index instead of the articles'.
     """
@@ -233,12 +241,27 @@ async def latest_articles(
         query = query.where(Article.publisher == publisher.strip())
     else:
         query = query.where(Article.is_story_lead.is_(True))
-    rows = (await session.execute(query.limit(limit).offset(offset))).all()
+    rows = (await session.execute(_kept_by(query, reader).limit(limit).offset(offset))).all()
     return await _views(session, rows)
 
 
+def _kept_by(query: Select[Any], reader: ReaderFilter | None) -> Select[Any]:
+    """`query` without the languages and publishers `reader` leaves out (muted words are matched later)."""
+    if reader is None:
+        return query
+    if reader.languages:
+        query = query.where(Article.language.in_(list(reader.languages)))
+    if reader.publishers:
+        query = query.where(Article.publisher.in_(list(reader.publishers)))
+    if reader.dropped:
+        query = query.where(Article.publisher.not_in(list(reader.dropped)))
+    return query
+
+
 # the columns of _VIEW_COLUMNS, in order
-_ViewRow = tuple[int, str, str | None, str, datetime | None, datetime, str | None, int | None, int | None]
+_ViewRow = tuple[
+    int, str, str | None, str, datetime | None, datetime, str | None, int | None, int | None, str
+]
 
 
 async def _views(session: AsyncSession, rows: Sequence[Any]) -> list[ArticleView]:
@@ -268,7 +291,7 @@ async def _views(session: AsyncSession, rows: Sequence[Any]) -> list[ArticleView
     views = []
     for row in rows:
         values: _ViewRow = tuple(row)
-        article_id, title, link, publisher, published_at, listed_at, image_url, chars, story_id = values
+        article_id, title, link, publisher, published_at, listed_at, image_url, chars, story_id, lang = values
         summary_text, method = summaries.get(article_id, (title, "title"))
         views.append(
             ArticleView(
@@ -284,6 +307,7 @@ async def _views(session: AsyncSession, rows: Sequence[Any]) -> list[ArticleView
                 image_url=image_url,
                 chars=chars or 0,
                 also=tuple(also.get(story_id, ())) if story_id is not None else (),
+                language=lang,
             )
         )
     return views
@@ -338,6 +362,19 @@ async def top_tags(session: AsyncSession, *, since: datetime, limit: int = 20) -
     return [TagCount(name, int(n)) for name, n in rows.tuples()]
 
 
+async def publisher_counts(session: AsyncSession, *, since: datetime, limit: int) -> list[TagCount]:
+    """The publishers of the articles listed since `since`, with how many each, most first."""
+    count = func.count().label("n")
+    rows = await session.execute(
+        select(Article.publisher, count)
+        .where(Article.listed_at >= since)
+        .group_by(Article.publisher)
+        .order_by(count.desc(), Article.publisher)
+        .limit(limit)
+    )
+    return [TagCount(name, int(n)) for name, n in rows.tuples() if name]
+
+
 async def mark_summaries_not_current(session: AsyncSession, article_id: int) -> None:
     await session.execute(update(Summary).where(Summary.article_id == article_id).values(is_current=False))
 
@@ -357,9 +394,15 @@ def _fts5_query(words: Sequence[Sequence[str]]) -> str:
 
 
 async def search_articles(
-    session: AsyncSession, words: Sequence[Sequence[str]], *, limit: int = 10, offset: int = 0
+    session: AsyncSession,
+    words: Sequence[Sequence[str]],
+    *,
+    limit: int = 10,
+    offset: int = 0,
+    reader: ReaderFilter | None = None,
 ) -> list[ArticleView]:
-    """Articles whose search terms (title, summary and tags, as tokens) contain every word, newest first.
+    """Articles whose search terms (title, summary and tags, as tokens) contain every word, newest first;
+    only the languages and publishers `reader` keeps.
 
     `words` are the query's words, each as its tokens (the caller tokenizes the way the terms were made).
     """
@@ -379,13 +422,11 @@ async def search_articles(
         return []
     # a match stands for its story: the story's lead is what is listed, once
     stories = select(Article.story_id).where(Article.id.in_(ids)).scalar_subquery()
+    query = select(*_VIEW_COLUMNS).where(Article.story_id.in_(stories), Article.is_story_lead.is_(True))
+    query = _kept_by(query, reader)
     rows = (
         await session.execute(
-            select(*_VIEW_COLUMNS)
-            .where(Article.story_id.in_(stories), Article.is_story_lead.is_(True))
-            .order_by(Article.listed_at.desc(), Article.id.desc())
-            .limit(limit)
-            .offset(offset)
+            query.order_by(Article.listed_at.desc(), Article.id.desc()).limit(limit).offset(offset)
         )
     ).all()
     return await _views(session, rows)
@@ -454,6 +495,18 @@ class SubscriberRepo:
         )
         for row in rows:
             found[row.subscriber_id].append(row)
+        return found
+
+    async def all_values(self, subscriber_id: int) -> dict[str, list[str]]:
+        """Every value the chat follows or mutes, by kind, oldest first (one query)."""
+        rows = await self._session.execute(
+            select(Subscription.kind, Subscription.value)
+            .where(Subscription.subscriber_id == subscriber_id)
+            .order_by(Subscription.id)
+        )
+        found: dict[str, list[str]] = {}
+        for kind, value in rows.tuples():
+            found.setdefault(kind, []).append(value)
         return found
 
     async def values(self, subscriber_id: int, kind: str) -> list[str]:

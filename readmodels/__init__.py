@@ -9,7 +9,7 @@ here imports anything of newsbot's: add a value here when two layers need it, no
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, time
 
 
@@ -39,6 +39,7 @@ class ArticleView:
     image_url: str | None
     chars: int
     also: tuple[AlsoCarried, ...] = ()
+    language: str = ""  # ISO 639-1, as detected at import
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +48,7 @@ class DigestGroup:
 
     topic: str
     items: list[ArticleView]
+    plain: bool = False  # `topic` is a heading in words ("Other"), not a tag to show as a hashtag
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +83,13 @@ class ChatContext:
     user_id: int | None = None
     language_code: str | None = None
     chat_title: str | None = None
+    message_id: int | None = None  # the command's message (a reply in a group answers it)
+    as_chat: bool = False  # written on behalf of the chat itself: an anonymous administrator of a group
+
+    @property
+    def is_group(self) -> bool:
+        """A group or channel, where what the chat gets is its administrators' to change."""
+        return self.chat_kind in ("group", "supergroup", "channel")
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,15 +108,55 @@ class SubscriberView:
     wants_digest: bool
     active: bool
     last_digest_at: datetime | None
+    article_languages: tuple[str, ...] = ()  # ISO 639-1 codes of the articles it gets; empty: every language
+    silent: bool = False  # digests arrive without a notification sound
+    link_previews: bool = False
+    paused_until: datetime | None = None  # no digest before then
+    settings_changed_at: datetime | None = None
+
+    def reads(self, language: str) -> bool:
+        """Whether the chat gets articles in `language`."""
+        return not self.article_languages or language in self.article_languages
+
+
+@dataclass(frozen=True, slots=True)
+class ReaderFilter:
+    """What a chat leaves out of every listing: muted words, other languages, publishers it dropped or does
+    not follow."""
+
+    mutes: tuple[str, ...] = ()
+    languages: tuple[str, ...] = ()  # ISO 639-1; empty: every language
+    publishers: tuple[str, ...] = ()  # the ones it follows; empty: every publisher
+    dropped: tuple[str, ...] = ()  # publishers it never wants to see
+
+    def keeps_source(self, view: ArticleView) -> bool:
+        """Whether the item's language and publisher are wanted (muted words are matched elsewhere)."""
+        if self.languages and view.language not in self.languages:
+            return False
+        if self.publishers and view.publisher not in self.publishers:
+            return False
+        return view.publisher not in self.dropped
 
 
 @dataclass(frozen=True, slots=True)
 class Following:
-    """What a chat follows: topics (empty: everything) and muted words."""
+    """What a chat follows: topics (empty: everything), muted words, and the publishers it follows (empty:
+    all) or dropped."""
 
     subscriber: SubscriberView
     topics: list[str]
     mutes: list[str]
+    publishers: list[str] = field(default_factory=list)
+    dropped: list[str] = field(default_factory=list)
+
+    @property
+    def filter(self) -> ReaderFilter:
+        return ReaderFilter(
+            mutes=tuple(self.mutes),
+            languages=self.subscriber.article_languages,
+            publishers=tuple(self.publishers),
+            dropped=tuple(self.dropped),
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,10 +27,17 @@ class AdminCommands:
         if len(req.args) != 1:
             return say(req, "addfeed_usage")
         try:
-            feed = await self._feeds.add(req.args[0])
+            fetched = await self._feeds.add_and_fetch(req.args[0])
         except FeedError as exc:
             return say(req, "feed_error", error=escape(str(exc)))
-        return say(req, "feed_added", id=feed.id, url=escape(feed.url))
+        return say(
+            req,
+            "feed_added",
+            id=fetched.source_id,
+            name=escape(fetched.name[:100]),
+            url=escape(fetched.url),
+            imported=fetched.result.imported,
+        )
 
     async def removefeed(self, req: Request) -> Reply:
         if len(req.args) != 1:

@@ -9,6 +9,7 @@ is not made either. Keep prefixes stable: buttons in old messages still carry th
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 from bot.commands.replies import Button
@@ -87,8 +88,25 @@ OFFSET = Bounded(0, MAX_OFFSET)
 LATEST_MORE = ButtonCode("l", (OFFSET, Bounded(1, MAX_PAGE_SIZE)))  # l:OFFSET:SIZE, the next page of /latest
 SEARCH_MORE = ButtonCode("s", (OFFSET, str))  # s:OFFSET:QUERY, the next page of a search
 SETTINGS = ButtonCode("set", (str, str))  # set:NAME opens a choice, set:NAME:VALUE saves it
+MAX_PAUSE_DAYS = 30
+DIGEST_MORE = ButtonCode("dg", (OFFSET, str))  # dg:OFFSET:TOPIC, the digest's next items (TOPIC "" for all)
+MUTE_TOPIC = ButtonCode("mt", (str,))  # mt:WORD, mute a digest's topic
+PAUSE = ButtonCode("pz", (Bounded(0, MAX_PAUSE_DAYS),))  # pz:DAYS, no digest for DAYS days (0: resume)
+UNSUBSCRIBE = ButtonCode("uns", (str,))  # uns:TOPIC drops one topic, "uns:" the daily digest
+# src:f:KEY follows (or unfollows) a publisher, src:d:KEY drops (or undrops) it; KEY is publisher_key(name)
+PUBLISHER_CHOICE = ButtonCode("src", (str, str))
 
-ALL_CODES = (SUBSCRIBE, TOPICS, TOPIC_DIGEST, LATEST_MORE, SEARCH_MORE, SETTINGS)
+ALL_CODES = (
+    SUBSCRIBE, TOPICS, TOPIC_DIGEST, LATEST_MORE, SEARCH_MORE, SETTINGS, DIGEST_MORE, MUTE_TOPIC, PAUSE,
+    UNSUBSCRIBE, PUBLISHER_CHOICE,
+)  # fmt: skip
+# presses that change what the chat gets: in groups, for its administrators only
+CHANGING_BUTTONS = frozenset({SUBSCRIBE, SETTINGS, MUTE_TOPIC, PAUSE, UNSUBSCRIBE, PUBLISHER_CHOICE})
+
+
+def publisher_key(name: str) -> str:
+    """A short stand-in for a publisher's name in callback data (names can outgrow Telegram's 64 bytes)."""
+    return hashlib.blake2b(name.encode("utf-8"), digest_size=5).hexdigest()
 _BY_PREFIX = {code.prefix: code for code in ALL_CODES}
 assert len(_BY_PREFIX) == len(ALL_CODES), "two button codes share a prefix"
 

@@ -13,15 +13,22 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot.chat_admins import ChatAdmins
 from bot.commands.admin import AdminCommands
 from bot.commands.base import ButtonHandler, Handler, Request, say, text_reply
 from bot.commands.buttons import (
+    CHANGING_BUTTONS,
+    DIGEST_MORE,
     LATEST_MORE,
+    MUTE_TOPIC,
+    PAUSE,
+    PUBLISHER_CHOICE,
     SEARCH_MORE,
     SETTINGS,
     SUBSCRIBE,
     TOPIC_DIGEST,
     TOPICS,
+    UNSUBSCRIBE,
     ButtonCode,
     parse_button,
 )
@@ -48,6 +55,9 @@ class Command:
     handler: Handler
     admin: bool = False  # only ADMIN_IDS may use it; listed in the admin part of /help, not in the menu
     listed: bool = True  # in /help and, unless admin, in Telegram's command menu
+    # changes what the chat gets: in a group or channel, only its administrators may (with arguments: a
+    # bare /settings only shows the menu)
+    changes_chat: bool = False
 
     @property
     def help_key(self) -> str:
@@ -79,9 +89,10 @@ class CommandService:
     ) -> None:
         self._subs = subscriptions
         self._admins = frozenset(admin_ids)
+        self._chat_admins: ChatAdmins | None = None
         read = ReadingCommands(reading=reading, subscriptions=subscriptions, now=now)
-        subs = SubscriptionCommands(subscriptions=subscriptions)
-        settings = SettingsCommands(subscriptions=subscriptions)
+        subs = SubscriptionCommands(subscriptions=subscriptions, reading=reading)
+        settings = SettingsCommands(subscriptions=subscriptions, now=now)
         admin = AdminCommands(feeds=feeds, reading=reading, llm_budget=llm_budget)
         # the order of /help and of the menu
         self.table: tuple[Command, ...] = (
@@ -89,13 +100,13 @@ class CommandService:
             Command("latest", read.latest),
             Command("digest", read.digest),
             Command("search", read.search),
-            Command("subscribe", subs.subscribe),
-            Command("unsubscribe", subs.unsubscribe),
-            Command("mute", subs.mute),
-            Command("unmute", subs.unmute),
+            Command("subscribe", subs.subscribe, changes_chat=True),
+            Command("unsubscribe", subs.unsubscribe, changes_chat=True),
+            Command("mute", subs.mute, changes_chat=True),
+            Command("unmute", subs.unmute, changes_chat=True),
             Command("mysubs", subs.mysubs),
             Command("topics", read.topics),
-            Command("settings", settings.settings),
+            Command("settings", settings.settings, changes_chat=True),
             Command("sources", read.sources),
             Command("help", self.help),
             Command("addfeed", admin.addfeed, admin=True),
@@ -111,6 +122,11 @@ class CommandService:
             LATEST_MORE: read.latest_more,
             SEARCH_MORE: read.search_more,
             SETTINGS: settings.button,
+            DIGEST_MORE: read.digest_more,
+            MUTE_TOPIC: subs.mute_button,
+            PAUSE: subs.pause_button,
+            UNSUBSCRIBE: subs.unsubscribe_button,
+            PUBLISHER_CHOICE: read.publisher_choice,
         }
 
     @property
@@ -120,6 +136,20 @@ class CommandService:
     def is_admin(self, ctx: ChatContext) -> bool:
         return ctx.user_id is not None and ctx.user_id in self._admins
 
+    def use_chat_admins(self, chat_admins: ChatAdmins) -> None:
+        """How to tell a group's administrators (Telegram's getChatMember, once the bot is connected); until
+        then, changes in groups are refused."""
+        self._chat_admins = chat_admins
+
+    async def may_change(self, ctx: ChatContext) -> bool:
+        """Whether who asks may change what the chat gets: anyone in a private chat; in a group or channel,
+        its administrators (an anonymous one writes as the group itself) and newsbot's ADMIN_IDS."""
+        if not ctx.is_group or ctx.as_chat or self.is_admin(ctx):
+            return True
+        if ctx.user_id is None or self._chat_admins is None:
+            return False
+        return await self._chat_admins.is_admin(ctx.chat_id, ctx.user_id)
+
     def menu(self, lang: Lang) -> list[tuple[str, str]]:
         """(command, description) for Telegram's command menu in `lang`."""
         return [(c.name, t(lang, c.menu_key)) for c in self.table if c.in_menu]
@@ -128,7 +158,9 @@ class CommandService:
 
     async def _request(self, ctx: ChatContext, args: Sequence[str]) -> Request:
         subscriber = await self._subs.touch(ctx)
-        lang = choose_language(subscriber.language, ctx.language_code or subscriber.telegram_language)
+        # a group speaks the language set for it (or else the one it was first spoken to in), whoever asks
+        spoken = subscriber.telegram_language if ctx.is_group else ctx.language_code
+        lang = choose_language(subscriber.language, spoken or subscriber.telegram_language)
         return Request(ctx, subscriber, lang, list(args))
 
     async def handle(self, ctx: ChatContext, command: str, args: Sequence[str]) -> Reply:
@@ -139,6 +171,8 @@ class CommandService:
             return say(req, "unknown_command")
         if found.admin and not self.is_admin(ctx):
             return say(req, "admin_only")
+        if found.changes_chat and (args or command.lower() != "settings") and not await self.may_change(ctx):
+            return say(req, "group_admins_only")
         return await found.handler(req)
 
     async def free_text(self, ctx: ChatContext) -> Reply:
@@ -152,6 +186,8 @@ class CommandService:
         if pressed is None:
             return say(req, "button_expired")
         code, values = pressed
+        if code in CHANGING_BUTTONS and not await self.may_change(ctx):
+            return say(req, "group_admins_only")
         return await self._buttons[code](req, values)
 
     # ---- /help -------------------------------------------------------------------------------------------

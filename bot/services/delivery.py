@@ -54,7 +54,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from telegram import Bot, InlineKeyboardMarkup, LinkPreviewOptions
+from telegram import Bot, InlineKeyboardMarkup, LinkPreviewOptions, ReplyParameters
 from telegram.constants import MessageLimit, ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
 from telegram.warnings import PTBDeprecationWarning
@@ -93,6 +93,7 @@ _PHOTO_REFUSED = (
     "photo_ext_invalid",
 )
 _NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+_PREVIEW = LinkPreviewOptions(is_disabled=False)
 
 
 class Clock(Protocol):
@@ -668,6 +669,10 @@ class OutboxSender:
             if message.reply_markup
             else None
         )
+        # a reply answers its command in a group; it still goes out when that message was deleted meanwhile
+        answering = (
+            ReplyParameters(message.reply_to, allow_sending_without_reply=True) if message.reply_to else None
+        )
         if message.photo_url:
             sent = await self._bot.send_photo(
                 message.chat_id,
@@ -675,14 +680,18 @@ class OutboxSender:
                 caption=text or None,
                 parse_mode=parse_mode,
                 reply_markup=markup,
+                disable_notification=message.silent,
+                reply_parameters=answering,
             )
         else:
             sent = await self._bot.send_message(
                 message.chat_id,
                 text,
                 parse_mode=parse_mode,
-                link_preview_options=_NO_PREVIEW,
+                link_preview_options=_PREVIEW if message.link_preview else _NO_PREVIEW,
                 reply_markup=markup,
+                disable_notification=message.silent,
+                reply_parameters=answering,
             )
         return sent.message_id
 

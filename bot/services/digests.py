@@ -31,11 +31,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.services.ingest import utc_now
-from bot.services.subscriptions import MUTE, TOPIC
+from bot.services.subscriptions import DROPPED, MUTE, PUBLISHER, TOPIC
 from db.models import Delivery, OutboxMessage, Subscriber, Subscription
 from db.outbox import PENDING
 from db.repositories import SubscriberRepo, articles_since, subscriber_view
-from readmodels import ArticleView, DigestGroup, SubscriberView
+from readmodels import ArticleView, DigestGroup, ReaderFilter, SubscriberView
 from summarizer.matching import IndexedText, index_text, matches_topic
 
 log = logging.getLogger(__name__)
@@ -118,19 +118,31 @@ def select_digest(
     size: int,
     other_label: str,
     cache: TokenCache,
+    offset: int = 0,
 ) -> list[DigestGroup]:
-    """Pick at most `size` items, grouped by topic: the chat's topics, or else the period's most shared tags.
-
-    Groups are taken in turn, biggest first, so one busy topic cannot fill the digest; items stay newest first
-    within their group.
+    """Pick at most `size` items: with topics, grouped by the chat's topics in turn; without, the most
+    important items (see `importance`), grouped where two or more share a tag. `offset`: the items after
+    the first `offset` of that order (the digest's next page).
     """
     prepared = _Candidates(candidates, cache)
     groups = _group(candidates, topics=topics, mutes=mutes, other_label=other_label, prepared=prepared)
-    return _pick(groups, size=size)
+    return _pick(groups, size=size, other_label=other_label, prepared=prepared, offset=offset)
 
 
-# (label, items newest first), in the order their turns come
+def importance(view: ArticleView) -> int:
+    """How many publishers carry the story: a story several outlets report matters more than one only one
+    reports."""
+    return len({view.publisher, *(also.publisher for also in view.also)})
+
+
+def _by_importance(views: Iterable[ArticleView]) -> list[ArticleView]:
+    """Most publishers first; of equals, the newest first (the order `views` come in)."""
+    return sorted(views, key=lambda view: -importance(view))
+
+
+# (label, items), in the order their turns come; one group labelled "" is the chat's whole choice, ranked
 _Groups = list[tuple[str, list[ArticleView]]]
+RANKED = ""
 
 
 def _group(
@@ -141,47 +153,84 @@ def _group(
     other_label: str,
     prepared: _Candidates,
 ) -> _Groups:
-    """The candidates not muted, by the chat's first topic they match (or else by their most shared tag);
-    biggest group first, `other_label` last. `prepared` holds at least the candidates."""
+    """The candidates not muted: by the chat's first topic they match, biggest group first; or, for a chat
+    without topics, one group (RANKED) of them all, most important first. `prepared` holds at least the
+    candidates."""
     muted: set[int] = set()
     for word in mutes:
         muted |= prepared.matching(word)
+    if not topics:
+        return [(RANKED, _by_importance(v for v in candidates if v.id not in muted))]
     groups: dict[str, list[ArticleView]] = {}
-    if topics:
-        matching = [(tp, prepared.matching(tp)) for tp in topics]
-        # most candidates match none of the chat's topics: one look-up rules each of those out
-        wanted: set[int] = set()
-        for _, ids in matching:
-            wanted |= ids
-        wanted -= muted
-        for view in [v for v in candidates if v.id in wanted]:
-            topic = next(tp for tp, ids in matching if view.id in ids)
-            groups.setdefault(topic, []).append(view)
-    else:
-        kept = [(v, prepared.tags(v)) for v in candidates if v.id not in muted]
-        shared = Counter(key for _, tags in kept for key in tags.shared_keys)
-        for view, tags in kept:
-            # the first of the item's most shared tags, if another item shares it
-            best, count = other_label, 1
-            for tag, key in tags.keyed:
-                if shared[key] > count:
-                    best, count = tag, shared[key]
-            groups.setdefault(best, []).append(view)
-    return sorted(groups.items(), key=lambda item: (item[0] == other_label, -len(item[1])))
+    matching = [(tp, prepared.matching(tp)) for tp in topics]
+    # most candidates match none of the chat's topics: one look-up rules each of those out
+    wanted: set[int] = set()
+    for _, ids in matching:
+        wanted |= ids
+    wanted -= muted
+    for view in [v for v in candidates if v.id in wanted]:
+        topic = next(tp for tp, ids in matching if view.id in ids)
+        groups.setdefault(topic, []).append(view)
+    ranked = [(label, _by_importance(items)) for label, items in groups.items()]
+    return sorted(ranked, key=lambda item: -len(item[1]))
 
 
-def _pick(groups: _Groups, *, size: int) -> list[DigestGroup]:
-    """At most `size` items, taking one from each group in turn. Each candidate is a story already (its lead,
+def _pick(
+    groups: _Groups, *, size: int, other_label: str, prepared: _Candidates, offset: int = 0
+) -> list[DigestGroup]:
+    """At most `size` items, after the first `offset`. Each candidate is a story already (its lead,
     db.stories), so the digest needs no duplicate check of its own: it agrees with /latest and /search."""
+    if len(groups) == 1 and groups[0][0] == RANKED:
+        ranked = groups[0][1][offset : offset + size]
+        return _by_shared_tags(ranked, other_label=other_label, prepared=prepared)
+    # the chat's topics take turns, so that one busy topic cannot fill the digest
     chosen: dict[str, list[ArticleView]] = {label: [] for label, _ in groups}
     queues = [(label, list(items)) for label, items in groups]
     picked = 0
-    while picked < size and any(queue for _, queue in queues):
+    while picked < offset + size and any(queue for _, queue in queues):
         for label, queue in queues:
-            if queue and picked < size:
-                chosen[label].append(queue.pop(0))
+            if queue and picked < offset + size:
+                view = queue.pop(0)
+                if picked >= offset:
+                    chosen[label].append(view)
                 picked += 1
     return [DigestGroup(topic=label, items=items) for label, items in chosen.items() if items]
+
+
+def _by_shared_tags(
+    chosen: Sequence[ArticleView], *, other_label: str, prepared: _Candidates
+) -> list[DigestGroup]:
+    """The chosen items grouped only where two or more share a tag: the tag most of them share first (of
+    equals, the one the most important item has first), again for what is left. The rest follow as one
+    flat list, under `other_label` when there are groups, without a heading when there are none."""
+    left = list(chosen)
+    groups: list[DigestGroup] = []
+    while len(left) >= 2:
+        counts: Counter[str] = Counter(key for view in left for key in prepared.tags(view).shared_keys)
+        order = {key: i for i, key in enumerate(k for v in left for k in prepared.tags(v).shared_keys)}
+        best = min(counts, key=lambda key: (-counts[key], order[key]), default=None)
+        if best is None or counts[best] < 2:
+            break
+        members = [view for view in left if best in prepared.tags(view).shared_keys]
+        label = next(tag for tag, key in prepared.tags(members[0]).keyed if key == best)
+        groups.append(DigestGroup(topic=label, items=members))
+        left = [view for view in left if best not in prepared.tags(view).shared_keys]
+    if left:
+        groups.append(DigestGroup(topic=other_label if groups else "", items=left, plain=True))
+    return groups
+
+
+@dataclass(frozen=True, slots=True)
+class DigestDraft:
+    """A digest's messages as the writer words them: Telegram HTML chunks; the first goes as the caption of
+    `photo_url` when there is one; `reply_markup` (Bot API JSON) goes with the last."""
+
+    chunks: list[str]
+    photo_url: str | None = None
+    reply_markup: str | None = None
+
+
+NO_DIGEST = DigestDraft([])
 
 
 class DigestWriter(Protocol):
@@ -201,8 +250,8 @@ class DigestWriter(Protocol):
 
     def messages(
         self, subscriber: SubscriberView, groups: Sequence[DigestGroup], local_date: date
-    ) -> list[str]:
-        """The digest as Telegram HTML chunks, ready for the outbox."""
+    ) -> DigestDraft:
+        """The digest's messages, ready for the outbox."""
         ...
 
 
@@ -211,11 +260,24 @@ def local_now(subscriber: SubscriberView, now: datetime) -> datetime:
 
 
 def is_due(subscriber: SubscriberView, now: datetime) -> bool:
-    """The chat's local digest time has come today and today's digest has not been decided yet."""
+    """The chat's local digest time has come today, today's digest has not been decided yet, the chat is not
+    paused, and no setting changed after today's digest time had passed (a change never sends a digest by
+    itself: at 23:00, moving the digest time to 08:00 means tomorrow's)."""
+    if is_paused(subscriber, now):
+        return False
     local = local_now(subscriber, now)
     if local.time() < subscriber.digest_time:
         return False
+    changed = subscriber.settings_changed_at
+    if changed is not None and changed >= datetime.combine(
+        local.date(), subscriber.digest_time, local.tzinfo
+    ):
+        return False
     return not had_digest_today(subscriber, now)
+
+
+def is_paused(subscriber: SubscriberView, now: datetime) -> bool:
+    return subscriber.paused_until is not None and now < subscriber.paused_until
 
 
 def had_digest_today(subscriber: SubscriberView, now: datetime) -> bool:
@@ -236,7 +298,11 @@ class PlannedDigest:
     local_date: date
     since: datetime
     groups: list[DigestGroup]
-    chunks: list[str]
+    draft: DigestDraft
+
+    @property
+    def chunks(self) -> list[str]:
+        return self.draft.chunks
 
     @property
     def article_ids(self) -> list[int]:
@@ -276,22 +342,23 @@ class _DigestBuilder:
         self._writer = writer
         self._now = now
         self._prepared = _Candidates(articles, cache)
-        self._windows: dict[datetime, tuple[int, list[ArticleView]]] = {}
+        self._windows: dict[tuple[datetime, ReaderFilter], tuple[int, list[ArticleView]]] = {}
         self._window_ids: dict[tuple[int, ...], int] = {}
         self._labels: dict[Hashable, str] = {}
         self._groups: dict[_GroupsKey, _Groups] = {}
         self._choices: dict[_ChoiceKey, list[DigestGroup]] = {}
-        self._messages: dict[tuple[_ChoiceKey, Hashable, date], list[str]] = {}
+        self._messages: dict[tuple[_ChoiceKey, Hashable, date], DigestDraft] = {}
         self._built: dict[int, PlannedDigest] = {}
 
-    def _window(self, since: datetime) -> tuple[int, list[ArticleView]]:
-        """The candidates listed after `since`, and an id for that list (equal lists, equal ids)."""
-        found = self._windows.get(since)
+    def _window(self, since: datetime, sources: ReaderFilter) -> tuple[int, list[ArticleView]]:
+        """The candidates listed after `since` in the languages and from the publishers `sources` keeps, and
+        an id for that list (equal lists, equal ids)."""
+        found = self._windows.get((since, sources))
         if found is None:
-            candidates = [a for a in self._articles if a.listed_at > since]
+            candidates = [a for a in self._articles if a.listed_at > since and sources.keeps_source(a)]
             key = tuple(a.id for a in candidates)
             found = (self._window_ids.setdefault(key, len(self._window_ids)), candidates)
-            self._windows[since] = found
+            self._windows[since, sources] = found
         return found
 
     def build(self, subscriber: SubscriberView, since: datetime) -> PlannedDigest:
@@ -303,10 +370,15 @@ class _DigestBuilder:
         other_label = self._labels.get(style)
         if other_label is None:
             other_label = self._labels[style] = self._writer.other_label(subscriber)
-        window, candidates = self._window(since)
         rows = self._following[subscriber.id]
         topics = tuple(r.value for r in rows if r.kind == TOPIC)
         mutes = tuple(r.value for r in rows if r.kind == MUTE)
+        sources = ReaderFilter(
+            languages=subscriber.article_languages,
+            publishers=tuple(r.value for r in rows if r.kind == PUBLISHER),
+            dropped=tuple(r.value for r in rows if r.kind == DROPPED),
+        )
+        window, candidates = self._window(since, sources)
         grouping: _GroupsKey = (window, topics, mutes, other_label)
         groups = self._groups.get(grouping)
         if groups is None:
@@ -316,17 +388,19 @@ class _DigestBuilder:
         choice: _ChoiceKey = (grouping, subscriber.digest_size)
         chosen = self._choices.get(choice)
         if chosen is None:
-            chosen = _pick(groups, size=subscriber.digest_size)
+            chosen = _pick(
+                groups, size=subscriber.digest_size, other_label=other_label, prepared=self._prepared
+            )
             self._choices[choice] = chosen
         local_date = local_now(subscriber, self._now).date()
-        chunks: list[str] = []
+        draft = NO_DIGEST
         if chosen:
             words = (choice, style, local_date)
             found = self._messages.get(words)
             if found is None:
                 found = self._messages[words] = self._writer.messages(subscriber, chosen, local_date)
-            chunks = found
-        built = PlannedDigest(subscriber, local_date, since, chosen, chunks)
+            draft = found
+        built = PlannedDigest(subscriber, local_date, since, chosen, draft)
         self._built[subscriber.id] = built
         return built
 
@@ -360,7 +434,11 @@ class DigestService:
         async with self._sessions() as session:
             repo = SubscriberRepo(session)
             candidates = [subscriber_view(s) for s in await repo.digest_candidates()]
-            due = [s for s in candidates if (not had_digest_today(s, now) if force else is_due(s, now))]
+            due = [
+                s
+                for s in candidates
+                if (not had_digest_today(s, now) and not is_paused(s, now) if force else is_due(s, now))
+            ]
             if not due:
                 return [], {}, None
             following = await repo.subscriptions([s.id for s in due])
@@ -494,8 +572,10 @@ class DigestService:
                     "priority": DIGEST_PRIORITY,
                     "seq": seq,
                     "text": chunk,
-                    "photo_url": None,
-                    "reply_markup": None,
+                    "photo_url": digest.draft.photo_url if seq == 0 else None,
+                    "reply_markup": digest.draft.reply_markup if seq == len(digest.chunks) - 1 else None,
+                    "silent": digest.subscriber.silent,
+                    "link_preview": digest.subscriber.link_previews,
                     "status": PENDING,
                     "attempts": 0,
                     "not_before": now,

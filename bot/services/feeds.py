@@ -21,13 +21,13 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 import aiohttp
-from sqlalchemy import or_, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.errors import FeedError
 from bot.numbers import MAX_ROW_ID, parse_bounded_int
 from bot.services.ingest import Failure, ImportResult, IngestService, process_name, utc_now
-from bot.sources.feeds import FetchResult, HostLimiter, fetch_feed, parse_feed
+from bot.sources.feeds import FetchResult, HostLimiter, feed_http_session, fetch_feed, parse_feed
 from bot.sources.opml import OpmlFeed, parse_opml, render_opml
 from bot.sources.types import FeedFetchError, SourceError
 from bot.urls import is_http_url, url_host_refusal
@@ -189,10 +189,30 @@ class FeedService:
         ]
         return render_opml(feeds, now=self._now())
 
+    async def add_and_fetch(self, url: str) -> FeedOutcome:
+        """Follow a feed and fetch it at once (`/addfeed`): the feed is named by its own title and its items
+        are stored now. A URL that does not answer with a feed is not followed: FeedError says why, and
+        nothing is kept."""
+        feed = await self.add(url)
+        async with feed_http_session(self._limits.allow_private) as http:
+            outcomes = await self.fetch_all(http, force=True, only={feed.id})
+        outcome = next((o for o in outcomes if o.source_id == feed.id), None)
+        if outcome is None or outcome.status not in ("ok", "not modified"):
+            async with self._sessions() as session, session.begin():
+                await session.execute(delete(Source).where(Source.id == feed.id))
+            why = outcome.error if outcome is not None and outcome.error else "it was removed meanwhile"
+            raise FeedError(f"not added: {without_credentials(feed.url)}: {why}")
+        return outcome
+
     async def fetch_all(
-        self, http: aiohttp.ClientSession, *, force: bool = False, stop: asyncio.Event | None = None
+        self,
+        http: aiohttp.ClientSession,
+        *,
+        force: bool = False,
+        stop: asyncio.Event | None = None,
+        only: Collection[int] | None = None,
     ) -> list[FeedOutcome]:
-        """Poll every active feed that is due and store what is new.
+        """Poll every active feed that is due (`only`: of these ids) and store what is new.
 
         A feed another process is fetching comes back BUSY; with a poll interval, one fetched recently (by
         any process) comes back NOT_DUE, unless `force` (a fetch asked for by hand). Once `stop` is set the
@@ -200,6 +220,8 @@ class FeedService:
         """
         async with self._sessions() as session:
             feeds = await SourceRepo(session).feeds(active_only=True)
+        if only is not None:
+            feeds = [source for source in feeds if source.id in only]
         gate = asyncio.Semaphore(self._limits.concurrency)
         hosts = HostLimiter(self._limits.per_host)
         claimed: set[int] = set()  # feeds this poll holds claims on: fetching, or waiting to be stored

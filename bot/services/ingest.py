@@ -41,6 +41,15 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def listing_time(raw: RawArticle, now: datetime) -> datetime:
+    """When an article is listed: its date; undated, now, unless its document says it is older than that."""
+    if raw.published is not None:
+        return raw.published
+    if raw.dated_no_later_than is not None:
+        return min(now, raw.dated_no_later_than)
+    return now
+
+
 def process_name() -> str:
     """A name for this process in the claims it takes: host, pid and a random part (pids are reused)."""
     return f"{socket.gethostname()[:64]}:{os.getpid()}:{secrets.token_hex(4)}"
@@ -207,7 +216,7 @@ class IngestService:
                     author=raw.author,
                     publisher=shown_publisher,
                     published_at=raw.published,
-                    listed_at=raw.published or now,
+                    listed_at=listing_time(raw, now),
                     ingested_at=now,
                     text=prepared.text,
                     html=raw.body,

@@ -20,15 +20,27 @@ from db.repositories import (
     articles_since,
     feed_view,
     latest_articles,
+    publisher_counts,
     search_articles,
     stats,
     top_tags,
 )
-from readmodels import ArticleView, BotStats, DigestGroup, FeedView, LlmStats, TagCount
+from readmodels import ArticleView, BotStats, DigestGroup, FeedView, LlmStats, ReaderFilter, TagCount
 from summarizer.matching import query_words
 
 ON_DEMAND_WINDOW = timedelta(hours=24)
 TOPICS_WINDOW = timedelta(days=7)
+# /topics widens to these when the last week is thin (a new install, a quiet source)
+TOPICS_WINDOWS = (TOPICS_WINDOW, timedelta(days=30), timedelta(days=365))
+MIN_TOPIC_COUNT = 2  # a tag one item carries is not a topic yet
+EVERYTHING = ReaderFilter()
+
+
+def _pieces(text: str) -> set[str]:
+    """What two topics may share to be near: words, or for Chinese (no spaces) pairs of characters."""
+    if " " in text or text.isascii():
+        return set(text.split())
+    return {text[i : i + 2] for i in range(len(text) - 1)} or {text}
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,24 +67,29 @@ class ReadingService:
         *,
         limit: int,
         offset: int = 0,
-        mutes: Sequence[str] = (),
+        reader: ReaderFilter = EVERYTHING,
         tag: str | None = None,
         publisher: str | None = None,
     ) -> Page:
-        """The newest items, newest first; optionally only those with a tag or from one publisher."""
+        """The newest items `reader` keeps, newest first; optionally only those with a tag or from one
+        publisher."""
 
         async def fetch(session: AsyncSession, size: int, at: int) -> list[ArticleView]:
-            return await latest_articles(session, limit=size, offset=at, tag=tag, publisher=publisher)
+            return await latest_articles(
+                session, limit=size, offset=at, tag=tag, publisher=publisher, reader=reader
+            )
 
-        return await self._page(fetch, limit=limit, offset=offset, mutes=mutes)
+        return await self._page(fetch, limit=limit, offset=offset, mutes=reader.mutes)
 
-    async def search(self, query: str, *, limit: int, offset: int = 0, mutes: Sequence[str] = ()) -> Page:
+    async def search(
+        self, query: str, *, limit: int, offset: int = 0, reader: ReaderFilter = EVERYTHING
+    ) -> Page:
         words = query_words(query)
 
         async def fetch(session: AsyncSession, size: int, at: int) -> list[ArticleView]:
-            return await search_articles(session, words, limit=size, offset=at)
+            return await search_articles(session, words, limit=size, offset=at, reader=reader)
 
-        return await self._page(fetch, limit=limit, offset=offset, mutes=mutes)
+        return await self._page(fetch, limit=limit, offset=offset, mutes=reader.mutes)
 
     async def _page(
         self,
@@ -99,23 +116,62 @@ class ReadingService:
         return Page(kept, position)
 
     async def digest(
-        self, *, topic: str | None, mutes: Sequence[str], size: int, other_label: str
+        self, *, topic: str | None, reader: ReaderFilter, size: int, other_label: str, offset: int = 0
     ) -> list[DigestGroup]:
+        """The last day's digest as a chat would get it now; `offset`: its items after the first `offset`."""
         async with self._sessions() as session:
             candidates = await articles_since(session, self._now() - ON_DEMAND_WINDOW)
         return select_digest(
-            candidates,
+            [view for view in candidates if reader.keeps_source(view)],
             topics=[topic] if topic else [],
-            mutes=mutes,
+            mutes=reader.mutes,
             size=size,
             other_label=other_label,
             cache=self._cache,
+            offset=offset,
         )
 
     async def topics(self, *, limit: int = 12, window: timedelta = TOPICS_WINDOW) -> list[TagCount]:
         """The most used tags of the last `window`, most used first."""
         async with self._sessions() as session:
             return await top_tags(session, since=self._now() - window, limit=limit)
+
+    async def popular_topics(self, *, limit: int = 12) -> tuple[timedelta, list[TagCount]]:
+        """The tags worth offering: carried by two or more items, from the last 7 days, or from a wider window
+        (30, then 365 days) when the last 7 days have fewer than `limit` of them. Returns the window used."""
+        found: list[TagCount] = []
+        for window in TOPICS_WINDOWS:
+            found = [c for c in await self.topics(limit=limit, window=window) if c.count >= MIN_TOPIC_COUNT]
+            if len(found) >= limit:
+                break
+        return window, found
+
+    async def recent_matches(self, topic: str, *, window: timedelta = TOPICS_WINDOW, cap: int = 99) -> int:
+        """How many stories of the last `window` a topic finds (as /search would), up to `cap`+1."""
+        since = self._now() - window
+        page = await self.search(topic, limit=cap + 1)
+        return sum(1 for view in page.items if view.listed_at >= since)
+
+    async def near_topics(self, topic: str, *, limit: int = 5) -> list[str]:
+        """Popular tags of the last 30 days that look like `topic`: one contains the other, or they share two
+        characters in a row (Chinese) or a word (other languages); most used first."""
+        key = topic.casefold()
+        parts = _pieces(key)
+        near = []
+        for count in await self.topics(limit=200, window=TOPICS_WINDOWS[1]):
+            name = count.name.casefold()
+            if name == key:
+                continue
+            if key in name or name in key or parts & _pieces(name):
+                near.append(count.name)
+            if len(near) == limit:
+                break
+        return near
+
+    async def publishers(self, *, limit: int = 20, window: timedelta = TOPICS_WINDOW) -> list[TagCount]:
+        """Who published the last `window`'s articles, with how many each, most first."""
+        async with self._sessions() as session:
+            return await publisher_counts(session, since=self._now() - window, limit=limit)
 
     async def sources(self) -> list[FeedView]:
         async with self._sessions() as session:

@@ -24,9 +24,16 @@ class ReplyService:
         self._listeners.append(listener)
 
     async def enqueue(
-        self, *, chat_id: int, chat_kind: str, chunks: Sequence[str], reply_markup: str | None = None
+        self,
+        *,
+        chat_id: int,
+        chat_kind: str,
+        chunks: Sequence[str],
+        reply_markup: str | None = None,
+        reply_to: int | None = None,
     ) -> None:
-        """Queue `chunks` (Telegram HTML) for the chat; `reply_markup` (Bot API JSON) goes with the last."""
+        """Queue `chunks` (Telegram HTML) for the chat; `reply_markup` (Bot API JSON) goes with the last, and
+        the first answers message `reply_to` (in groups, so that a reply is threaded to its command)."""
         if not chunks:
             return
         async with self._sessions() as session, session.begin():
@@ -36,6 +43,7 @@ class ReplyService:
                 chunks=chunks,
                 reply_markup=reply_markup,
                 now=self._now(),
+                reply_to=reply_to,
             )
         for listener in self._listeners:
             listener()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from functools import cache
 from zoneinfo import available_timezones
 
@@ -19,6 +19,8 @@ from readmodels import ChatContext, Following, SubscriberView
 
 TOPIC = "topic"
 MUTE = "mute"
+PUBLISHER = "source"  # a publisher the chat follows (following any: only those)
+DROPPED = "drop"  # a publisher the chat never wants to see
 MAX_TOPIC_CHARS = 32
 MAX_TOPICS = 30
 MAX_DIGEST_SIZE = 30
@@ -64,6 +66,17 @@ def clean_topic(word: str) -> str | None:
     return topic if 0 < len(topic) <= MAX_TOPIC_CHARS else None
 
 
+async def _following(repo: SubscriberRepo, subscriber: SubscriberView) -> Following:
+    values = await repo.all_values(subscriber.id)
+    return Following(
+        subscriber,
+        values.get(TOPIC, []),
+        values.get(MUTE, []),
+        publishers=values.get(PUBLISHER, []),
+        dropped=values.get(DROPPED, []),
+    )
+
+
 class SubscriptionService:
     def __init__(
         self,
@@ -97,7 +110,8 @@ class SubscriptionService:
             )
             session.add(subscriber)
             await session.flush()
-        elif ctx.language_code and ctx.language_code != subscriber.telegram_language:
+        elif ctx.language_code and ctx.language_code != subscriber.telegram_language and not ctx.is_group:
+            # a group keeps the language it was first spoken to in: not whoever spoke last's
             subscriber.telegram_language = ctx.language_code
         return subscriber
 
@@ -174,18 +188,11 @@ class SubscriptionService:
     async def following_by_id(self, subscriber: SubscriberView) -> Following:
         """What a known subscriber follows, read only."""
         async with self._sessions() as session:
-            repo = SubscriberRepo(session)
-            return Following(
-                subscriber, await repo.values(subscriber.id, TOPIC), await repo.values(subscriber.id, MUTE)
-            )
+            return await _following(SubscriberRepo(session), subscriber)
 
     @staticmethod
     async def _following(repo: SubscriberRepo, subscriber: Subscriber) -> Following:
-        return Following(
-            subscriber_view(subscriber),
-            await repo.values(subscriber.id, TOPIC),
-            await repo.values(subscriber.id, MUTE),
-        )
+        return await _following(repo, subscriber_view(subscriber))
 
     async def update_settings(
         self,
@@ -195,9 +202,21 @@ class SubscriptionService:
         timezone: str | None = None,
         digest_size: int | None = None,
         language: str | None = None,
+        article_languages: Sequence[str] | None = None,
+        silent: bool | None = None,
+        link_previews: bool | None = None,
     ) -> SubscriberView:
+        """Change the given settings. A change never sends a digest by itself: a digest time that has passed
+        today waits for tomorrow (`settings_changed_at`, see digests.is_due)."""
         async with self._sessions() as session, session.begin():
             subscriber = await self._subscriber(session, ctx)
+            subscriber.settings_changed_at = self._now()
+            if article_languages is not None:
+                subscriber.article_languages = ",".join(article_languages) or None
+            if silent is not None:
+                subscriber.silent = silent
+            if link_previews is not None:
+                subscriber.link_previews = link_previews
             if digest_time is not None:
                 subscriber.digest_time = digest_time
             if timezone is not None:
@@ -206,6 +225,25 @@ class SubscriptionService:
                 subscriber.digest_size = digest_size
             if language is not None:
                 subscriber.language = language
+            return subscriber_view(subscriber)
+
+    async def choose_publisher(self, ctx: ChatContext, publisher: str, kind: str) -> Following:
+        """Toggle a publisher in the chat's PUBLISHER (follow) or DROPPED list; following one undrops it and
+        dropping one unfollows it."""
+        other = DROPPED if kind == PUBLISHER else PUBLISHER
+        async with self._sessions() as session, session.begin():
+            subscriber = await self._subscriber(session, ctx)
+            repo = SubscriberRepo(session)
+            if not await repo.remove_values(subscriber.id, kind, [publisher]):
+                await repo.remove_values(subscriber.id, other, [publisher])
+                await repo.add_values(subscriber, kind, [publisher], now=self._now())
+            return await self._following(repo, subscriber)
+
+    async def pause(self, ctx: ChatContext, days: int) -> SubscriberView:
+        """No digest for `days` days from now; 0 resumes at once."""
+        async with self._sessions() as session, session.begin():
+            subscriber = await self._subscriber(session, ctx)
+            subscriber.paused_until = self._now() + timedelta(days=days) if days > 0 else None
             return subscriber_view(subscriber)
 
     async def ensure_channel(self, chat_id: int, title: str | None) -> SubscriberView:

@@ -25,7 +25,7 @@ import socket
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, tzinfo
 from html.parser import HTMLParser
 from typing import Any
@@ -161,6 +161,18 @@ def _published(entry: Any, default_tz: tzinfo) -> datetime | None:
         if isinstance(struct, time.struct_time):
             return datetime.fromtimestamp(calendar.timegm(struct), UTC)
     return None
+
+
+def _date_undated(articles: list[RawArticle], feed_date: datetime | None) -> list[RawArticle]:
+    """Undated entries marked with the newest date the document knows: its own (<updated>, <lastBuildDate>)
+    or its newest dated entry's. An old feed's undated item is then listed as old, not as news of today."""
+    known = [a.published for a in articles if a.published is not None]
+    if feed_date is not None:
+        known.append(feed_date)
+    if not known or all(a.published is not None for a in articles):
+        return articles
+    newest = max(known)
+    return [a if a.published is not None else replace(a, dated_no_later_than=newest) for a in articles]
 
 
 def _is_image_media(media: Any) -> bool:
@@ -302,6 +314,7 @@ def parse_feed(
         for entry in result.get("entries") or []
         if (article := _entry_article(entry, origin=origin, base=base, default_tz=default_tz)) is not None
     ]
+    articles = _date_undated(articles, _published(feed, default_tz))
     if max_items is not None:
         articles = _newest(articles, max_items)
     if not articles and not feed_title:

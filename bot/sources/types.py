@@ -29,6 +29,9 @@ class RawArticle:
     categories: tuple[str, ...] = ()
     image_url: str | None = None
     is_excerpt: bool = False
+    # an undated item: the newest date its document knows (the feed's own, its newest dated entry), so
+    # that an old feed's undated item is not listed as today's news
+    dated_no_later_than: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

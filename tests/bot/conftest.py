@@ -128,13 +128,14 @@ class RunningBot:
 def bot_settings(database_url: str) -> Settings:
     """The settings of the bots under test: the test database, one admin, the embedded defaults except the
     per-chat budgets (a reply of several parts would take a second a part; the tests of the budgets set
-    Telegram's own)."""
+    Telegram's own) and private addresses (the feeds are local servers)."""
     return load_settings(
         env_file=None,
         database_url=database_url,
         admin_ids=[ADMIN_ID],
         send_private_per_second=100,
         send_group_per_minute=6000,
+        fetch_allow_private=True,  # the feeds /addfeed fetches are the tests' own servers on 127.0.0.1
     )
 
 

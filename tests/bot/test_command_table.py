@@ -20,11 +20,11 @@ from bot.composition import Services
 from bot.i18n import LANGUAGES, MESSAGES
 from readmodels import ChatContext
 from tests.bot.conftest import ADMIN_ID, SAMPLE, recent_article
+from tests.fakes.feed_server import FeedServer
 
 CHAT = ChatContext(chat_id=501, chat_kind="private", user_id=501, language_code="zh-hans")
 ENGLISH = ChatContext(chat_id=502, chat_kind="private", user_id=502, language_code="en")
 ADMIN = ChatContext(chat_id=503, chat_kind="private", user_id=ADMIN_ID)
-
 
 
 def data_of(reply: Reply) -> list[str]:
@@ -141,18 +141,39 @@ async def test_admin_commands_refuse_everyone_else(services: Services) -> None:
     commands = services.commands
     for name in ("addfeed", "removefeed", "feeds", "stats"):
         assert (await commands.handle(CHAT, name, ["x"])).chunks == ["抱歉，这个命令只有管理员可以使用。"]
-    added = await commands.handle(ADMIN, "addfeed", ["https://example.com/rss.xml"])
-    assert "https://example.com/rss.xml" in added.chunks[0]
+    async with FeedServer() as feeds:
+        feeds.add_corpus_feeds()
+        guardian = feeds.url("/corpus/rss-parser__guardian.rss")
+        added = await commands.handle(ADMIN, "addfeed", [guardian])
+        # fetched at once: named by its own title, its items stored
+        assert added.chunks[0].startswith("已添加订阅源 1：")
+        assert "Guardian" in added.chunks[0]
+        assert "收录 0 条" not in added.chunks[0]
+        # a page that is not a feed is refused, saying why, and not followed
+        not_a_feed = await commands.handle(
+            ADMIN, "addfeed", [feeds.url("/corpus/rssant__http-yx-bsh-me-feed.xml")]
+        )
+        assert not_a_feed.chunks[0].startswith("出错了：not added:")
     refused = await commands.handle(ADMIN, "addfeed", ["javascript:alert(1)"])
     assert refused.chunks[0].startswith("出错了")
-    assert "example.com" in (await commands.handle(ADMIN, "feeds", [])).chunks[0]
+    listed = (await commands.handle(ADMIN, "feeds", [])).chunks[0]
+    assert "guardian.rss" in listed
+    assert "yx-bsh" not in listed
     assert "订阅者：" in (await commands.handle(ADMIN, "stats", [])).chunks[0]
 
 
 async def test_settings_menu_buttons_save_and_reject(services: Services) -> None:
     commands = services.commands
     menu = await commands.handle(CHAT, "settings", [])
-    assert data_of(menu) == ["set:time", "set:tz", "set:size", "set:lang:en"]
+    assert data_of(menu) == [
+        "set:time",
+        "set:tz",
+        "set:size",
+        "set:lang:en",
+        "set:langs",
+        "set:silent:on",
+        "set:previews:on",
+    ]
     times = await commands.button(CHAT, "set:time")
     assert times.edit
     assert "set:time:07:00" in data_of(times)
@@ -176,8 +197,9 @@ async def test_topics_and_subscribe_buttons(services: Services) -> None:
     assert pressed
     assert all(data.startswith("t:") for data in pressed)
     digest = await commands.button(CHAT, pressed[0])
-    (follow,) = data_of(digest)
+    follow, *others = [data for data in data_of(digest) if data]  # Open buttons carry a link, not data
     assert follow == f"sub:{pressed[0][2:]}"
+    assert any(data.startswith("dg:") and data.endswith(f":{pressed[0][2:]}") for data in others)  # More
     subscribed = await commands.button(CHAT, follow)
     assert subscribed.chunks[0].startswith("已订阅话题")
     mine = await commands.handle(CHAT, "mysubs", [])

@@ -8,6 +8,7 @@ import re
 from sqlalchemy import select
 
 from tests.bot.conftest import ADMIN_ID, RunningBot
+from tests.fakes.feed_server import FeedServer
 
 PRIVATE = 1001
 ENGLISH = 1002
@@ -115,8 +116,9 @@ async def test_topics_buttons_show_a_digest_and_offer_to_subscribe(running_bot: 
     sent = await running_bot.press(PRIVATE, chip, message_id=running_bot.last_message_id(PRIVATE))
     digest = sent[-1]
     assert "芯片" in digest["text"]
-    (label, data), = buttons(digest)
+    (label, data), *others = buttons(digest)
     assert data == "sub:芯片"
+    assert any(d.startswith("dg:") and d.endswith(":芯片") for _, d in others)  # More, within the topic
     sent = await running_bot.press(PRIVATE, data, message_id=running_bot.last_message_id(PRIVATE))
     assert "芯片" in sent[-1]["text"]
     (mine,) = await running_bot.say(PRIVATE, "/mysubs")
@@ -163,7 +165,11 @@ async def test_groups_unknown_commands_and_free_text(running_bot: RunningBot) ->
     running_bot.fake.push_message(GROUP, "/latest@some_other_bot", chat_type="supergroup", user_id=5)
     running_bot.fake.push_message(GROUP, "just chatting", chat_type="supergroup", user_id=5)
     await running_bot.quiet(GROUP, before)
+    # only the group's admins change what it gets: user 6 is a member, 7 an admin (asked with getChatMember)
+    running_bot.fake.admins[GROUP] = [8, 7]
     (reply,) = await running_bot.say(GROUP, "/subscribe@newsbot_test_bot", chat_type="supergroup", user_id=6)
+    assert "管理员" in reply["text"]
+    (reply,) = await running_bot.say(GROUP, "/subscribe@newsbot_test_bot", chat_type="supergroup", user_id=7)
     assert "每日摘要" in reply["text"]
 
     (hint,) = await running_bot.say(PRIVATE, "/frobnicate")
@@ -173,20 +179,24 @@ async def test_groups_unknown_commands_and_free_text(running_bot: RunningBot) ->
 
 
 async def test_admin_commands_and_polite_refusal(running_bot: RunningBot) -> None:
-    (refusal,) = await running_bot.say(PRIVATE, "/addfeed https://example.com/rss")
-    assert "管理员" in refusal["text"]
-    (added,) = await running_bot.say(PRIVATE, "/addfeed https://example.com/rss", user_id=ADMIN_ID)
-    assert "https://example.com/rss" in added["text"]
+    async with FeedServer() as server:
+        server.add_corpus_feeds()
+        feed = server.url("/corpus/rss-parser__guardian.rss")
+        (refusal,) = await running_bot.say(PRIVATE, f"/addfeed {feed}")
+        assert "管理员" in refusal["text"]
+        (added,) = await running_bot.say(PRIVATE, f"/addfeed {feed}", user_id=ADMIN_ID)
+        assert feed in added["text"]
+        assert "Guardian" in added["text"]  # named by its own title, fetched at once
     (bad,) = await running_bot.say(PRIVATE, "/addfeed javascript:alert(1)", user_id=ADMIN_ID)
     assert "javascript:alert(1)" in html.unescape(bad["text"])
     (feeds,) = await running_bot.say(PRIVATE, "/feeds", user_id=ADMIN_ID)
-    assert "example.com" in feeds["text"]
+    assert "guardian.rss" in feeds["text"]
     (sources,) = await running_bot.say(PRIVATE, "/sources")
-    assert "尚未抓取" in sources["text"]
+    assert "正常，最近成功" in sources["text"]
     (stats,) = await running_bot.say(PRIVATE, "/stats", user_id=ADMIN_ID)
-    assert "新闻：6（24 小时内 6）" in stats["text"]
+    assert "订阅者：" in stats["text"]
     (removed,) = await running_bot.say(PRIVATE, "/removefeed 1", user_id=ADMIN_ID)
-    assert "https://example.com/rss" in removed["text"]
+    assert feed in removed["text"]
     (refusal,) = await running_bot.say(PRIVATE, "/stats")
     assert "管理员" in refusal["text"]
     assert_all_sends_accepted(running_bot)

@@ -51,10 +51,12 @@ async def test_every_corpus_article_renders_valid_messages(running_bot: RunningB
     await settle(running_bot)
     pages = 1
     while True:
-        markup = (running_bot.fake.sent(CHAT)[-1].get("reply_markup") or {}).get("inline_keyboard")
-        if not markup:
+        markup = (running_bot.fake.sent(CHAT)[-1].get("reply_markup") or {}).get("inline_keyboard") or []
+        # a page after the first has « Back before More
+        forward = [b["callback_data"] for row in markup for b in row if b["text"] == "更多 »"]
+        if not forward:
             break
-        more = markup[0][0]["callback_data"]
+        more = forward[0]
         await running_bot.press(CHAT, more, message_id=running_bot.last_message_id(CHAT))
         await settle(running_bot)
         pages += 1

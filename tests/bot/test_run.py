@@ -112,6 +112,12 @@ async def test_runs_serves_imports_sends_digests_and_stops_cleanly(newsbot: str,
             out, err = await asyncio.wait_for(process.communicate(), 60)
     assert process.returncode == 0, err.decode()
     assert "Traceback" not in err.decode()
+    # one line says what runs, at the default log level
+    (started,) = [line for line in err.decode().splitlines() if "is running as" in line]
+    assert started.startswith("newsbot: INFO newsbot.startup: newsbot is running as @newsbot_test_bot: ")
+    assert "updates by polling, sqlite database, 0 feeds" in started
+    assert f"inbox {inbox}" in started
+    assert "LLM summaries off" in started
     digests = [m for m in fake.sent(42) if (m.get("text") or "").startswith("<b>要闻摘要</b>")]
     assert len(digests) == 1  # once, even though the digest check ran many times
 

@@ -17,11 +17,12 @@ from bot.composition import Services, open_services
 from bot.config import Settings, SettingsError, load_settings
 from bot.runner import run_bot
 from bot.updates import webhook_secret
+from tests.fakes.feed_server import FeedServer
 from tests.fakes.telegram_server import FakeTelegram
 from tests.waiting import free_port, wait_until
 
 ADMIN_ID = 777
-FEED = "https://example.com/forged.xml"
+FEED_PATH = "/corpus/rss-parser__guardian.rss"
 HOOK = "https://bot.example.com/telegram/hook"
 HEADER = "X-Telegram-Bot-Api-Secret-Token"
 
@@ -37,11 +38,12 @@ def webhook_settings(tmp_path: Path, fake: FakeTelegram, port: int) -> Settings:
         webhook_url=HOOK,
         webhook_listen="127.0.0.1",
         webhook_port=port,
+        fetch_allow_private=True,  # the feed is the test's own server
     )
 
 
-def addfeed_update(update_id: int) -> dict[str, Any]:
-    text = f"/addfeed {FEED}"
+def addfeed_update(update_id: int, feed: str) -> dict[str, Any]:
+    text = f"/addfeed {feed}"
     return {
         "update_id": update_id,
         "message": {
@@ -59,7 +61,9 @@ async def feed_urls(app: Services) -> list[str]:
 
 async def test_forged_updates_are_refused_without_a_configured_secret(tmp_path: Path) -> None:
     port = free_port()
-    async with FakeTelegram() as fake:
+    async with FakeTelegram() as fake, FeedServer() as feeds:
+        feeds.add_corpus_feeds()
+        feed = feeds.url(FEED_PATH)
         settings = webhook_settings(tmp_path, fake, port)
         assert settings.webhook_secret is None
         secret = webhook_secret(settings)
@@ -74,21 +78,22 @@ async def test_forged_updates_are_refused_without_a_configured_secret(tmp_path: 
 
                 url = f"http://127.0.0.1:{port}/telegram/hook"
                 async with aiohttp.ClientSession() as http:
-                    async with http.post(url, json=addfeed_update(1)) as missing:
+                    async with http.post(url, json=addfeed_update(1, feed)) as missing:
                         assert missing.status == 403
                     wrong = {HEADER: "not-the-secret"}
-                    async with http.post(url, json=addfeed_update(2), headers=wrong) as forged:
+                    async with http.post(url, json=addfeed_update(2, feed), headers=wrong) as forged:
                         assert forged.status == 403
                     await asyncio.sleep(0.5)  # time enough for a reply, had the bot taken either update
                     assert await feed_urls(app) == []
                     assert fake.sent() == []
 
-                    async with http.post(url, json=addfeed_update(3), headers={HEADER: secret}) as accepted:
+                    real = {HEADER: secret}
+                    async with http.post(url, json=addfeed_update(3, feed), headers=real) as accepted:
                         assert accepted.status == 200
                 await wait_until(lambda: fake.sent(ADMIN_ID), "fake.sent(ADMIN_ID)")
                 (reply,) = fake.sent(ADMIN_ID)
-                assert FEED in reply["text"]
-                assert await feed_urls(app) == [FEED]
+                assert feed in reply["text"]
+                assert await feed_urls(app) == [feed]
             finally:
                 stop.set()
                 assert await asyncio.wait_for(running, 30) == 0

@@ -41,9 +41,10 @@ def test_import_latest_and_tags(database_url: str, corpus: Path, monkeypatch: py
     assert len(items) == 20
     for item in items:
         assert set(item) == {
-            "title", "link", "source", "published", "summary", "summary_method", "tags", "image", "chars",
-            "also",
+            "title", "link", "source", "published", "summary", "summary_method", "language", "tags", "image",
+            "chars", "also",
         }
+        assert item["language"] == "zh"  # the corpus posts are Chinese (ISO 639-1)
         assert 0 < len(item["summary"]) <= 150
         if item["chars"] >= 200:
             assert 3 <= len(item["tags"]) <= 6

@@ -200,6 +200,16 @@ def _decode_form_value(name: str, value: str) -> Any:
         return value
 
 
+# the user a group's anonymous administrators write as
+ANONYMOUS_ADMIN_ID = 1087968824
+# what ChatMemberAdministrator carries besides its status and user (Bot API 7.x)
+ADMIN_RIGHTS = (
+    "is_anonymous", "can_manage_chat", "can_delete_messages", "can_manage_video_chats",
+    "can_restrict_members", "can_promote_members", "can_change_info", "can_invite_users",
+    "can_post_stories", "can_edit_stories", "can_delete_stories",
+)  # fmt: skip
+
+
 class FakeTelegram(LocalServer):
     """An aiohttp.web server on 127.0.0.1 and a free port, answering `/bot{token}/{method}` like Telegram."""
 
@@ -228,6 +238,8 @@ class FakeTelegram(LocalServer):
             self.me.update(me)
         # "@name" -> chat id, for getChat and sends addressed by username
         self.channels: dict[str, int] = {"@newsbot_channel": -1001234567890, **(channels or {})}
+        # group chat id -> the user ids of its administrators (getChatMember); the first one is its creator
+        self.admins: dict[int, list[int]] = {}
         self.base_url = ""
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.commands: dict[tuple[str, str], list[dict[str, Any]]] = {}  # (scope JSON, language) -> commands
@@ -347,16 +359,27 @@ class FakeTelegram(LocalServer):
         language_code: str = "zh-hans",
         first_name: str = "Test",
         chat_title: str | None = None,
+        as_chat: bool = False,
     ) -> int:
-        """Queue a message update from a user; returns its update_id. A leading /command gets its entity."""
-        user = self._user(user_id if user_id is not None else chat_id, first_name, language_code)
+        """Queue a message update from a user; returns its update_id. A leading /command gets its entity.
+
+        `as_chat`: an anonymous group administrator's message, as Telegram sends it: from GroupAnonymousBot,
+        with the group itself as `sender_chat`."""
+        if as_chat:
+            user = {"id": ANONYMOUS_ADMIN_ID, "is_bot": True, "first_name": "Group"}
+            user["username"] = "GroupAnonymousBot"
+        else:
+            user = self._user(user_id if user_id is not None else chat_id, first_name, language_code)
+        chat = self._chat(chat_id, chat_type, title=chat_title, first_name=first_name)
         message: dict[str, Any] = {
             "message_id": next(self._message_ids),
             "from": user,
-            "chat": self._chat(chat_id, chat_type, title=chat_title, first_name=first_name),
+            "chat": chat,
             "date": int(time.time()),
             "text": text,
         }
+        if as_chat:
+            message["sender_chat"] = chat
         if text.startswith("/"):
             command = text.split(maxsplit=1)[0]
             message["entities"] = [{"type": "bot_command", "offset": 0, "length": utf16_len(command)}]
@@ -665,6 +688,23 @@ class FakeTelegram(LocalServer):
 
     async def _m_sendchataction(self, params: dict[str, Any], chat_id: int | None) -> Any:
         return True
+
+    async def _m_getchatmember(self, params: dict[str, Any], chat_id: int | None) -> Any:
+        """The member as Telegram describes one: creator, administrator (with its rights) or member."""
+        if chat_id is None:
+            raise bad_request("chat not found")
+        try:
+            user_id = int(params["user_id"])
+        except (KeyError, TypeError, ValueError):
+            raise bad_request("invalid user_id specified") from None
+        user = self._user(user_id, "Member", "en")
+        admins = self.admins.get(chat_id, [])
+        if admins and user_id == admins[0]:
+            return {"status": "creator", "user": user, "is_anonymous": False}
+        if user_id in admins:
+            rights = dict.fromkeys(ADMIN_RIGHTS, True)
+            return {"status": "administrator", "user": user, "can_be_edited": False, **rights}
+        return {"status": "member", "user": user}
 
     async def _m_getchat(self, params: dict[str, Any], chat_id: int | None) -> Any:
         if chat_id is None:
