@@ -177,7 +177,7 @@ async def _cost(quick: bool) -> tuple[str, list[Target]]:
 
 
 def run(*, quick: bool = False) -> PartResult:
-    result = PartResult("Stories: one item per event")
+    result = PartResult("5. Stories: one item per event")
     text, targets = grouping_section()
     result.add(text)
     result.targets += targets

@@ -10,19 +10,14 @@ from collections.abc import Hashable, Sequence
 from datetime import date
 from zoneinfo import ZoneInfo
 
-from bot.commands.base import button_rows
-from bot.commands.buttons import DIGEST_MORE, MUTE_TOPIC, PAUSE
-from bot.commands.replies import Button
+from bot.commands.digest_buttons import digest_buttons
 from bot.i18n import Lang, choose_language, t
 from bot.keyboards import keyboard_json
-from bot.render import item_link, render_digest, safe_link
+from bot.render import render_digest, safe_link
 from bot.services.digests import DigestDraft
 from bot.telegram_html import CAPTION_LIMIT, utf16_len
 from readmodels import DigestGroup, SubscriberView
 
-PAUSE_DAYS = 7
-MUTE_BUTTONS = 3  # the groups of a digest that get a "mute" button, biggest first
-OPEN_PER_ROW = 5
 # a header longer than this leaves a photo caption too little room for the lead item
 _PHOTO_HEADER_UNITS = 300
 
@@ -56,33 +51,3 @@ class DigestMessages:
             groups, tz=tz, header=header, first_limit=CAPTION_LIMIT if photo is not None else None
         )
         return DigestDraft(chunks, photo_url=photo, reply_markup=keyboard_json(digest_buttons(lang, groups)))
-
-
-def digest_buttons(
-    lang: Lang,
-    groups: Sequence[DigestGroup],
-    *,
-    offset: int = 0,
-    topic: str = "",
-    back: bool = False,
-    pause: bool = True,
-) -> list[list[Button]]:
-    """Open (a link button per numbered item), « Back (on a next page), More (the next items of the digest,
-    or of `topic`'s), mute a group's topic, pause 7 days."""
-    items = [view for group in groups for view in group.items]
-    opens = [
-        Button(str(offset + number), url=link)
-        for number, view in enumerate(items, start=1)
-        if (link := safe_link(item_link(view))) is not None
-    ]
-    rows = button_rows(opens, OPEN_PER_ROW)
-    size = len(items)
-    back_button = DIGEST_MORE.button(t(lang, "button_back"), max(0, offset - size), topic) if back else None
-    more = DIGEST_MORE.button(t(lang, "button_more"), offset + size, topic)
-    rows += button_rows([back_button, more], 2)
-    named = sorted((g for g in groups if g.topic and len(g.items) > 1), key=lambda g: -len(g.items))
-    mutes = [MUTE_TOPIC.button(t(lang, "button_mute_topic", topic=g.topic), g.topic) for g in named]
-    rows += button_rows(mutes[:MUTE_BUTTONS], MUTE_BUTTONS)
-    if pause:
-        rows += button_rows([PAUSE.button(t(lang, "button_pause", days=PAUSE_DAYS), PAUSE_DAYS)], 1)
-    return rows

@@ -18,8 +18,8 @@ from bot.commands.buttons import (
     ButtonValue,
     publisher_key,
 )
+from bot.commands.digest_buttons import digest_buttons
 from bot.commands.replies import Reply
-from bot.digest_messages import digest_buttons
 from bot.i18n import t
 from bot.numbers import parse_bounded_int
 from bot.render import format_local_time, render_digest, render_items

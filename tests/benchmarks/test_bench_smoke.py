@@ -14,7 +14,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 def test_benchmarks_command_writes_the_report(tmp_path: Path) -> None:
     output = tmp_path / "BENCHMARKS.md"
-    parts = ["quality", "ingest", "read", "fanout"]
+    parts = ["quality", "ingest", "read", "fanout", "stories", "reader"]
     if importlib.util.find_spec("rouge_score") is None:
         parts.remove("quality")  # needs the `bench` extra: pip install -e '.[bench]'
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
@@ -28,6 +28,7 @@ def test_benchmarks_command_writes_the_report(tmp_path: Path) -> None:
     assert "## Machine" in report
     assert "## Targets" in report
     titles = {"quality": "1. Summary quality", "ingest": "2. Ingest throughput", "read": "3. Read latency",
-              "fanout": "4. Digest fan-out"}
+              "fanout": "4. Digest fan-out", "stories": "5. Stories: one item per event",
+              "reader": "6. What a reader sees"}
     for part in parts:
         assert f"## {titles[part]}" in report
