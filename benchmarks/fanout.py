@@ -80,6 +80,7 @@ class FakeTelegramProcess:
         self._conn, child = _SPAWN.Pipe()
         self._process = _SPAWN.Process(target=_serve_fake, args=(child, enforce), daemon=True)
         self._process.start()
+        child.close()  # the child's now: if it dies, recv() here raises EOFError instead of waiting forever
         self.base_url: str = self._conn.recv()
 
     def stop(self) -> dict[str, Any]:
@@ -288,6 +289,7 @@ async def measure(
                     target=_newsbot_process, args=(child, db.url, fake.base_url, index, limited), daemon=True
                 )
                 process.start()
+                child.close()  # so that a process that dies is an EOFError at recv(), not a wait forever
                 workers.append((process, conn))
             for _, conn in workers:
                 assert conn.recv() == "ready"
