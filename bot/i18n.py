@@ -107,6 +107,12 @@ MESSAGES: dict[Lang, dict[str, str]] = {
             "/settings languages zh en。"
         ),
         "settings_paused": "每日摘要已暂停，{date} 恢复。",
+        "settings_summaries": "摘要语言：{language}",
+        "summaries_original": "原文语言",
+        "button_summaries_mine": "摘要用中文",
+        "button_summaries_original": "摘要用原文语言",
+        "summaries_need_llm": "用你的语言写摘要需要配置大模型（LLM），这个机器人没有配置。",
+        "settings_bad_summaries": "不认识的摘要语言：{value}（可选：zh、en、original）",
         "on": "开",
         "off": "关",
         "all_languages": "全部语言",
@@ -142,7 +148,8 @@ MESSAGES: dict[Lang, dict[str, str]] = {
         "settings_usage": (
             "用法：/settings、/settings time HH:MM、/settings tz 时区、"
             "/settings size N、/settings lang zh|en、/settings languages zh en|all、"
-            "/settings silent on|off、/settings previews on|off、/settings pause 天数"
+            "/settings silent on|off、/settings previews on|off、/settings pause 天数、"
+            "/settings summaries zh|en|original（需要大模型）"
         ),
         "sources_header": "<b>新闻来源</b>（最近 7 天）\n★ 关注：只看关注的来源；🚫 屏蔽：不再显示。",
         "sources_none": "还没有新闻来源。",
@@ -281,6 +288,12 @@ MESSAGES: dict[Lang, dict[str, str]] = {
             "/settings languages en de."
         ),
         "settings_paused": "Daily digest paused until {date}.",
+        "settings_summaries": "Summaries in: {language}",
+        "summaries_original": "the article's language",
+        "button_summaries_mine": "Summaries in English",
+        "button_summaries_original": "Summaries as written",
+        "summaries_need_llm": "Summaries in your language need an LLM, and this bot has none configured.",
+        "settings_bad_summaries": "Unknown summary language: {value} (zh, en or original)",
         "on": "on",
         "off": "off",
         "all_languages": "all languages",
@@ -318,7 +331,8 @@ MESSAGES: dict[Lang, dict[str, str]] = {
         "settings_usage": (
             "Usage: /settings, /settings time HH:MM, /settings tz ZONE, /settings size N, "
             "/settings lang zh|en, /settings languages en de|all, /settings silent on|off, "
-            "/settings previews on|off, /settings pause DAYS"
+            "/settings previews on|off, /settings pause DAYS, "
+            "/settings summaries zh|en|original (with an LLM)"
         ),
         "sources_header": (
             "<b>Sources</b> (last 7 days)\n★ follow: only followed sources; 🚫 drop: never shown."

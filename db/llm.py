@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from db.models import Article, LlmCacheEntry, LlmRequest, Summary
+from db.models import Article, LlmCacheEntry, LlmRequest, Subscriber, Summary
 from db.repositories import TagRepo, set_terms
 from readmodels import LlmStats
 
@@ -62,6 +62,7 @@ def _pending_where(f: PendingFilter) -> list[object]:
         .where(
             current.article_id == Article.id,
             current.is_current.is_(True),
+            current.language.is_(None),  # the article's own summary, not one made for a reader's language
             current.method.in_(list(f.methods)),
             not_(
                 and_(current.method == "llm", current.model == f.model, current.version == f.prompt_version)
@@ -114,6 +115,75 @@ async def pending_articles(
     return [LlmTarget(*row) for row in rows.tuples()]
 
 
+async def translation_targets(
+    session: AsyncSession, language: str, *, model: str, prompt_version: str, since: datetime, limit: int
+) -> list[LlmTarget]:
+    """The story leads listed since `since`, not written in `language`, that want a summary in it (for the
+    readers who asked for their summaries in `language`): none current yet, not given up (see
+    GIVE_UP_AFTER; `prompt_version` names this language's requests). Newest first."""
+    translated = (
+        select(Summary.id)
+        .where(Summary.article_id == Article.id, Summary.language == language, Summary.is_current.is_(True))
+        .exists()
+    )
+    tries = (
+        select(func.coalesce(func.sum(case((LlmRequest.reason == "invalid", GIVE_UP_AFTER), else_=1)), 0))
+        .where(
+            LlmRequest.article_id == Article.id,
+            LlmRequest.outcome == "fallback",
+            LlmRequest.model == model,
+            LlmRequest.prompt_version == prompt_version,
+        )
+        .scalar_subquery()
+    )
+    rows = await session.execute(
+        select(
+            Article.id, Article.title, Article.text, Article.language, Article.content_hash, Article.listed_at
+        )
+        .where(
+            Article.is_story_lead.is_(True),
+            Article.listed_at >= since,
+            Article.language != language,
+            not_(translated),
+            tries < GIVE_UP_AFTER,
+        )
+        .order_by(Article.listed_at.desc(), Article.id.desc())
+        .limit(limit)
+    )
+    return [LlmTarget(*row) for row in rows.tuples()]
+
+
+async def store_translation(session: AsyncSession, article_id: int, summary: Summary) -> bool:
+    """Make `summary` (with its `language` set) the article's current summary in that language; False when
+    the article is gone."""
+    await session.execute(
+        update(Summary)
+        .where(
+            Summary.article_id == article_id,
+            Summary.language == summary.language,
+            Summary.is_current.is_(True),
+        )
+        .values(is_current=False)
+    )
+    if await session.scalar(select(Article.id).where(Article.id == article_id)) is None:
+        return False
+    summary.article_id = article_id
+    summary.is_current = True
+    session.add(summary)
+    await session.flush()
+    return True
+
+
+async def summary_languages(session: AsyncSession) -> list[str]:
+    """The languages active chats asked for their summaries in."""
+    rows = await session.scalars(
+        select(Subscriber.summary_language)
+        .where(Subscriber.active.is_(True), Subscriber.summary_language.is_not(None))
+        .distinct()
+    )
+    return sorted(language for language in rows if language)
+
+
 async def count_pending(session: AsyncSession, f: PendingFilter) -> int:
     query = select(func.count(Article.id)).where(*_pending_where(f))  # type: ignore[arg-type]
     return await session.scalar(query) or 0
@@ -162,7 +232,7 @@ async def replace_summary(
     """
     await session.execute(
         update(Summary)
-        .where(Summary.article_id == article_id, Summary.is_current.is_(True))
+        .where(Summary.article_id == article_id, Summary.is_current.is_(True), Summary.language.is_(None))
         .values(is_current=False)
     )
     listed_at = await session.scalar(select(Article.listed_at).where(Article.id == article_id))

@@ -132,6 +132,9 @@ class Summary(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     prompt_tokens: Mapped[int | None] = mapped_column(Integer)
     completion_tokens: Mapped[int | None] = mapped_column(Integer)
+    # None: in the article's own language (the summary every listing shows); else a reader's language, made
+    # by the LLM for the chats that asked for it. One current summary per article and language.
+    language: Mapped[str | None] = mapped_column(String(8))
 
     article: Mapped[Article] = relationship(back_populates="summaries", lazy="raise")
 
@@ -239,6 +242,7 @@ class Subscriber(Base):
     paused_until: Mapped[datetime | None] = mapped_column(UTCDateTime)  # no digest before then
     # a digest time that had passed when a setting changed waits for the next day (see digests.is_due)
     settings_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    summary_language: Mapped[str | None] = mapped_column(String(8))  # None: the article's own language
 
 
 class Subscription(Base):

@@ -81,6 +81,7 @@ def subscriber_view(subscriber: Subscriber) -> SubscriberView:
         link_previews=subscriber.link_previews,
         paused_until=subscriber.paused_until,
         settings_changed_at=subscriber.settings_changed_at,
+        summary_language=subscriber.summary_language,
     )
 
 
@@ -242,7 +243,7 @@ async def latest_articles(
     else:
         query = query.where(Article.is_story_lead.is_(True))
     rows = (await session.execute(_kept_by(query, reader).limit(limit).offset(offset))).all()
-    return await _views(session, rows)
+    return await _views(session, rows, summary_language=reader.summary_language if reader else None)
 
 
 def _kept_by(query: Select[Any], reader: ReaderFilter | None) -> Select[Any]:
@@ -264,20 +265,26 @@ _ViewRow = tuple[
 ]
 
 
-async def _views(session: AsyncSession, rows: Sequence[Any]) -> list[ArticleView]:
+async def _views(
+    session: AsyncSession, rows: Sequence[Any], *, summary_language: str | None = None
+) -> list[ArticleView]:
+    """The rows as views, each with its current summary: in `summary_language` where the LLM made one, else
+    as written."""
     ids: list[int] = [row[0] for row in rows]
     if not ids:
         return []
-    summaries = {
-        article_id: (text, method)
-        for article_id, text, method in (
-            await session.execute(
-                select(Summary.article_id, Summary.text, Summary.method).where(
-                    Summary.article_id.in_(ids), Summary.is_current.is_(True)
-                )
-            )
-        ).tuples()
-    }
+    languages: list[ColumnElement[bool]] = [Summary.language.is_(None)]
+    if summary_language is not None:
+        languages.append(Summary.language == summary_language)
+    summaries: dict[int, tuple[str, str]] = {}
+    found = await session.execute(
+        select(Summary.article_id, Summary.text, Summary.method, Summary.language).where(
+            Summary.article_id.in_(ids), Summary.is_current.is_(True), or_(*languages)
+        )
+    )
+    for article_id, summary, method, language in found.tuples():
+        if language is not None or article_id not in summaries:  # the reader's language wins
+            summaries[article_id] = (summary, method)
     tags: dict[int, list[str]] = {article_id: [] for article_id in ids}
     tag_rows = await session.execute(
         select(ArticleTag.article_id, Tag.name)
@@ -376,7 +383,11 @@ async def publisher_counts(session: AsyncSession, *, since: datetime, limit: int
 
 
 async def mark_summaries_not_current(session: AsyncSession, article_id: int) -> None:
-    await session.execute(update(Summary).where(Summary.article_id == article_id).values(is_current=False))
+    await session.execute(
+        update(Summary)
+        .where(Summary.article_id == article_id, Summary.language.is_(None))
+        .values(is_current=False)
+    )
 
 
 # a search ranks at most this many of the most recently stored matches by time, so a common word costs no more
@@ -429,7 +440,7 @@ async def search_articles(
             query.order_by(Article.listed_at.desc(), Article.id.desc()).limit(limit).offset(offset)
         )
     ).all()
-    return await _views(session, rows)
+    return await _views(session, rows, summary_language=reader.summary_language if reader else None)
 
 
 async def _postgres_matches(session: AsyncSession, words: Sequence[Sequence[str]]) -> list[int]:
@@ -453,6 +464,22 @@ async def set_terms(session: AsyncSession, article_id: int, terms: str) -> None:
     await session.execute(
         update(ArticleTerms).where(ArticleTerms.article_id == article_id).values(terms=terms)
     )
+
+
+async def translated_summaries(
+    session: AsyncSession, article_ids: Sequence[int], language: str
+) -> dict[int, str]:
+    """The current summaries in `language` the LLM made of these articles (for a reader who asked for it)."""
+    if not article_ids:
+        return {}
+    rows = await session.execute(
+        select(Summary.article_id, Summary.text).where(
+            Summary.article_id.in_(list(article_ids)),
+            Summary.language == language,
+            Summary.is_current.is_(True),
+        )
+    )
+    return dict(rows.tuples().all())
 
 
 async def articles_since(session: AsyncSession, since: datetime, *, limit: int = 500) -> list[ArticleView]:

@@ -113,6 +113,7 @@ class SubscriberView:
     link_previews: bool = False
     paused_until: datetime | None = None  # no digest before then
     settings_changed_at: datetime | None = None
+    summary_language: str | None = None  # summaries in this language where the LLM made one; None: as written
 
     def reads(self, language: str) -> bool:
         """Whether the chat gets articles in `language`."""
@@ -128,6 +129,7 @@ class ReaderFilter:
     languages: tuple[str, ...] = ()  # ISO 639-1; empty: every language
     publishers: tuple[str, ...] = ()  # the ones it follows; empty: every publisher
     dropped: tuple[str, ...] = ()  # publishers it never wants to see
+    summary_language: str | None = None  # show summaries in this language where there is one
 
     def keeps_source(self, view: ArticleView) -> bool:
         """Whether the item's language and publisher are wanted (muted words are matched elsewhere)."""
@@ -156,6 +158,7 @@ class Following:
             languages=self.subscriber.article_languages,
             publishers=tuple(self.publishers),
             dropped=tuple(self.dropped),
+            summary_language=self.subscriber.summary_language,
         )
 
 

@@ -49,13 +49,19 @@ ARTICLE_LANGUAGES = {
     "es": "Español", "pt": "Português", "ru": "Русский",
 }  # fmt: skip
 ALL = "all"
+ORIGINAL = "original"
+# the languages the LLM is asked to summarize in for a reader (the bot's own languages)
+SUMMARY_LANGUAGES = {"zh": "中文", "en": "English"}
 ON_OFF = {"on": True, "off": False, "1": True, "0": False, "yes": True, "no": False, "开": True, "关": False}
 
 
 class SettingsCommands:
-    def __init__(self, *, subscriptions: SubscriptionService, now: Callable[[], datetime]) -> None:
+    def __init__(
+        self, *, subscriptions: SubscriptionService, now: Callable[[], datetime], llm: bool = False
+    ) -> None:
         self._subs = subscriptions
         self._now = now
+        self._llm = llm  # summaries in a reader's language need the LLM
 
     async def settings(self, req: Request) -> Reply:
         if req.args:
@@ -121,6 +127,10 @@ class SettingsCommands:
             silent=t(lang, "on" if subscriber.silent else "off"),
             previews=t(lang, "on" if subscriber.link_previews else "off"),
         )
+        if self._llm:
+            chosen = subscriber.summary_language
+            shown = SUMMARY_LANGUAGES.get(chosen, chosen) if chosen else t(lang, "summaries_original")
+            text += "\n" + t(lang, "settings_summaries", language=shown)
         if paused is not None and paused > self._now():
             text += "\n" + t(lang, "settings_paused", date=format_local_time(paused, tz)[:10])
         other = "en" if lang == "zh" else "zh"
@@ -135,6 +145,11 @@ class SettingsCommands:
             SETTINGS.button(t(lang, f"button_silent_{silent_next}"), "silent", silent_next),
             SETTINGS.button(t(lang, f"button_previews_{previews_next}"), "previews", previews_next),
         ]
+        if self._llm:
+            # one press: summaries in the bot's language, another: as written
+            wanted = "" if subscriber.summary_language == lang else lang
+            label = "button_summaries_original" if not wanted else "button_summaries_mine"
+            buttons.append(SETTINGS.button(t(lang, label), "summaries", wanted or ORIGINAL))
         return text_reply(text, buttons=button_rows(buttons, 2), edit=edit)
 
     @staticmethod
@@ -175,6 +190,14 @@ class SettingsCommands:
                     subscriber = await self._subs.update_settings(ctx, silent=on)
                 else:
                     subscriber = await self._subs.update_settings(ctx, link_previews=on)
+            elif name == "summaries":
+                if not self._llm:
+                    return say(req, "summaries_need_llm")
+                code = value.strip().lower()
+                if code not in SUMMARY_LANGUAGES and code != ORIGINAL:
+                    raise InvalidSetting("settings_bad_summaries", value)
+                chosen = "" if code == ORIGINAL else code
+                subscriber = await self._subs.update_settings(ctx, summary_language=chosen)
             elif name == "pause":
                 days = parse_bounded_int(value, low=0, high=MAX_PAUSE_DAYS)
                 if days is None:

@@ -92,7 +92,7 @@ class CommandService:
         self._chat_admins: ChatAdmins | None = None
         read = ReadingCommands(reading=reading, subscriptions=subscriptions, now=now)
         subs = SubscriptionCommands(subscriptions=subscriptions, reading=reading)
-        settings = SettingsCommands(subscriptions=subscriptions, now=now)
+        settings = SettingsCommands(subscriptions=subscriptions, now=now, llm=llm_budget is not None)
         admin = AdminCommands(feeds=feeds, reading=reading, llm_budget=llm_budget)
         # the order of /help and of the menu
         self.table: tuple[Command, ...] = (

@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Hashable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
@@ -34,7 +34,7 @@ from bot.services.ingest import utc_now
 from bot.services.subscriptions import DROPPED, MUTE, PUBLISHER, TOPIC
 from db.models import Delivery, OutboxMessage, Subscriber, Subscription
 from db.outbox import PENDING
-from db.repositories import SubscriberRepo, articles_since, subscriber_view
+from db.repositories import SubscriberRepo, articles_since, subscriber_view, translated_summaries
 from readmodels import ArticleView, DigestGroup, ReaderFilter, SubscriberView
 from summarizer.matching import IndexedText, index_text, matches_topic
 
@@ -336,8 +336,11 @@ class _DigestBuilder:
         writer: DigestWriter,
         cache: TokenCache,
         now: datetime,
+        translations: dict[str, dict[int, str]] | None = None,
     ) -> None:
         self._articles = articles
+        # {language: {article id: summary}}: the LLM's summaries in the languages due chats asked for
+        self._translations = translations or {}
         self._following = following
         self._writer = writer
         self._now = now
@@ -356,6 +359,12 @@ class _DigestBuilder:
         found = self._windows.get((since, sources))
         if found is None:
             candidates = [a for a in self._articles if a.listed_at > since and sources.keeps_source(a)]
+            if sources.summary_language is not None:
+                translated = self._translations.get(sources.summary_language, {})
+                candidates = [
+                    replace(a, summary=translated[a.id], summary_method="llm") if a.id in translated else a
+                    for a in candidates
+                ]
             key = tuple(a.id for a in candidates)
             found = (self._window_ids.setdefault(key, len(self._window_ids)), candidates)
             self._windows[since, sources] = found
@@ -377,6 +386,7 @@ class _DigestBuilder:
             languages=subscriber.article_languages,
             publishers=tuple(r.value for r in rows if r.kind == PUBLISHER),
             dropped=tuple(r.value for r in rows if r.kind == DROPPED),
+            summary_language=subscriber.summary_language,
         )
         window, candidates = self._window(since, sources)
         grouping: _GroupsKey = (window, topics, mutes, other_label)
@@ -444,7 +454,14 @@ class DigestService:
             following = await repo.subscriptions([s.id for s in due])
             windows = {s.id: s.last_digest_at or now - FIRST_DIGEST_WINDOW for s in due}
             articles = await articles_since(session, min(windows.values()), limit=MAX_CANDIDATES)
-        builder = _DigestBuilder(articles, following, writer=self._writer, cache=self.cache, now=now)
+            ids = [a.id for a in articles]
+            translations = {
+                language: await translated_summaries(session, ids, language)
+                for language in {s.summary_language for s in due if s.summary_language}
+            }
+        builder = _DigestBuilder(
+            articles, following, writer=self._writer, cache=self.cache, now=now, translations=translations
+        )
         return due, windows, builder
 
     async def plan(self, *, force: bool = False) -> list[PlannedDigest]:

@@ -26,6 +26,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, Literal
 
 from openai import (
@@ -51,6 +52,9 @@ from db.llm import (
     pending_articles,
     replace_summary,
     store_cached_answer,
+    store_translation,
+    summary_languages,
+    translation_targets,
 )
 from db.models import LlmCacheEntry, LlmRequest, Summary
 from summarizer.llm import PROMPT_VERSION, InvalidAnswer, LlmAnswer, build_messages, read_answer
@@ -350,6 +354,14 @@ class UpgradeReport:
 
 
 ArticleOutcome = Literal["upgraded", "cached", "fallback", "left"]
+# the articles one translation pass asks for, per language (the next pass takes the next ones)
+TRANSLATION_PAGE = 50
+
+
+def translation_version(language: str) -> str:
+    """The prompt version of summaries made in a reader's language: requests, the cache and give-ups are
+    counted per language."""
+    return f"{PROMPT_VERSION}:{language}"
 
 
 class LlmService:
@@ -418,12 +430,17 @@ class LlmService:
                 report.budget_spent = await self.over_budget()
                 return report
 
-    async def _upgrade_many(self, targets: Sequence[LlmTarget]) -> list[ArticleOutcome]:
+    async def _upgrade_many(
+        self,
+        targets: Sequence[LlmTarget],
+        upgrade: Callable[[LlmTarget], Awaitable[ArticleOutcome]] | None = None,
+    ) -> list[ArticleOutcome]:
         gate = asyncio.Semaphore(self._concurrency)
+        each = upgrade or self.upgrade_article
 
         async def one(target: LlmTarget) -> ArticleOutcome:
             async with gate:
-                return await self.upgrade_article(target)
+                return await each(target)
 
         async with asyncio.TaskGroup() as group:
             tasks = [group.create_task(one(t)) for t in targets]
@@ -461,10 +478,7 @@ class LlmService:
         if outcome.fallback == "unavailable":
             return "left"
         if outcome.answer is None:
-            try:
-                await self._account(outcome, target.id)
-            except IntegrityError:  # the article was deleted meanwhile
-                await self._account(outcome, None)
+            await self._account(outcome, target.id)
             return "fallback"
         answer = outcome.answer
         async with self._sessions() as session, session.begin():
@@ -491,6 +505,79 @@ class LlmService:
             self._add_attempts(session, outcome, target.id if alive else None)
         return "upgraded"
 
+    async def translate_recent(self) -> UpgradeReport:
+        """Summaries in the languages readers asked for (`/settings summaries`), of the story leads listed
+        within `recent` that are written in another language; newest first, within the daily budget."""
+        report = UpgradeReport()
+        async with self._sessions() as session:
+            languages = await summary_languages(session)
+        for language in languages:
+            async with self._sessions() as session:
+                targets = await translation_targets(
+                    session,
+                    language,
+                    model=self.model,
+                    prompt_version=translation_version(language),
+                    since=self._now() - self._recent,
+                    limit=TRANSLATION_PAGE,
+                )
+            outcomes = await self._upgrade_many(targets, partial(self.translate_article, language=language))
+            report.upgraded += outcomes.count("upgraded")
+            report.cached += outcomes.count("cached")
+            report.fallback += outcomes.count("fallback")
+            report.left += outcomes.count("left")
+            if "left" in outcomes:
+                break  # the budget is spent or the LLM unavailable: the next pass goes on
+        return report
+
+    async def translate_article(self, target: LlmTarget, language: str) -> ArticleOutcome:
+        """The article's summary in `language`: from the cache, or asked of the LLM (its tags stay)."""
+        model, version, lang = self.model, translation_version(language), language
+        async with self._sessions() as session:
+            cached = await cached_answer(session, target.content_hash, model=model, prompt_version=version)
+        if cached is not None:
+            async with self._sessions() as session, session.begin():
+                summary = self._summary(cached.summary, prompt_tokens=0, completion_tokens=0, language=lang)
+                alive = await store_translation(session, target.id, summary)
+                session.add(self._row("cache_hit", target.id if alive else None, prompt_version=version))
+            return "cached"
+        async with self._budget_gate:
+            if await self.over_budget() is not None:
+                return "left"
+            self._in_flight += 1
+        try:
+            outcome = await self.summarizer.summarize(title=target.title, text=target.text, language=language)
+            if outcome.fallback == "unavailable":
+                return "left"
+            if outcome.answer is None:
+                await self._account(outcome, target.id, prompt_version=version)
+                return "fallback"
+            async with self._sessions() as session, session.begin():
+                summary = self._summary(
+                    outcome.answer.summary,
+                    prompt_tokens=outcome.prompt_tokens,
+                    completion_tokens=outcome.completion_tokens,
+                    language=language,
+                )
+                alive = await store_translation(session, target.id, summary)
+                await store_cached_answer(
+                    session,
+                    LlmCacheEntry(
+                        content_hash=target.content_hash,
+                        model=model,
+                        prompt_version=version,
+                        summary=outcome.answer.summary,
+                        tags="\n".join(outcome.answer.tags),
+                        prompt_tokens=outcome.prompt_tokens,
+                        completion_tokens=outcome.completion_tokens,
+                        created_at=self._now(),
+                    ),
+                )
+                self._add_attempts(session, outcome, target.id if alive else None, prompt_version=version)
+            return "upgraded"
+        finally:
+            self._in_flight -= 1
+
     async def over_budget(self) -> str | None:
         """The spending cap reached over the last 24 hours, in words (None while there is room)."""
         if not self.budget.capped:
@@ -503,12 +590,28 @@ class LlmService:
         self._budget_logged = spent is not None
         return spent
 
-    async def _account(self, outcome: LlmOutcome, article_id: int | None) -> None:
-        async with self._sessions() as session, session.begin():
-            self._add_attempts(session, outcome, article_id)
-            session.add(self._row("fallback", article_id, reason=outcome.fallback))
+    async def _account(
+        self, outcome: LlmOutcome, article_id: int | None, *, prompt_version: str = PROMPT_VERSION
+    ) -> None:
+        try:
+            async with self._sessions() as session, session.begin():
+                self._add_attempts(session, outcome, article_id, prompt_version=prompt_version)
+                session.add(
+                    self._row("fallback", article_id, reason=outcome.fallback, prompt_version=prompt_version)
+                )
+        except IntegrityError:  # the article was deleted meanwhile
+            if article_id is None:
+                raise
+            await self._account(outcome, None, prompt_version=prompt_version)
 
-    def _add_attempts(self, session: AsyncSession, outcome: LlmOutcome, article_id: int | None) -> None:
+    def _add_attempts(
+        self,
+        session: AsyncSession,
+        outcome: LlmOutcome,
+        article_id: int | None,
+        *,
+        prompt_version: str = PROMPT_VERSION,
+    ) -> None:
         for attempt in outcome.attempts:
             session.add(
                 self._row(
@@ -517,26 +620,32 @@ class LlmService:
                     reason=attempt.reason,
                     prompt_tokens=attempt.prompt_tokens,
                     completion_tokens=attempt.completion_tokens,
+                    prompt_version=prompt_version,
                 )
             )
 
-    def _summary(self, text: str, *, prompt_tokens: int, completion_tokens: int) -> Summary:
+    def _summary(
+        self, text: str, *, prompt_tokens: int, completion_tokens: int, language: str | None = None
+    ) -> Summary:
         return Summary(
             text=text,
             method="llm",
             model=self.model,
-            version=PROMPT_VERSION,
+            version=PROMPT_VERSION if language is None else translation_version(language),
             is_current=True,
             created_at=self._now(),
             prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens,
+            language=language,
         )
 
-    def _row(self, outcome: str, article_id: int | None, **values: Any) -> LlmRequest:
+    def _row(
+        self, outcome: str, article_id: int | None, *, prompt_version: str = PROMPT_VERSION, **values: Any
+    ) -> LlmRequest:
         return LlmRequest(
             created_at=self._now(),
             model=self.model,
-            prompt_version=PROMPT_VERSION,
+            prompt_version=prompt_version,
             outcome=outcome,
             article_id=article_id,
             **values,
@@ -560,6 +669,10 @@ class LlmService:
             self._wake.clear()
             try:
                 report = await self.upgrade_recent()
+                translated = await self.translate_recent()
+                report.upgraded += translated.upgraded
+                report.cached += translated.cached
+                report.fallback += translated.fallback
             except SQLAlchemyError as exc:
                 log.warning("LLM upgrades: database error %s; trying again later", exc.__class__.__name__)
             else:

@@ -7,7 +7,7 @@ The bot's commands and the `newsbot` command line both read through this service
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -24,6 +24,7 @@ from db.repositories import (
     search_articles,
     stats,
     top_tags,
+    translated_summaries,
 )
 from readmodels import ArticleView, BotStats, DigestGroup, FeedView, LlmStats, ReaderFilter, TagCount
 from summarizer.matching import query_words
@@ -121,6 +122,14 @@ class ReadingService:
         """The last day's digest as a chat would get it now; `offset`: its items after the first `offset`."""
         async with self._sessions() as session:
             candidates = await articles_since(session, self._now() - ON_DEMAND_WINDOW)
+            if reader.summary_language is not None:
+                translated = await translated_summaries(
+                    session, [view.id for view in candidates], reader.summary_language
+                )
+                candidates = [
+                    replace(v, summary=translated[v.id], summary_method="llm") if v.id in translated else v
+                    for v in candidates
+                ]
         return select_digest(
             [view for view in candidates if reader.keeps_source(view)],
             topics=[topic] if topic else [],

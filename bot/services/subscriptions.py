@@ -205,6 +205,7 @@ class SubscriptionService:
         article_languages: Sequence[str] | None = None,
         silent: bool | None = None,
         link_previews: bool | None = None,
+        summary_language: str | None = None,
     ) -> SubscriberView:
         """Change the given settings. A change never sends a digest by itself: a digest time that has passed
         today waits for tomorrow (`settings_changed_at`, see digests.is_due)."""
@@ -217,6 +218,8 @@ class SubscriptionService:
                 subscriber.silent = silent
             if link_previews is not None:
                 subscriber.link_previews = link_previews
+            if summary_language is not None:  # "": as the articles are written
+                subscriber.summary_language = summary_language or None
             if digest_time is not None:
                 subscriber.digest_time = digest_time
             if timezone is not None:
