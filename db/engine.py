@@ -101,8 +101,8 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
-# dialect-specific full-text objects made by migration 0004, not described by the models
-FULL_TEXT_OBJECTS = ("article_terms_fts", "ix_article_terms_fts")
+# dialect-specific full-text objects made by migrations 0004 and 0010, not described by the models
+FULL_TEXT_OBJECTS = ("article_terms_fts", "ix_article_terms_fts", "terms_vector", "ix_article_terms_vector")
 
 
 def is_schema_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:

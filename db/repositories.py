@@ -449,7 +449,8 @@ async def _postgres_matches(session: AsyncSession, words: Sequence[Sequence[str]
     query: ColumnElement[Any] = func.plainto_tsquery("simple", " ".join(words[0]))
     for tokens in words[1:]:
         query = query.op("&&")(func.plainto_tsquery("simple", " ".join(tokens)))
-    vector = func.to_tsvector(literal_column("'simple'"), ArticleTerms.terms)
+    # a stored column with its GIN index (migration 0010), not to_tsvector computed per row
+    vector: ColumnElement[Any] = literal_column("article_terms.terms_vector")
     found = await session.scalars(
         select(ArticleTerms.article_id)
         .where(vector.op("@@")(query))
