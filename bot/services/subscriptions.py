@@ -16,6 +16,7 @@ from bot.services.ingest import utc_now
 from db.models import Subscriber
 from db.repositories import SubscriberRepo, subscriber_view
 from readmodels import ChatContext, Following, SubscriberView
+from summarizer.clean import one_line
 
 TOPIC = "topic"
 MUTE = "mute"
@@ -61,8 +62,9 @@ def parse_digest_size(value: str) -> int:
 
 
 def clean_topic(word: str) -> str | None:
-    """A topic as stored: without '#', trimmed; None when empty or too long."""
-    topic = word.strip().lstrip("#").strip()
+    """A topic as stored: one line without control characters or bidirectional overrides (they would be echoed
+    back to the chat), without '#', trimmed; None when empty or too long."""
+    topic = one_line(word).lstrip("#").strip()
     return topic if 0 < len(topic) <= MAX_TOPIC_CHARS else None
 
 

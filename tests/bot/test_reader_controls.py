@@ -322,3 +322,9 @@ async def test_readers_follow_and_drop_publishers(services: Services) -> None:
 
 def _private() -> ChatContext:
     return ChatContext(PRIVATE, "private", PRIVATE, "zh-hans")
+
+
+async def test_a_button_carrying_bidi_overrides_is_not_echoed(running_bot: RunningBot) -> None:
+    sent = await running_bot.press(PRIVATE, "uns:\u202e\u202e芯片", message_id=1)
+    assert "\u202e" not in sent[-1]["text"]
+    assert "芯片" in sent[-1]["text"]
