@@ -66,6 +66,7 @@ async def run_bot(
             upgrading = asyncio.create_task(services.llm.run(stop), name="llm-upgrades")
         await stop.wait()
         log.info("stopping: finishing work in flight")
+        pause_jobs(application)  # no job starts now; those running finish below
         await sending
     finally:
         if upgrading is not None:
@@ -74,11 +75,21 @@ async def run_bot(
                 await upgrading
         if application.updater is not None and application.updater.running:
             await application.updater.stop()
+        pause_jobs(application)
         if application.running:
             await application.stop()  # also stops the JobQueue, waiting for running jobs
         await application.shutdown()
         await http.close()
     return 0
+
+
+def pause_jobs(application: Application) -> None:  # type: ignore[type-arg]
+    """No job starts from now on. PTB's JobQueue.stop waits for the jobs running when it is called, then
+    APScheduler cancels any that began meanwhile: such a job was cut short, with a CancelledError traceback
+    in the log (seen when a digest run ended a moment before a feed poll was due). Paused, none begins."""
+    jobs = application.job_queue
+    if jobs is not None and jobs.scheduler.running:  # running while paused too: pausing again changes nothing
+        jobs.scheduler.pause()
 
 
 def startup_line(settings: Settings, *, username: str | None, updates: str, feeds: int) -> str:

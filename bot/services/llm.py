@@ -23,7 +23,8 @@ import email.utils
 import logging
 import math
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
@@ -358,6 +359,13 @@ ArticleOutcome = Literal["upgraded", "cached", "fallback", "left"]
 TRANSLATION_PAGE = 50
 
 
+@dataclass(slots=True)
+class _Reservation:
+    """One article's place in the daily budget, held from the check until its request rows are committed."""
+
+    held: bool = True
+
+
 def translation_version(language: str) -> str:
     """The prompt version of summaries made in a reader's language: requests, the cache and give-ups are
     counted per language."""
@@ -388,7 +396,8 @@ class LlmService:
         self._wake = asyncio.Event()
         self._budget_logged = False
         # articles between the budget check and their requests' rows: without them, `concurrency` checks at
-        # once would all see room for one more
+        # once would all see room for one more. A check, and the transaction that turns an article's requests
+        # into rows, both hold the gate (see `_recording`)
         self._in_flight = 0
         self._budget_gate = asyncio.Lock()
 
@@ -462,26 +471,25 @@ class LlmService:
                 alive = await replace_summary(session, target.id, summary, tags, tagger="llm", terms=terms)
                 session.add(self._row("cache_hit", target.id if alive else None))
             return "cached"
-        async with self._budget_gate:
-            if await self.over_budget() is not None:
-                return "left"  # keeps its offline summary; a later pass upgrades it when the window has room
-            self._in_flight += 1
+        reservation = await self._reserve()
+        if reservation is None:
+            return "left"  # keeps its offline summary; a later pass upgrades it when the window has room
         try:
-            return await self._ask(target, model)
+            return await self._ask(target, model, reservation)
         finally:
-            self._in_flight -= 1  # its requests are rows now (or it made none)
+            self._release(reservation)  # it made no request, or its rows were not written
 
-    async def _ask(self, target: LlmTarget, model: str) -> ArticleOutcome:
+    async def _ask(self, target: LlmTarget, model: str, reservation: _Reservation) -> ArticleOutcome:
         outcome = await self.summarizer.summarize(
             title=target.title, text=target.text, language=target.language
         )
         if outcome.fallback == "unavailable":
             return "left"
         if outcome.answer is None:
-            await self._account(outcome, target.id)
+            await self._account(outcome, target.id, reservation)
             return "fallback"
         answer = outcome.answer
-        async with self._sessions() as session, session.begin():
+        async with self._recording(reservation) as session:
             summary = self._summary(
                 answer.summary,
                 prompt_tokens=outcome.prompt_tokens,
@@ -541,18 +549,17 @@ class LlmService:
                 alive = await store_translation(session, target.id, summary)
                 session.add(self._row("cache_hit", target.id if alive else None, prompt_version=version))
             return "cached"
-        async with self._budget_gate:
-            if await self.over_budget() is not None:
-                return "left"
-            self._in_flight += 1
+        reservation = await self._reserve()
+        if reservation is None:
+            return "left"
         try:
             outcome = await self.summarizer.summarize(title=target.title, text=target.text, language=language)
             if outcome.fallback == "unavailable":
                 return "left"
             if outcome.answer is None:
-                await self._account(outcome, target.id, prompt_version=version)
+                await self._account(outcome, target.id, reservation, prompt_version=version)
                 return "fallback"
-            async with self._sessions() as session, session.begin():
+            async with self._recording(reservation) as session:
                 summary = self._summary(
                     outcome.answer.summary,
                     prompt_tokens=outcome.prompt_tokens,
@@ -576,6 +583,31 @@ class LlmService:
                 self._add_attempts(session, outcome, target.id if alive else None, prompt_version=version)
             return "upgraded"
         finally:
+            self._release(reservation)
+
+    async def _reserve(self) -> _Reservation | None:
+        """A place in the daily budget for one article's requests; None when the budget is spent."""
+        async with self._budget_gate:
+            if await self.over_budget() is not None:
+                return None
+            self._in_flight += 1
+        return _Reservation()
+
+    @asynccontextmanager
+    async def _recording(self, reservation: _Reservation) -> AsyncIterator[AsyncSession]:
+        """The transaction writing a reserved article's request rows; the reservation ends with its commit.
+
+        Both happen under the gate a budget check holds, so a check counts each request once: in flight or as
+        a row. (Lowered after the commit, a check on PostgreSQL could read the rows from before the commit and
+        the count from after it, and let 4 requests through a cap of 3.)"""
+        async with self._budget_gate:
+            async with self._sessions() as session, session.begin():
+                yield session
+            self._release(reservation)
+
+    def _release(self, reservation: _Reservation) -> None:
+        if reservation.held:
+            reservation.held = False
             self._in_flight -= 1
 
     async def over_budget(self) -> str | None:
@@ -591,10 +623,15 @@ class LlmService:
         return spent
 
     async def _account(
-        self, outcome: LlmOutcome, article_id: int | None, *, prompt_version: str = PROMPT_VERSION
+        self,
+        outcome: LlmOutcome,
+        article_id: int | None,
+        reservation: _Reservation,
+        *,
+        prompt_version: str = PROMPT_VERSION,
     ) -> None:
         try:
-            async with self._sessions() as session, session.begin():
+            async with self._recording(reservation) as session:
                 self._add_attempts(session, outcome, article_id, prompt_version=prompt_version)
                 session.add(
                     self._row("fallback", article_id, reason=outcome.fallback, prompt_version=prompt_version)
@@ -602,7 +639,7 @@ class LlmService:
         except IntegrityError:  # the article was deleted meanwhile
             if article_id is None:
                 raise
-            await self._account(outcome, None, prompt_version=prompt_version)
+            await self._account(outcome, None, reservation, prompt_version=prompt_version)
 
     def _add_attempts(
         self,

@@ -502,6 +502,33 @@ async def test_a_daily_request_budget_stops_spending_and_keeps_offline_summaries
     assert methods == ["extractive"] * 3 + ["llm"] * 3
 
 
+async def test_concurrent_upgrades_never_pass_the_request_cap(world: World) -> None:
+    """Eight upgrades at once, answered after uneven delays so that commits and budget checks interleave, in
+    six fresh 24-hour windows: each window spends exactly the cap. (A check used to read the rows from before
+    an upgrade's commit and the in-flight count from after it: 4 requests under a cap of 3, on PostgreSQL.)"""
+    await world.store(*numbered(30))
+    delays = iter([0.0, 0.03, 0.01, 0.05, 0.02, 0.0, 0.04] * 40)
+
+    async def uneven(body: dict[str, object]) -> object:
+        return await slow(next(delays))(body)
+
+    world.fake.default = uneven  # type: ignore[assignment]
+    summarizer = world.service(concurrency=8).summarizer
+    spent = []
+    for day in range(6):
+        service = LlmService(
+            world.sessions,
+            summarizer,
+            concurrency=8,
+            budget=LlmBudget(daily_requests=3),
+            now=lambda day=day: utc_now() + timedelta(days=day, hours=1),
+        )
+        before = world.fake.count
+        report = await service.upgrade_pending(service.pending())
+        spent.append((report.upgraded, world.fake.count - before))
+    assert spent == [(3, 3)] * 6
+
+
 async def test_past_the_budget_the_newest_articles_are_upgraded_first(world: World) -> None:
     """Two fetches, each listing its newest item first: neither id order nor its reverse is the news order.
     The upgrades go by listing time, newest first, when the budget runs short and when it has room again."""
