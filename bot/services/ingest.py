@@ -1,7 +1,10 @@
-"""Ingestion: read post files and feed documents, prepare each article and store it in its own transaction.
+"""Ingestion: read post files and feed documents, prepare each article and store it.
 
-One bad file or article is reported as a Failure and never stops or rolls back the others. Files are read one
-at a time, so memory stays flat however many there are.
+One bad file or article is reported as a Failure and never stops or rolls back the others. An import of many
+files prepares them in worker processes (IMPORT_WORKERS, by default one per core: preparing is jieba-bound
+pure Python) while this process stores what they return, in order, a batch of articles per transaction; a
+batch that fails is stored again one article at a time. A bounded number of files is in flight, so memory
+stays flat however many there are.
 """
 
 from __future__ import annotations
@@ -13,9 +16,10 @@ import secrets
 import socket
 import stat
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
+from functools import partial
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
@@ -23,6 +27,7 @@ from urllib.parse import urlsplit
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.services.import_workers import prepare_in_workers
 from bot.services.prepare import PreparedArticle, prepare_article
 from bot.sources.files import is_article_file, parse_feed_or_post
 from bot.sources.types import ParsedFeed, RawArticle, SourceError
@@ -81,6 +86,44 @@ class ImportResult:
         return f"imported {self.imported}, duplicates {self.duplicates}, failed {len(self.failed)}"
 
 
+@dataclass(frozen=True, slots=True)
+class PreparedFile:
+    """A post or feed file read, parsed and its articles prepared: what a worker process hands back."""
+
+    publisher: str | None  # a feed file's: its title, or its site's host, or the file's name
+    articles: list[PreparedArticle | Failure]  # in the file's order; an article that failed says why
+
+
+def prepare_file(
+    path: Path, *, default_tz: tzinfo, max_file_bytes: int, max_chars: int
+) -> PreparedFile | Failure:
+    """Read, parse and prepare one file; pure CPU work after the read, run in a worker process or thread."""
+    where = str(path)
+    try:
+        data = read_article_bytes(path, max_bytes=max_file_bytes)
+        document = parse_feed_or_post(data, origin=where, suffix=path.suffix, default_tz=default_tz)
+    except SourceError as exc:
+        return Failure(where, exc.reason)
+    except OSError as exc:
+        return Failure(where, f"cannot read: {exc.strerror or exc}")
+    if isinstance(document, ParsedFeed):
+        # readers see the feed's title; untitled feeds go by their site's host or the file's name
+        publisher = document.title or urlsplit(document.link or "").hostname or path.stem
+        return PreparedFile(publisher, [_prepared_or_failure(raw, max_chars) for raw in document.entries])
+    return PreparedFile(None, [_prepared_or_failure(document, max_chars)])
+
+
+def _lost(path: Path) -> Failure:
+    return Failure(str(path), "the process preparing it stopped (killed or out of memory)")
+
+
+def _prepared_or_failure(raw: RawArticle, max_chars: int) -> PreparedArticle | Failure:
+    try:
+        return prepare_article(raw, max_chars=max_chars)
+    except (ValueError, RecursionError) as exc:
+        return Failure(_where(raw), f"cannot process: {exc}")
+
+
 def iter_article_files(paths: Iterable[Path]) -> Iterator[Path | Failure]:
     """Files named on the command line, and post/feed files found under named folders, in a stable order.
 
@@ -101,6 +144,13 @@ def iter_article_files(paths: Iterable[Path]) -> Iterator[Path | Failure]:
             yield Failure(str(path), "no such file or folder")
 
 
+# articles stored in one transaction by an import: fewer commits; a batch that fails is stored again one
+# article at a time
+STORE_BATCH = 50
+# below this many files per worker process, starting the processes (each loads jieba) costs more than it saves
+MIN_FILES_PER_WORKER = 8
+
+
 class IngestService:
     def __init__(
         self,
@@ -110,9 +160,11 @@ class IngestService:
         summary_max_chars: int,
         max_file_bytes: int,
         story_threshold: float = SAME_STORY_THRESHOLD,
+        workers: int = 1,
         now: Callable[[], datetime] = utc_now,
     ) -> None:
         self._sessions = sessions
+        self._workers = workers  # processes preparing the files of an import
         self._tz = default_tz
         self._max_chars = summary_max_chars
         self._max_file_bytes = max_file_bytes
@@ -124,40 +176,93 @@ class IngestService:
         return self._tz
 
     async def import_paths(
-        self, paths: Iterable[Path], *, on_failure: Callable[[Failure], None] | None = None
+        self,
+        paths: Iterable[Path],
+        *,
+        on_failure: Callable[[Failure], None] | None = None,
+        on_file: Callable[[int, int], None] | None = None,
     ) -> ImportResult:
+        """Import every file named or found under a named folder. `on_failure` hears of each failure when it
+        is known; `on_file(done, total)` of each file once its articles are stored (a progress display)."""
         total = ImportResult()
-        for item in iter_article_files(paths):
-            if isinstance(item, Failure):
-                result = ImportResult(failed=[item])
-            else:
-                result = await self.import_file(item)
+        batch: list[tuple[PreparedArticle, str | None]] = []  # prepared, not stored yet; with its publisher
+        prepared_files = stored_files = 0  # files whose articles are in `batch` or stored; stored
+
+        def add(result: ImportResult) -> None:
             if on_failure is not None:
                 for failure in result.failed:
                     on_failure(failure)
             total.add(result)
+
+        async def store_batch() -> None:
+            nonlocal stored_files
+            add(await self._store_batch(batch))
+            batch.clear()
+            stored_files = prepared_files
+            if on_file is not None:
+                on_file(stored_files, len(files))
+
+        files = list(iter_article_files(paths))  # paths only: a few bytes each, however many files
+        async for prepared in self._prepare_files(files):
+            prepared_files += 1
+            if isinstance(prepared, Failure):
+                add(ImportResult(failed=[prepared]))
+                continue
+            for article in prepared.articles:
+                if isinstance(article, Failure):
+                    add(ImportResult(failed=[article]))
+                else:
+                    batch.append((article, prepared.publisher))
+            if len(batch) >= STORE_BATCH:
+                await store_batch()
+        await store_batch()
         return total
 
     async def import_file(self, path: Path) -> ImportResult:
-        where = str(path)
-        try:
-            data = self._read(path)
-            document = parse_feed_or_post(data, origin=where, suffix=path.suffix, default_tz=self._tz)
-            publisher = None
-            if isinstance(document, ParsedFeed):
-                # readers see the feed's title; untitled feeds go by their site's host or the file's name
-                articles = document.entries
-                publisher = document.title or urlsplit(document.link or "").hostname or path.stem
-            else:
-                articles = [document]
-        except SourceError as exc:
-            return ImportResult(failed=[Failure(where, exc.reason)])
-        except OSError as exc:
-            return ImportResult(failed=[Failure(where, f"cannot read: {exc.strerror or exc}")])
-        return await self.store_articles(articles, publisher=publisher)
+        prepared = await asyncio.to_thread(self._prepare_file, path)
+        if isinstance(prepared, Failure):
+            return ImportResult(failed=[prepared])
+        result = ImportResult(failed=[a for a in prepared.articles if isinstance(a, Failure)])
+        ready = [(a, prepared.publisher) for a in prepared.articles if not isinstance(a, Failure)]
+        result.add(await self._store_batch(ready))
+        return result
 
-    def _read(self, path: Path) -> bytes:
-        return read_article_bytes(path, max_bytes=self._max_file_bytes)
+    @property
+    def _prepare_file(self) -> Callable[[Path], PreparedFile | Failure]:
+        return partial(
+            prepare_file, default_tz=self._tz, max_file_bytes=self._max_file_bytes, max_chars=self._max_chars
+        )
+
+    async def _prepare_files(self, files: Sequence[Path | Failure]) -> AsyncIterator[PreparedFile | Failure]:
+        """Each file prepared, in order: in worker processes when there are enough files to repay starting
+        them, else in a thread of this process."""
+        workers = min(self._workers, len(files) // MIN_FILES_PER_WORKER)
+        if workers <= 1:
+            for item in files:
+                yield item if isinstance(item, Failure) else await asyncio.to_thread(self._prepare_file, item)
+            return
+        prepared_files: AsyncIterator[PreparedFile | Failure] = prepare_in_workers(
+            files, self._prepare_file, workers=workers, lost=_lost
+        )
+        async for prepared in prepared_files:
+            yield prepared
+
+    async def _store_batch(self, batch: Sequence[tuple[PreparedArticle, str | None]]) -> ImportResult:
+        """Store prepared articles in one transaction; when it fails, each again in one of its own, so that a
+        bad article costs only itself."""
+        if len(batch) > 1:
+            try:
+                outcomes = await self._store_many(batch, source_id=None)
+            except (SQLAlchemyError, ValueError):
+                pass  # which article failed is found below, one transaction each
+            else:
+                return ImportResult(
+                    imported=outcomes.count("imported"), duplicates=outcomes.count("duplicate")
+                )
+        result = ImportResult()
+        for prepared, publisher in batch:
+            result.add(await self._store_one(prepared, source_id=None, publisher=publisher))
+        return result
 
     async def store_articles(
         self,
@@ -174,73 +279,91 @@ class IngestService:
             if stop is not None and stop.is_set():
                 result.left = len(articles) - index
                 break
-            try:
-                prepared = await asyncio.to_thread(prepare_article, raw, max_chars=self._max_chars)
-                outcome = await self._store(prepared, source_id=source_id, publisher=publisher)
-            except SQLAlchemyError as exc:
-                log.warning("storing %s failed: %s", raw.origin, exc.__class__.__name__)
-                result.failed.append(Failure(_where(raw), f"database error: {exc.__class__.__name__}"))
-                continue
-            except (ValueError, RecursionError) as exc:
-                result.failed.append(Failure(_where(raw), f"cannot process: {exc}"))
-                continue
-            if outcome == "imported":
-                result.imported += 1
+            prepared = await asyncio.to_thread(_prepared_or_failure, raw, self._max_chars)
+            if isinstance(prepared, Failure):
+                result.failed.append(prepared)
             else:
-                result.duplicates += 1
+                result.add(await self._store_one(prepared, source_id=source_id, publisher=publisher))
         return result
 
-    async def _store(
+    async def _store_one(
         self, prepared: PreparedArticle, *, source_id: int | None, publisher: str | None
-    ) -> Outcome:
+    ) -> ImportResult:
         raw = prepared.raw
-        now = self._now()
         try:
-            async with self._sessions() as session, session.begin():
-                # one process at a time assigns stories: the duplicate check and the candidates below see
-                # every article stored before this one, whichever process stored it
-                await lock_stories(session)
-                repo = ArticleRepo(session)
-                shown_publisher = one_line(publisher or raw.author or _folder_name(raw.origin))[:256]
-                duplicate = await repo.find_duplicate(
-                    link=prepared.link, source_id=source_id, guid=raw.guid, content_hash=prepared.content_hash
-                )
-                if duplicate is not None:
-                    await _record_copy(session, duplicate, prepared, source_id, shown_publisher, now)
-                    return "duplicate"
-                article = Article(
-                    source_id=source_id,
-                    title=prepared.title,
-                    link=prepared.link,
-                    guid=raw.guid,
-                    author=raw.author,
-                    publisher=shown_publisher,
-                    published_at=raw.published,
-                    listed_at=listing_time(raw, now),
-                    ingested_at=now,
-                    text=prepared.text,
-                    html=raw.body,
-                    image_url=prepared.image_url,
-                    content_hash=prepared.content_hash,
-                    language=prepared.language,
-                    categories="\n".join(raw.categories),
-                    is_excerpt=raw.is_excerpt,
-                    origin=raw.origin,
-                    story_fingerprint=prepared.story.to_json(),
-                )
-                summary = Summary(
-                    text=prepared.summary.text,
-                    method=prepared.summary.method,
-                    model=None,
-                    version=prepared.summary.version,
-                    is_current=True,
-                    created_at=now,
-                )
-                await repo.add(article, summary, prepared.tags, tagger="extractive", terms=prepared.terms)
-                await _assign_story(session, article, prepared.story, threshold=self._story_threshold)
+            (outcome,) = await self._store_many([(prepared, publisher)], source_id=source_id)
         except IntegrityError:
             # another writer stored the same article between our check and our insert
+            return ImportResult(duplicates=1)
+        except SQLAlchemyError as exc:
+            log.warning("storing %s failed: %s", raw.origin, exc.__class__.__name__)
+            return ImportResult(failed=[Failure(_where(raw), f"database error: {exc.__class__.__name__}")])
+        except ValueError as exc:
+            return ImportResult(failed=[Failure(_where(raw), f"cannot process: {exc}")])
+        return ImportResult(imported=1) if outcome == "imported" else ImportResult(duplicates=1)
+
+    async def _store_many(
+        self, batch: Sequence[tuple[PreparedArticle, str | None]], *, source_id: int | None
+    ) -> list[Outcome]:
+        """Store each article in one transaction (all or none), in order."""
+        now = self._now()
+        async with self._sessions() as session, session.begin():
+            # one process at a time assigns stories: the duplicate checks and the candidates below see every
+            # article stored before, whichever process stored it
+            await lock_stories(session)
+            return [
+                await self._add(session, prepared, source_id=source_id, publisher=publisher, now=now)
+                for prepared, publisher in batch
+            ]
+
+    async def _add(
+        self,
+        session: AsyncSession,
+        prepared: PreparedArticle,
+        *,
+        source_id: int | None,
+        publisher: str | None,
+        now: datetime,
+    ) -> Outcome:
+        raw = prepared.raw
+        repo = ArticleRepo(session)
+        shown_publisher = one_line(publisher or raw.author or _folder_name(raw.origin))[:256]
+        duplicate = await repo.find_duplicate(
+            link=prepared.link, source_id=source_id, guid=raw.guid, content_hash=prepared.content_hash
+        )
+        if duplicate is not None:
+            await _record_copy(session, duplicate, prepared, source_id, shown_publisher, now)
             return "duplicate"
+        article = Article(
+            source_id=source_id,
+            title=prepared.title,
+            link=prepared.link,
+            guid=raw.guid,
+            author=raw.author,
+            publisher=shown_publisher,
+            published_at=raw.published,
+            listed_at=listing_time(raw, now),
+            ingested_at=now,
+            text=prepared.text,
+            html=raw.body,
+            image_url=prepared.image_url,
+            content_hash=prepared.content_hash,
+            language=prepared.language,
+            categories="\n".join(raw.categories),
+            is_excerpt=raw.is_excerpt,
+            origin=raw.origin,
+            story_fingerprint=prepared.story.to_json(),
+        )
+        summary = Summary(
+            text=prepared.summary.text,
+            method=prepared.summary.method,
+            model=None,
+            version=prepared.summary.version,
+            is_current=True,
+            created_at=now,
+        )
+        await repo.add(article, summary, prepared.tags, tagger="extractive", terms=prepared.terms)
+        await _assign_story(session, article, prepared.story, threshold=self._story_threshold)
         return "imported"
 
 

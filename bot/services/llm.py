@@ -411,21 +411,40 @@ class LlmService:
     def pending(self, **criteria: Any) -> PendingFilter:
         return PendingFilter(model=self.model, prompt_version=PROMPT_VERSION, **criteria)
 
-    async def upgrade_pending(self, criteria: PendingFilter, *, page: int = 100) -> UpgradeReport:
+    async def upgrade_pending(
+        self,
+        criteria: PendingFilter,
+        *,
+        page: int = 100,
+        on_article: Callable[[int, int], None] | None = None,
+    ) -> UpgradeReport:
         """Upgrade every article matching `criteria`, newest first, `concurrency` at a time.
 
         Each article commits on its own, so an interrupted run loses nothing and a new run continues with the
         articles still pending. Stops early when the circuit opens (`left` counts what remains).
+        `on_article(done, total)` hears of each article done (for a progress display).
         """
         report = UpgradeReport()
         before: tuple[datetime, int] | None = None
+        total = done = 0
+        if on_article is not None:
+            async with self._sessions() as session:
+                total = await count_pending(session, criteria)
         while True:
             async with self._sessions() as session:
                 targets = await pending_articles(session, criteria, before=before, limit=page)
             if not targets:
                 return report
             before = (targets[-1].listed_at, targets[-1].id)
-            outcomes = await self._upgrade_many(targets)
+
+            def counted(outcome: ArticleOutcome) -> ArticleOutcome:
+                nonlocal done
+                done += 1
+                if on_article is not None:
+                    on_article(done, max(total, done))
+                return outcome
+
+            outcomes = await self._upgrade_many(targets, self.upgrade_article, counted)
             for outcome in outcomes:
                 if outcome == "upgraded":
                     report.upgraded += 1
@@ -443,13 +462,14 @@ class LlmService:
         self,
         targets: Sequence[LlmTarget],
         upgrade: Callable[[LlmTarget], Awaitable[ArticleOutcome]] | None = None,
+        then: Callable[[ArticleOutcome], ArticleOutcome] = lambda outcome: outcome,
     ) -> list[ArticleOutcome]:
         gate = asyncio.Semaphore(self._concurrency)
         each = upgrade or self.upgrade_article
 
         async def one(target: LlmTarget) -> ArticleOutcome:
             async with gate:
-                return await each(target)
+                return then(await each(target))
 
         async with asyncio.TaskGroup() as group:
             tasks = [group.create_task(one(t)) for t in targets]
