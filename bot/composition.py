@@ -7,32 +7,40 @@ them. Nothing else reads settings to build a service.
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 import asyncpg  # no stubs (ignored in pyproject.toml); only its error classes are used here
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-from telegram import Bot
 
 from bot.commands import CommandService
 from bot.config import Settings
 from bot.digest_messages import DigestMessages
 from bot.errors import CannotRun
-from bot.services.delivery import Clock, OutboxSender, SendLimits, SystemClock
 from bot.services.digests import DigestService
 from bot.services.feeds import FeedService, FetchLimits
 from bot.services.inbox import InboxService
 from bot.services.ingest import IngestService, process_name, utc_now
-from bot.services.llm import LlmLimits, LlmService, build_llm_service
 from bot.services.llm_budget import LlmBudget
 from bot.services.reading import ReadingService
 from bot.services.replies import ReplyService
 from bot.services.subscriptions import SubscriptionService
 from db.engine import make_engine, make_sessionmaker, upgrade_schema
+
+if TYPE_CHECKING:
+    from telegram import Bot
+
+    from bot.services.delivery import Clock, OutboxSender
+    from bot.services.llm import LlmService
+
+# The outbox sender and the LLM service are imported where they are built: they bring python-telegram-bot and
+# the OpenAI client, which a read command such as `newsbot latest` does not use and should not wait for.
 
 
 @dataclass(slots=True)
@@ -57,6 +65,8 @@ class Services:
     def outbox_sender(self, bot: Bot, *, clock: Clock | None = None) -> OutboxSender:
         """The sender of the outbox through `bot` (the running Application's, or one of its own); it sends
         only while this process holds the bot's sender lease."""
+        from bot.services.delivery import OutboxSender, SendLimits, SystemClock
+
         s = self.settings
         limits = SendLimits(
             global_per_second=s.send_global_per_second,
@@ -101,6 +111,7 @@ async def open_services(
             summary_max_chars=settings.summary_max_chars,
             max_file_bytes=settings.max_file_bytes,
             story_threshold=settings.story_threshold,
+            workers=settings.import_workers or os.cpu_count() or 1,
             now=now,
         )
         process = process_name()
@@ -174,6 +185,8 @@ def _llm_budget(settings: Settings) -> LlmBudget:
 
 
 def _llm_service(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> LlmService:
+    from bot.services.llm import LlmLimits, build_llm_service
+
     key = settings.openai_api_key
     return build_llm_service(
         sessions,

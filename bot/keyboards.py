@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from typing import TYPE_CHECKING
 
 from bot.commands.replies import Button
+
+if TYPE_CHECKING:
+    from telegram import InlineKeyboardMarkup
 
 
 def keyboard(buttons: Sequence[Sequence[Button]]) -> InlineKeyboardMarkup | None:
     if not buttons:
         return None
+    # imported here: every command builds the digest writer, few of them need python-telegram-bot
+    from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
     return InlineKeyboardMarkup(
         [
             [InlineKeyboardButton(b.text, callback_data=b.callback_data, url=b.url) for b in row]

@@ -1,6 +1,8 @@
 """The one place that touches jieba: quiet setup, tokenizing, POS tagging, IDF table, stop words.
 
 jieba logs "Building prefix dict..." to stderr on first use; we raise its log level once here.
+jieba is imported by the first call that tokenizes, and `jieba.posseg` by the first needing parts of speech,
+never at import: together they take a third of a second that read commands (`newsbot latest`) do not need.
 `jieba.analyse` is deliberately never imported: importing it opens its IDF file without closing it
 (a ResourceWarning, an error under our pytest settings), so the IDF table is read here instead.
 Everything runs from files shipped inside the jieba and summarizer packages; nothing is downloaded.
@@ -11,14 +13,10 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
-from functools import lru_cache
+from functools import cache, lru_cache
 from importlib import resources
 from pathlib import Path
-
-import jieba
-import jieba.posseg
-
-jieba.setLogLevel(logging.WARNING)
+from typing import Any
 
 
 def _cache_folder() -> str:
@@ -37,7 +35,24 @@ def _cache_folder() -> str:
     return tempfile.mkdtemp(prefix="newsbot-jieba-")
 
 
-jieba.dt.tmp_dir = _cache_folder()
+@cache
+def _jieba() -> Any:
+    """The jieba module, quiet and with its cache in our folder; imported on the first call."""
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    jieba.dt.tmp_dir = _cache_folder()
+    return jieba
+
+
+@cache
+def _posseg() -> Any:
+    """jieba.posseg (its import reads jieba's whole part-of-speech dictionary); imported on the first call."""
+    _jieba()
+    import jieba.posseg
+
+    return jieba.posseg
+
 
 __all__ = [
     "cut", "cut_for_search", "cut_keep_spaces", "english_stopwords", "idf_table", "news_stopwords", "pos_cut"
@@ -46,17 +61,17 @@ __all__ = [
 
 def cut(text: str) -> list[str]:
     """Tokens of `text` (precise mode, HMM on for unknown names)."""
-    return [t for t in jieba.lcut(text) if t.strip()]
+    return [t for t in _jieba().lcut(text) if t.strip()]
 
 
 def cut_for_search(text: str) -> list[str]:
     """Tokens of `text` plus the shorter words inside long ones (足球比赛 -> 足球, 比赛, 足球比赛)."""
-    return [t for t in jieba.lcut_for_search(text) if t.strip()]
+    return [t for t in _jieba().lcut_for_search(text) if t.strip()]
 
 
 def cut_keep_spaces(text: str) -> list[str]:
     """Tokens of `text` including the spaces between them, so that "".join(...) == text."""
-    return list(jieba.cut(text))
+    return list(_jieba().cut(text))
 
 
 def _flag(word: str, tags: dict[str, str]) -> str:
@@ -76,7 +91,7 @@ def _unknown_word_flag(word: str) -> str:
 
     Tagging the word on its own costs little and tells the two apart: a fragment comes back in pieces.
     """
-    pieces = jieba.posseg.lcut(word)
+    pieces = _posseg().lcut(word)
     return pieces[0].flag if len(pieces) == 1 else "x"
 
 
@@ -86,14 +101,14 @@ def pos_cut(text: str) -> list[tuple[str, str]]:
     Flags come from jieba's dictionary for the tokens of one ordinary cut; jieba.posseg would run a second
     Viterbi pass per sentence for the same words and costs six times a cut (see BENCHMARKS.md).
     """
-    tags: dict[str, str] = jieba.posseg.dt.word_tag_tab
-    return [(word, _flag(word, tags)) for word in jieba.lcut(text) if word.strip()]
+    tags: dict[str, str] = _posseg().dt.word_tag_tab
+    return [(word, _flag(word, tags)) for word in _jieba().lcut(text) if word.strip()]
 
 
 @lru_cache(maxsize=1)
 def idf_table() -> tuple[dict[str, float], float]:
     """jieba's bundled IDF values and their median (used for words missing from the table)."""
-    path = Path(jieba.__file__).parent / "analyse" / "idf.txt"
+    path = Path(_jieba().__file__).parent / "analyse" / "idf.txt"
     table: dict[str, float] = {}
     with path.open(encoding="utf-8") as fh:
         for line in fh:

@@ -12,8 +12,8 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from bot.chat_admins import ChatAdmins
 from bot.commands.admin import AdminCommands
 from bot.commands.base import ButtonHandler, Handler, Request, say, text_reply
 from bot.commands.buttons import (
@@ -43,6 +43,10 @@ from bot.services.llm_budget import LlmBudget
 from bot.services.reading import ReadingService
 from bot.services.subscriptions import SubscriptionService
 from readmodels import ChatContext
+
+if TYPE_CHECKING:
+    # for annotations only: its module imports python-telegram-bot, which read commands do without
+    from bot.chat_admins import ChatAdmins
 
 log = logging.getLogger(__name__)
 

@@ -28,13 +28,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, tzinfo
 from html.parser import HTMLParser
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
-
-import aiohttp
-import feedparser
-from aiohttp.abc import AbstractResolver, ResolveResult
-from yarl import URL
 
 from bot.sources.charset import charset_from_content_type, decode_document
 from bot.sources.dates import parse_date
@@ -43,6 +38,14 @@ from bot.sources.posts import title_from_body
 from bot.sources.types import BodyFormat, FeedFetchError, FeedParseError, ParsedFeed, RawArticle
 from bot.urls import address_refusal, is_http_url, literal_host_address, url_host_refusal
 from summarizer.clean import one_line
+
+if TYPE_CHECKING:
+    import aiohttp
+    from aiohttp.abc import AbstractResolver
+    from yarl import URL
+
+# feedparser is imported where a feed is parsed, aiohttp (and bot.sources.feed_http, built on it) where one is
+# fetched: every command imports this module, few parse or fetch a feed (start-up time of `newsbot latest`).
 
 log = logging.getLogger(__name__)
 
@@ -297,6 +300,8 @@ def parse_feed(
         # feedparser is slow per entry: hand it only the entries that can be kept
         text = newest_entries_only(text, max_items=max_items, default_tz=default_tz)
 
+    import feedparser
+
     # No content-location: feedparser would resolve relative links against the document URL,
     # but the feed's own <link> is the better base (feeds are often served from a feed proxy).
     result = feedparser.parse(
@@ -365,55 +370,16 @@ class AddressRefused(OSError):  # noqa: N818 - reads as what happened: "AddressR
         self.reason = f"refused: {reason}"
 
 
-class PublicAddressResolver(AbstractResolver):
-    """Wraps another aiohttp resolver (the default one unless given) and refuses a host when any address it
-    resolves to is loopback, private, link-local, unique-local, multicast, reserved or unspecified.
-
-    It runs at connect time, for every connection and so for every redirect hop: a name that rebinds to a
-    private address between our check and the connection is refused too. aiohttp does not ask the resolver
-    about literal addresses; `fetch_feed` checks those itself.
-    """
-
-    def __init__(self, inner: AbstractResolver | None = None) -> None:
-        self._owns_inner = inner is None
-        self._inner = inner if inner is not None else aiohttp.DefaultResolver()
-
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        results = await self._inner.resolve(host, port, family)
-        for result in results:
-            address = literal_host_address(result["host"])
-            reason = f"{result['host']} is not an IP address" if address is None else address_refusal(address)
-            if reason is not None:
-                raise AddressRefused(reason)
-        return results
-
-    async def close(self) -> None:
-        if self._owns_inner:  # one passed in is closed by whoever made it, as TCPConnector does
-            await self._inner.close()
-
-
-class FeedConnector(aiohttp.TCPConnector):
-    """A TCPConnector connecting only to public addresses (PublicAddressResolver) unless `allow_private`."""
-
-    def __init__(self, *, allow_private: bool, resolver: AbstractResolver | None = None) -> None:
-        self.allow_private = allow_private
-        self._guard = None if allow_private else PublicAddressResolver(resolver)
-        super().__init__(resolver=self._guard or resolver)
-
-    async def close(self, *, abort_ssl: bool = False) -> None:
-        await super().close(abort_ssl=abort_ssl)
-        if self._guard is not None:  # ours, so TCPConnector leaves it open
-            await self._guard.close()
-
-
 def feed_http_session(
     allow_private: bool, *, resolver: AbstractResolver | None = None
 ) -> aiohttp.ClientSession:
     """The aiohttp session to fetch feeds with: no overall timeout (`fetch_feed` sets one per request) and,
     unless `allow_private`, a connector that refuses private addresses at connect time. `resolver` replaces
     the default DNS resolver (tests map public-looking names to 127.0.0.1 with it). The caller closes it."""
+    import aiohttp
+
+    from bot.sources.feed_http import FeedConnector
+
     return aiohttp.ClientSession(
         connector=FeedConnector(allow_private=allow_private, resolver=resolver),
         timeout=aiohttp.ClientTimeout(total=None),
@@ -423,6 +389,8 @@ def feed_http_session(
 async def _check_host(session: aiohttp.ClientSession, url: URL) -> None:
     """Refuse `url` unless its host is public: literal addresses (any form) and localhost here; names are
     resolved here too unless the session's connector checks them at connect time anyway."""
+    from bot.sources.feed_http import FeedConnector
+
     reason = url_host_refusal(str(url))
     if reason is not None:
         raise AddressRefused(reason)
@@ -473,6 +441,9 @@ async def fetch_feed(
     Redirects are followed here rather than by aiohttp so that every hop's host is checked before we
     connect. For connect-time checks on resolved names too, pass a session from `feed_http_session`.
     """
+    import aiohttp
+    from yarl import URL
+
     headers = {"User-Agent": USER_AGENT, "Accept": ACCEPT}
     if etag:
         headers["If-None-Match"] = etag

@@ -15,11 +15,13 @@ import aiohttp
 import pytest
 from aiohttp.abc import AbstractResolver, ResolveResult
 
+import bot.sources.feed_http
 import bot.sources.feeds
 import bot.urls
 from bot.composition import _fetch_limits
 from bot.config import Settings
-from bot.sources.feeds import AddressRefused, PublicAddressResolver, feed_http_session, fetch_feed
+from bot.sources.feed_http import PublicAddressResolver
+from bot.sources.feeds import AddressRefused, feed_http_session, fetch_feed
 from bot.sources.types import FeedFetchError
 from bot.urls import IPAddress, url_host_refusal
 from tests.fakes.feed_server import CONDITIONAL_FEED_TITLE, FeedServer
@@ -65,6 +67,7 @@ def loopback_one_is_public(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(bot.urls, "address_refusal", address_refusal)
     monkeypatch.setattr(bot.sources.feeds, "address_refusal", address_refusal)
+    monkeypatch.setattr(bot.sources.feed_http, "address_refusal", address_refusal)
 
 
 async def refused(session: aiohttp.ClientSession, url: str, **kwargs: bool) -> str:
