@@ -27,7 +27,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--articles", type=int, default=None, help="articles in the read-latency database (default 1,000,000)"
     )
     parser.add_argument(
-        "--ingest-files", type=int, default=None, help="files imported in the ingest part (default 10,000)"
+        "--ingest-files", type=int, default=None, help="files imported in the ingest part (default 2,000)"
     )
     parser.add_argument("--output", type=Path, default=Path("BENCHMARKS.md"))
     args = parser.parse_args(argv)

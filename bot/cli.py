@@ -19,27 +19,25 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from pathlib import Path
-from typing import TextIO
-
-from telegram import Bot
+from typing import TYPE_CHECKING, TextIO
 
 from bot import __version__
-from bot.app import bot_token, initialize_bot, resolve_channel
 from bot.composition import Services, open_services
 from bot.config import Settings, load_settings
 from bot.errors import BadInput, CannotRun, NewsbotError, SourceError
 from bot.numbers import parse_bounded_int
-from bot.services.digests import PlannedDigest
-from bot.services.ingest import Failure, read_article_bytes
-from bot.services.llm import SUMMARY_METHODS
+from bot.services.ingest import read_article_bytes
 from bot.services.prepare import prepare_article
-from bot.sources.feeds import feed_http_session
 from bot.sources.files import parse_article_file
 from bot.sources.types import RawArticle
 from bot.telegram_html import html_to_plain
-from bot.telegram_request import AiohttpRequest
 from readmodels import ArticleView, ChatContext, FeedView, without_credentials
-from summarizer.llm import PROMPT_VERSION
+
+if TYPE_CHECKING:
+    from bot.services.digests import PlannedDigest
+
+# What only some commands use (python-telegram-bot, aiohttp, the OpenAI client) is imported inside them: a
+# read command such as `newsbot latest` would otherwise spend most of its time importing them.
 
 log = logging.getLogger("newsbot")
 
@@ -73,20 +71,29 @@ def print_json(document: object, out: TextIO, *, line: bool = False) -> None:
 
 
 async def cmd_import(args: argparse.Namespace, app: Services, out: TextIO, err: TextIO) -> int:
-    def report(failure: Failure) -> None:
-        print(f"failed: {failure}", file=err, flush=True)
+    from bot.progress import Progress
 
     started = datetime.now(UTC)
-    result = await app.ingest.import_paths([Path(p) for p in args.paths], on_failure=report)
+    with Progress(err, what="import", unit="file") as progress:
+        result = await app.ingest.import_paths(
+            [Path(p) for p in args.paths],
+            on_failure=lambda failure: progress.say(f"failed: {failure}"),
+            on_file=progress.update,
+        )
     if app.llm is not None and result.imported:
         # stored with extractive summaries already; upgrade them before exiting (never an import failure)
-        upgrades = await app.llm.upgrade_pending(app.llm.pending(ingested_since=started))
+        with Progress(err, what="LLM summaries", unit="article") as progress:
+            upgrades = await app.llm.upgrade_pending(
+                app.llm.pending(ingested_since=started), on_article=progress.update
+            )
         print(upgrades.line(), file=out)
     print(result.summary_line(), file=out)
     return EXIT_FAILURES if result.failed else EXIT_OK
 
 
 async def cmd_resummarize(args: argparse.Namespace, app: Services, out: TextIO, err: TextIO) -> int:
+    from bot.services.llm import SUMMARY_METHODS
+
     if app.llm is None:
         print(
             "newsbot: resummarize needs the LLM: set OPENAI_API_KEY (or SUMMARIZER=llm and OPENAI_BASE_URL)",
@@ -97,12 +104,17 @@ async def cmd_resummarize(args: argparse.Namespace, app: Services, out: TextIO, 
     methods = tuple(m for name in args.method or ["extractive"] for m in SUMMARY_METHODS[name])
     # an explicit run tries again the articles automatic upgrades gave up on
     criteria = app.llm.pending(methods=methods, listed_since=since, skip_given_up=False)
-    report = await app.llm.upgrade_pending(criteria)
+    from bot.progress import Progress
+
+    with Progress(err, what="resummarize", unit="article") as progress:
+        report = await app.llm.upgrade_pending(criteria, on_article=progress.update)
     print(report.line(), file=out)
     return EXIT_FAILURES if report.left or report.fallback else EXIT_OK
 
 
 async def cmd_stats(args: argparse.Namespace, app: Services, out: TextIO, err: TextIO) -> int:
+    from summarizer.llm import PROMPT_VERSION
+
     periods = {
         "day": await app.reading.llm_stats(window=timedelta(days=1)),
         "week": await app.reading.llm_stats(window=timedelta(days=7)),
@@ -150,10 +162,14 @@ async def cmd_stats(args: argparse.Namespace, app: Services, out: TextIO, err: T
 
 
 async def cmd_fetch(args: argparse.Namespace, app: Services, out: TextIO, err: TextIO) -> int:
+    from bot.progress import Progress
+    from bot.sources.feeds import feed_http_session
+
     # through a resolver that refuses private addresses (unless FETCH_ALLOW_PRIVATE)
     async with feed_http_session(app.settings.fetch_allow_private) as http:
         # on demand: also feeds fetched within the interval (never one another process is fetching)
-        outcomes = await app.feeds.fetch_all(http, force=True)
+        with Progress(err, what="fetch", unit="feed") as progress:
+            outcomes = await app.feeds.fetch_all(http, force=True, on_feed=progress.update)
     if not outcomes:
         print("no feeds; add one with: newsbot feeds add URL", file=out)
         return EXIT_OK
@@ -303,6 +319,11 @@ async def cmd_digest(args: argparse.Namespace, app: Services, out: TextIO, err: 
 async def send_digests_now(app: Services) -> str:
     """Enqueue today's digest for every digest subscriber not yet served, then see them sent: by this
     process, or by a running bot when one holds the sender lease (it sends; this waits and reports)."""
+    from telegram import Bot
+
+    from bot.app import bot_token, initialize_bot, resolve_channel
+    from bot.telegram_request import AiohttpRequest
+
     settings = app.settings
     # a connection per request in flight, as the running bot's Application has
     request = AiohttpRequest(connections=settings.send_concurrency + 4)

@@ -18,9 +18,9 @@ import logging
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-import aiohttp
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -35,6 +35,9 @@ from db.models import Source
 from db.repositories import SourceRepo, feed_view
 from readmodels import FeedView, without_credentials
 from summarizer.clean import one_line
+
+if TYPE_CHECKING:
+    import aiohttp
 
 log = logging.getLogger(__name__)
 
@@ -211,12 +214,14 @@ class FeedService:
         force: bool = False,
         stop: asyncio.Event | None = None,
         only: Collection[int] | None = None,
+        on_feed: Callable[[int, int], None] | None = None,
     ) -> list[FeedOutcome]:
         """Poll every active feed that is due (`only`: of these ids) and store what is new.
 
         A feed another process is fetching comes back BUSY; with a poll interval, one fetched recently (by
         any process) comes back NOT_DUE, unless `force` (a fetch asked for by hand). Once `stop` is set the
-        poll ends after the article in hand.
+        poll ends after the article in hand. `on_feed(done, total)` hears of each feed done (for a progress
+        display).
         """
         async with self._sessions() as session:
             feeds = await SourceRepo(session).feeds(active_only=True)
@@ -262,8 +267,10 @@ class FeedService:
                                 status=fetched,
                             )
                         )
-                    continue
-                outcomes.append(await self._store_fetch(source, fetched, claimed, stop))
+                else:
+                    outcomes.append(await self._store_fetch(source, fetched, claimed, stop))
+                if on_feed is not None:
+                    on_feed(len(outcomes), len(feeds))
                 if stop is not None and stop.is_set():
                     break
         finally:

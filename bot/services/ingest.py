@@ -235,14 +235,15 @@ class IngestService:
 
     async def _prepare_files(self, files: Sequence[Path | Failure]) -> AsyncIterator[PreparedFile | Failure]:
         """Each file prepared, in order: in worker processes when there are enough files to repay starting
-        them, else in a thread of this process."""
-        workers = min(self._workers, len(files) // MIN_FILES_PER_WORKER)
-        if workers <= 1:
+        them, else in a thread of this process. Of `workers` cores, this process keeps one: storing is its
+        work, and one core's worth of it."""
+        processes = min(self._workers - 1, len(files) // MIN_FILES_PER_WORKER)
+        if processes < 1:
             for item in files:
                 yield item if isinstance(item, Failure) else await asyncio.to_thread(self._prepare_file, item)
             return
         prepared_files: AsyncIterator[PreparedFile | Failure] = prepare_in_workers(
-            files, self._prepare_file, workers=workers, lost=_lost
+            files, self._prepare_file, workers=processes, lost=_lost
         )
         async for prepared in prepared_files:
             yield prepared

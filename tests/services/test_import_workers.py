@@ -15,8 +15,7 @@ from sqlalchemy.orm import aliased
 from bot.services.import_workers import prepare_in_workers
 from bot.services.ingest import IngestService
 from db.engine import make_engine, make_sessionmaker, upgrade_schema
-from db.models import Article, Summary
-from db.repositories import latest_articles
+from db.models import Article, ArticleTag, Summary, Tag
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 POST = """---
@@ -37,19 +36,30 @@ def service(sessions: async_sessionmaker[AsyncSession], workers: int) -> IngestS
 
 
 async def stored(sessions: async_sessionmaker[AsyncSession]) -> list[tuple[object, ...]]:
-    """Every article's title, summary, tags, language and the title of its story's lead, in title order."""
+    """Every article's file, title, summary, language, tags and the file of its story's lead, by file (two
+    outlets' reports may share a title: 0053 and 0054)."""
     lead = aliased(Article)
     async with sessions() as session:
-        views = {v.title: v for v in await latest_articles(session, limit=1000)}
         rows = (
             await session.execute(
-                select(Article.title, Summary.text, Article.language, lead.title)
+                select(Article.id, Article.origin, Article.title, Summary.text, Article.language, lead.origin)
                 .join(Summary, Summary.article_id == Article.id)
                 .join(lead, lead.id == Article.story_id)
-                .order_by(Article.title)
+                .order_by(Article.origin)
             )
         ).all()
-    return [(*row, tuple(views[row[0]].tags) if row[0] in views else None) for row in rows]
+        return [(*row[1:], tuple(await article_tags(session, row[0]))) for row in rows]
+
+
+async def article_tags(session: AsyncSession, article_id: int) -> list[str]:
+    return list(
+        await session.scalars(
+            select(Tag.name)
+            .join(ArticleTag, ArticleTag.tag_id == Tag.id)
+            .where(ArticleTag.article_id == article_id)
+            .order_by(ArticleTag.rank)
+        )
+    )
 
 
 async def test_workers_store_what_one_process_stores(
