@@ -104,19 +104,33 @@ def _cut_title(title: str, max_chars: int) -> str:
     return title if len(title) <= max_chars else title[: max_chars - 1] + "…"
 
 
+# what the database keeps of an author (articles.author) and of a feed's entry id (articles.guid)
+MAX_AUTHOR_CHARS = 256
+MAX_GUID_CHARS = 1024
+
+
 def without_control_characters(raw: RawArticle) -> RawArticle:
-    """`raw` with no control characters in its title, body, author or categories.
+    """`raw` with no control characters in its title, body, author or categories, and an author and a guid
+    the database can keep.
 
     Title, author and categories become one line (a run of control characters is one space); the body
-    keeps its line breaks and tabs. Categories left empty are dropped.
+    keeps its line breaks and tabs. Categories left empty are dropped. An over-long author is cut; an
+    over-long guid becomes its SHA-256 (it still tells the entry from others, and the same entry met again
+    gets the same one). Without this PostgreSQL refused such an article that SQLite stored.
     """
     author = one_line(raw.author) if raw.author is not None else None
+    if author and len(author) > MAX_AUTHOR_CHARS:
+        author = author[: MAX_AUTHOR_CHARS - 1] + "…"
+    guid = raw.guid
+    if guid is not None and len(guid) > MAX_GUID_CHARS:
+        guid = "sha256:" + hashlib.sha256(guid.encode("utf-8", "surrogatepass")).hexdigest()
     categories = tuple(dict.fromkeys(c for c in map(one_line, raw.categories) if c))
     return replace(
         raw,
         title=one_line(raw.title),
         body=strip_control_characters(raw.body),
         author=author or None,
+        guid=guid,
         categories=categories,
     )
 

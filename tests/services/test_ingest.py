@@ -201,3 +201,26 @@ async def test_summary_budget_is_respected(
     async with sessions() as session:
         (view,) = await latest_articles(session, limit=5)
     assert 0 < len(view.summary) <= max_chars
+
+
+async def test_an_over_long_author_or_guid_is_stored_on_both_databases(
+    sessions: async_sessionmaker[AsyncSession], tmp_path: Path
+) -> None:
+    """PostgreSQL keeps 256 characters of an author and 1,024 of a guid; SQLite kept anything, so the same
+    file was stored on one database and refused on the other."""
+    long_guid = "urn:entry:" + "x" * 2000
+    (tmp_path / "long.md").write_text(
+        f"---\ntitle: 长作者名的文章\nauthor: '{'作者' * 200}'\nguid: '{long_guid}'\n"
+        f"link: https://example.com/long\n---\n<p>{BODY}</p>\n",
+        encoding="utf-8",
+    )
+    result = await make_service(sessions).import_paths([tmp_path / "long.md"])
+    assert (result.imported, result.failed) == (1, [])
+    async with sessions() as session:
+        author, guid = (await session.execute(select(Article.author, Article.guid))).one()
+    assert author is not None
+    assert len(author) == 256
+    assert author.startswith("作者作者")
+    assert guid is not None
+    assert guid.startswith("sha256:")
+    assert len(guid) == len("sha256:") + 64
