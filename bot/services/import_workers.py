@@ -18,9 +18,6 @@ from pathlib import Path
 from typing import TypeVar
 
 Prepared = TypeVar("Prepared")
-# files handed to the pool ahead of the one being stored, per worker: enough to keep every worker busy while
-# this process stores a batch
-AHEAD_PER_WORKER = 4
 
 
 def warm_up() -> None:
@@ -35,11 +32,14 @@ async def prepare_in_workers(
     prepare: Callable[[Path], Prepared],
     *,
     workers: int,
+    ahead: int,
     lost: Callable[[Path], Prepared],
 ) -> AsyncIterator[Prepared]:
     """`prepare(path)` of each file, in `workers` processes, yielded in the files' order; an item that is no
     path (a failure found while listing) passes through, and `lost(path)` stands for a file whose worker died.
-    `prepare` must be picklable: a module-level function or a partial of one."""
+    Up to `ahead` files are in the pool at once: while the caller stores what it was given (a batch takes a
+    while), the workers go on with the next ones. `prepare` must be picklable: a module-level function or a
+    partial of one."""
     context = multiprocessing.get_context("spawn")
 
     def new_pool() -> ProcessPoolExecutor:
@@ -50,7 +50,7 @@ async def prepare_in_workers(
     remaining = iter(files)
     try:
         while True:
-            while len(pending) < workers * AHEAD_PER_WORKER and (item := next(remaining, None)) is not None:
+            while len(pending) < ahead and (item := next(remaining, None)) is not None:
                 pending.append((item, pool.submit(prepare, item) if isinstance(item, Path) else None))
             if not pending:
                 return

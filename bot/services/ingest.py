@@ -243,7 +243,8 @@ class IngestService:
                 yield item if isinstance(item, Failure) else await asyncio.to_thread(self._prepare_file, item)
             return
         prepared_files: AsyncIterator[PreparedFile | Failure] = prepare_in_workers(
-            files, self._prepare_file, workers=processes, lost=_lost
+            # two batches' worth in the pool: the workers prepare the next batch while this process stores one
+            files, self._prepare_file, workers=processes, ahead=2 * STORE_BATCH, lost=_lost
         )
         async for prepared in prepared_files:
             yield prepared

@@ -97,7 +97,10 @@ async def test_a_file_that_kills_its_worker_costs_only_itself(tmp_path: Path) ->
     files: list[Path | str] = [tmp_path / n for n in names]
     files.insert(1, "listed earlier as a failure")  # not a path: handed back as it came, in its place
     results = [
-        r async for r in prepare_in_workers(files, prepare_or_die, workers=2, lost=lambda p: f"lost {p.name}")
+        r
+        async for r in prepare_in_workers(
+            files, prepare_or_die, workers=2, ahead=8, lost=lambda p: f"lost {p.name}"
+        )
     ]
     assert results == ["a.md", "listed earlier as a failure", "b.md", "lost fatal.md", "c.md", "d.md"]
 
