@@ -337,6 +337,11 @@ def run(*, quick: bool = False) -> PartResult:
     )
     test_small_md, small = summary_table(test, LCSTS_SMALL_BUDGET)
     result.add(f"**Test split at {LCSTS_SMALL_BUDGET} characters**\n\n{test_small_md}")
+    test_long_md, roomy = summary_table(test, LONG_BUDGET)
+    result.add(
+        f"**Test split at {LONG_BUDGET} characters** (the default SUMMARY_MAX_CHARS; the references are ~19 "
+        "characters, so every character past them costs F1)\n\n" + test_long_md
+    )
     dev_md, _ = summary_table(dev, LCSTS_BUDGET)
     result.add(f"**Dev split** (`zh_news_summ.dev.jsonl`, {len(dev)} pairs; the tuning set)\n\n{dev_md}")
     long_md, long_scores = summary_table(long, LONG_BUDGET)
@@ -364,6 +369,11 @@ def run(*, quick: bool = False) -> PartResult:
             f"summaries: beat Lead-1 on ROUGE-1/2/L F1, test split at {LCSTS_SMALL_BUDGET} characters",
             f"{triple(small['newsbot extractive'])} vs Lead-1 {triple(small['Lead-1'])}",
             beats(small["newsbot extractive"], small["Lead-1"]),
+        ),
+        Target(
+            f"summaries: beat Lead-1 on ROUGE-1/2/L F1, test split at {LONG_BUDGET} characters",
+            f"{triple(roomy['newsbot extractive'])} vs Lead-1 {triple(roomy['Lead-1'])}",
+            beats(roomy["newsbot extractive"], roomy["Lead-1"]),
         ),
         Target(
             "summaries: beat Lead-2 on ROUGE-1/2/L F1, long samples",
