@@ -7,10 +7,12 @@ transactions: `feed_view` and `subscriber_view` are the one place a row becomes 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, delete, func, literal_column, or_, select, text, update
+from sqlalchemy import insert as insert_rows
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -101,23 +103,54 @@ class ArticleRepo:
         found = await self._session.scalar(select(Article.id).where(or_(*conditions)).limit(1))
         return found
 
-    async def add(
-        self, article: Article, summary: Summary, tags: Sequence[str], *, tagger: str, terms: str
-    ) -> None:
-        """Stage an article with its current summary, ranked tags and search terms in the
-        caller's transaction."""
+    async def add(self, article: Article) -> None:
+        """Insert a new article in the caller's transaction, flushed: it has its id. Its summary, tags and
+        search terms follow with `add_extras`, for a whole batch of articles at once."""
         self._session.add(article)
         await self._session.flush()
-        summary.article_id = article.id
-        self._session.add(summary)
-        await TagRepo(self._session).set_article_tags(
-            article.id, article.listed_at, tags, tagger=tagger, replacing=False
+
+    async def add_extras(self, added: Sequence[NewArticleExtras], *, tagger: str) -> None:
+        """The current summary, ranked tags and search terms of newly added articles, written together: a
+        batch costs a few statements here rather than a few per article."""
+        if not added:
+            return
+        summaries = []
+        for extras in added:
+            extras.summary.article_id = extras.article.id
+            summaries.append({c.key: getattr(extras.summary, c.key) for c in _SUMMARY_COLUMNS})
+        # one executemany each, not an ORM insert per row (the ORM would fetch back every new id)
+        await self._session.execute(insert_rows(Summary), summaries)
+        await self._session.execute(
+            insert_rows(ArticleTerms), [{"article_id": e.article.id, "terms": e.terms} for e in added]
         )
-        self._session.add(ArticleTerms(article_id=article.id, terms=terms))
+        await TagRepo(self._session).tag_new_articles(added, tagger=tagger)
         await self._session.flush()
 
     async def count(self) -> int:
         return await self._session.scalar(select(func.count(Article.id))) or 0
+
+
+@dataclass(frozen=True, slots=True)
+class NewArticleExtras:
+    """What is stored with a new article besides its row: its current summary, ranked tags, search terms."""
+
+    article: Article  # flushed: it has its id
+    summary: Summary
+    tags: Sequence[str]
+    terms: str
+
+
+_SUMMARY_COLUMNS = [c for c in Summary.__table__.columns if not c.primary_key]
+
+
+def _tag_keys(names: Sequence[str]) -> dict[str, str]:
+    """Each distinct tag key among `names`, in order, with the name it is first shown by."""
+    wanted: dict[str, str] = {}
+    for name in names:
+        key = tag_key(name)
+        if key and key not in wanted:
+            wanted[key] = name.strip().lstrip("#")
+    return wanted
 
 
 class TagRepo:
@@ -127,23 +160,48 @@ class TagRepo:
     async def ensure(self, names: Sequence[str]) -> list[int]:
         """Ids of these tags in the given order, creating the missing ones (safe against
         concurrent writers)."""
-        wanted: dict[str, str] = {}
-        for name in names:
-            key = tag_key(name)
-            if key and key not in wanted:
-                wanted[key] = name.strip().lstrip("#")
+        wanted = _tag_keys(names)
+        ids = await self._ids(wanted)
+        return [ids[key] for key in wanted]
+
+    async def _ids(self, wanted: dict[str, str]) -> dict[str, int]:
         if not wanted:
-            return []
+            return {}
         dialect = self._session.bind.dialect.name
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        # in key order: two writers creating the same tags take their locks in the same order
         await self._session.execute(
             insert(Tag)
-            .values([{"name": name, "key": key} for key, name in wanted.items()])
+            .values([{"name": wanted[key], "key": key} for key in sorted(wanted)])
             .on_conflict_do_nothing(index_elements=["key"])
         )
         rows = await self._session.execute(select(Tag.key, Tag.id).where(Tag.key.in_(wanted)))
-        ids = {key: tag_id for key, tag_id in rows.tuples()}
-        return [ids[key] for key in wanted]
+        return {key: tag_id for key, tag_id in rows.tuples()}
+
+    async def tag_new_articles(self, added: Sequence[NewArticleExtras], *, tagger: str) -> None:
+        """The ranked tags of newly added articles (none had tags before), with the day counts they add:
+        one tag lookup and one count update for all of them."""
+        ids = await self._ids(_tag_keys([name for extras in added for name in extras.tags]))
+        rows: list[dict[str, object]] = []
+        counts: dict[tuple[date, int], int] = {}
+        for extras in added:
+            article = extras.article
+            day = article.listed_at.astimezone(UTC).date()
+            ranked = [ids[key] for key in _tag_keys(extras.tags)]
+            for rank, tag_id in enumerate(ranked):
+                rows.append(
+                    {
+                        "article_id": article.id,
+                        "tag_id": tag_id,
+                        "rank": rank,
+                        "source": tagger,
+                        "listed_at": article.listed_at,
+                    }
+                )
+                counts[(day, tag_id)] = counts.get((day, tag_id), 0) + 1
+        if rows:
+            await self._session.execute(insert_rows(ArticleTag), rows)
+        await self._add_counts(counts)
 
     async def set_article_tags(
         self,
@@ -152,18 +210,12 @@ class TagRepo:
         names: Sequence[str],
         *,
         tagger: str,
-        replacing: bool = True,
     ) -> None:
-        """Make `names` (strongest first) the article's tags, keeping the per-day tag counts in step.
-        `replacing=False`: a new article, no tags to look for (a statement fewer per imported article)."""
+        """Make `names` (strongest first) the article's tags, keeping the per-day tag counts in step."""
         day = listed_at.astimezone(UTC).date()
-        old: list[int] = []
-        if replacing:
-            old = list(
-                await self._session.scalars(
-                    select(ArticleTag.tag_id).where(ArticleTag.article_id == article_id)
-                )
-            )
+        old = list(
+            await self._session.scalars(select(ArticleTag.tag_id).where(ArticleTag.article_id == article_id))
+        )
         if old:
             await self._session.execute(delete(ArticleTag).where(ArticleTag.article_id == article_id))
             await self._count(old, day, -1)
@@ -175,11 +227,17 @@ class TagRepo:
         await self._count(new, day, +1)
 
     async def _count(self, tag_ids: Sequence[int], day: date, delta: int) -> None:
-        if not tag_ids:
+        await self._add_counts({(day, tag_id): delta for tag_id in tag_ids})
+
+    async def _add_counts(self, counts: dict[tuple[date, int], int]) -> None:
+        """Add to the per-day tag counts, in (day, tag) order (two writers lock rows in the same order)."""
+        if not counts:
             return
         dialect = self._session.bind.dialect.name
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        statement = insert(TagDayCount).values([{"tag_id": t, "day": day, "count": delta} for t in tag_ids])
+        statement = insert(TagDayCount).values(
+            [{"tag_id": tag_id, "day": day, "count": n} for (day, tag_id), n in sorted(counts.items())]
+        )
         await self._session.execute(
             statement.on_conflict_do_update(
                 index_elements=["day", "tag_id"], set_={"count": TagDayCount.count + statement.excluded.count}

@@ -32,7 +32,7 @@ from bot.services.prepare import PreparedArticle, prepare_article
 from bot.sources.files import is_article_file, parse_feed_or_post
 from bot.sources.types import ParsedFeed, RawArticle, SourceError
 from db.models import Article, StoryCopy, Summary
-from db.repositories import ArticleRepo
+from db.repositories import ArticleRepo, NewArticleExtras
 from db.stories import add_copy, add_story_keys, join_story, lock_stories, story_candidates
 from summarizer.clean import one_line
 from summarizer.stories import MAX_HOURS_APART, SAME_STORY_THRESHOLD, StoryFingerprint, story_similarity
@@ -313,15 +313,19 @@ class IngestService:
             # one process at a time assigns stories: the duplicate checks and the candidates below see every
             # article stored before, whichever process stored it
             await lock_stories(session)
-            return [
-                await self._add(session, prepared, source_id=source_id, publisher=publisher, now=now)
+            added: list[NewArticleExtras] = []  # their summaries, tags and terms: written once, below
+            outcomes = [
+                await self._add(session, prepared, added, source_id=source_id, publisher=publisher, now=now)
                 for prepared, publisher in batch
             ]
+            await ArticleRepo(session).add_extras(added, tagger="extractive")
+            return outcomes
 
     async def _add(
         self,
         session: AsyncSession,
         prepared: PreparedArticle,
+        added: list[NewArticleExtras],
         *,
         source_id: int | None,
         publisher: str | None,
@@ -364,7 +368,8 @@ class IngestService:
             is_current=True,
             created_at=now,
         )
-        await repo.add(article, summary, prepared.tags, tagger="extractive", terms=prepared.terms)
+        await repo.add(article)
+        added.append(NewArticleExtras(article, summary, prepared.tags, prepared.terms))
         await _assign_story(session, article, prepared.story, threshold=self._story_threshold)
         return "imported"
 
