@@ -20,14 +20,16 @@ UNMET: list[tuple[str, str]] = [
     (
         "ingest: import",
         "Tried: part of speech from jieba's dictionary over one ordinary cut (tagging 4x faster), sparse "
-        "PageRank bounded by the budget (ranking 2.2x faster), files prepared in worker processes with two "
-        "batches in flight, 50 articles per transaction, one statement fewer per article for tags; rjieba "
-        "(15-18x faster cuts, different tokens: not adopted). What limits it: storing costs ~12.6 ms per "
-        "article in the importer (12.7 statements, ~45 aiosqlite thread hops and SQLAlchemy's unit of work; "
-        "6.6 ms of it inside SQLite) and preparing 11-16 ms in a worker, against 2.1 ms for a bare jieba "
-        "cut: on two cores each half takes one core, a floor of about 6x; on one core they add up. Next: "
-        "per-batch bulk inserts (summaries, terms, article tags, day counts, tag ensures), one shared "
-        "tokenization (`analyze()`), or a synchronous sqlite3 path for bulk imports (section 7).",
+        "PageRank bounded by the budget (ranking 2.2x faster), files prepared in worker processes with "
+        "two batches in flight, 50 articles per transaction with their summaries, terms, tags and day "
+        "counts written once per batch (12.7 -> 6.2 statements per article); rjieba (15-18x faster cuts, "
+        "different tokens: not adopted). What limits it: preparing an article costs 11-16 ms of one core "
+        "(cleaning, boilerplate, TextRank, tags, language, fingerprint; jieba is a fraction of it) and "
+        "storing ~7.4 ms in the importer (SQLAlchemy and aiosqlite's thread hops; about half inside "
+        "SQLite), against 2.1 ms for a bare jieba cut. On two cores the worker's preparing is the "
+        "bottleneck (a second worker gains ~8%: the importer needs its core); on one core both add up. "
+        "Next: one shared tokenization (`analyze()`) and cheaper cleaning/boilerplate passes on the "
+        "preparing side; a synchronous sqlite3 path for bulk imports on the storing side (section 7).",
     ),
     (
         "summaries: beat Lead-1",
