@@ -477,61 +477,65 @@ class LlmService:
 
     async def upgrade_article(self, target: LlmTarget) -> ArticleOutcome:
         """Cache first, then the LLM; store the new summary and tags, or account for the fallback."""
+        return await self._summarize_into(target, language=None)
+
+    async def _summarize_into(self, target: LlmTarget, *, language: str | None) -> ArticleOutcome:
+        """The LLM's summary of `target`, from the cache or asked for within the daily budget. `language`
+        None: the article's own summary, with the tags and search terms it brings; else its summary in a
+        reader's language (the tags stay). Requests, cache and give-ups are counted per prompt version."""
         model = self.model
-        async with self._sessions() as session:
-            cached = await cached_answer(
-                session, target.content_hash, model=model, prompt_version=PROMPT_VERSION
+        version = PROMPT_VERSION if language is None else translation_version(language)
+
+        async def store(session: AsyncSession, text: str, tags: list[str], tokens: tuple[int, int]) -> bool:
+            summary = self._summary(
+                text, prompt_tokens=tokens[0], completion_tokens=tokens[1], language=language
             )
+            if language is not None:
+                return await store_translation(session, target.id, summary)
+            terms = search_terms(target.title, text, tags)
+            return await replace_summary(session, target.id, summary, tags, tagger="llm", terms=terms)
+
+        async with self._sessions() as session:
+            cached = await cached_answer(session, target.content_hash, model=model, prompt_version=version)
         if cached is not None:
             # a transaction of its own that writes first: SQLite takes the write lock at once
             async with self._sessions() as session, session.begin():
-                summary = self._summary(cached.summary, prompt_tokens=0, completion_tokens=0)
-                tags = cached.tags.split("\n")
-                terms = search_terms(target.title, cached.summary, tags)
-                alive = await replace_summary(session, target.id, summary, tags, tagger="llm", terms=terms)
-                session.add(self._row("cache_hit", target.id if alive else None))
+                alive = await store(session, cached.summary, cached.tags.split("\n"), (0, 0))
+                session.add(self._row("cache_hit", target.id if alive else None, prompt_version=version))
             return "cached"
         reservation = await self._reserve()
         if reservation is None:
             return "left"  # keeps its offline summary; a later pass upgrades it when the window has room
         try:
-            return await self._ask(target, model, reservation)
+            outcome = await self.summarizer.summarize(
+                title=target.title, text=target.text, language=language or target.language
+            )
+            if outcome.fallback == "unavailable":
+                return "left"
+            if outcome.answer is None:
+                await self._account(outcome, target.id, reservation, prompt_version=version)
+                return "fallback"
+            answer = outcome.answer
+            async with self._recording(reservation) as session:
+                tokens = (outcome.prompt_tokens, outcome.completion_tokens)
+                alive = await store(session, answer.summary, answer.tags, tokens)
+                await store_cached_answer(
+                    session,
+                    LlmCacheEntry(
+                        content_hash=target.content_hash,
+                        model=model,
+                        prompt_version=version,
+                        summary=answer.summary,
+                        tags="\n".join(answer.tags),
+                        prompt_tokens=outcome.prompt_tokens,
+                        completion_tokens=outcome.completion_tokens,
+                        created_at=self._now(),
+                    ),
+                )
+                self._add_attempts(session, outcome, target.id if alive else None, prompt_version=version)
+            return "upgraded"
         finally:
             self._release(reservation)  # it made no request, or its rows were not written
-
-    async def _ask(self, target: LlmTarget, model: str, reservation: _Reservation) -> ArticleOutcome:
-        outcome = await self.summarizer.summarize(
-            title=target.title, text=target.text, language=target.language
-        )
-        if outcome.fallback == "unavailable":
-            return "left"
-        if outcome.answer is None:
-            await self._account(outcome, target.id, reservation)
-            return "fallback"
-        answer = outcome.answer
-        async with self._recording(reservation) as session:
-            summary = self._summary(
-                answer.summary,
-                prompt_tokens=outcome.prompt_tokens,
-                completion_tokens=outcome.completion_tokens,
-            )
-            terms = search_terms(target.title, answer.summary, answer.tags)
-            alive = await replace_summary(session, target.id, summary, answer.tags, tagger="llm", terms=terms)
-            await store_cached_answer(
-                session,
-                LlmCacheEntry(
-                    content_hash=target.content_hash,
-                    model=model,
-                    prompt_version=PROMPT_VERSION,
-                    summary=answer.summary,
-                    tags="\n".join(answer.tags),
-                    prompt_tokens=outcome.prompt_tokens,
-                    completion_tokens=outcome.completion_tokens,
-                    created_at=self._now(),
-                ),
-            )
-            self._add_attempts(session, outcome, target.id if alive else None)
-        return "upgraded"
 
     async def translate_recent(self) -> UpgradeReport:
         """Summaries in the languages readers asked for (`/settings summaries`), of the story leads listed
@@ -560,50 +564,7 @@ class LlmService:
 
     async def translate_article(self, target: LlmTarget, language: str) -> ArticleOutcome:
         """The article's summary in `language`: from the cache, or asked of the LLM (its tags stay)."""
-        model, version, lang = self.model, translation_version(language), language
-        async with self._sessions() as session:
-            cached = await cached_answer(session, target.content_hash, model=model, prompt_version=version)
-        if cached is not None:
-            async with self._sessions() as session, session.begin():
-                summary = self._summary(cached.summary, prompt_tokens=0, completion_tokens=0, language=lang)
-                alive = await store_translation(session, target.id, summary)
-                session.add(self._row("cache_hit", target.id if alive else None, prompt_version=version))
-            return "cached"
-        reservation = await self._reserve()
-        if reservation is None:
-            return "left"
-        try:
-            outcome = await self.summarizer.summarize(title=target.title, text=target.text, language=language)
-            if outcome.fallback == "unavailable":
-                return "left"
-            if outcome.answer is None:
-                await self._account(outcome, target.id, reservation, prompt_version=version)
-                return "fallback"
-            async with self._recording(reservation) as session:
-                summary = self._summary(
-                    outcome.answer.summary,
-                    prompt_tokens=outcome.prompt_tokens,
-                    completion_tokens=outcome.completion_tokens,
-                    language=language,
-                )
-                alive = await store_translation(session, target.id, summary)
-                await store_cached_answer(
-                    session,
-                    LlmCacheEntry(
-                        content_hash=target.content_hash,
-                        model=model,
-                        prompt_version=version,
-                        summary=outcome.answer.summary,
-                        tags="\n".join(outcome.answer.tags),
-                        prompt_tokens=outcome.prompt_tokens,
-                        completion_tokens=outcome.completion_tokens,
-                        created_at=self._now(),
-                    ),
-                )
-                self._add_attempts(session, outcome, target.id if alive else None, prompt_version=version)
-            return "upgraded"
-        finally:
-            self._release(reservation)
+        return await self._summarize_into(target, language=language)
 
     async def _reserve(self) -> _Reservation | None:
         """A place in the daily budget for one article's requests; None when the budget is spent."""
