@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "articles"
 TAGS_PER_ARTICLE = 4
@@ -115,10 +116,15 @@ def _terms(words: list[str]) -> str:
     return " ".join(seen)
 
 
-def story_keys(rng: random.Random, words: list[str]) -> tuple[str, ...]:
+def story_keys(article_id: int, rng: random.Random, words: list[str]) -> tuple[str, ...]:
     """Lookup keys shaped like `summarizer.stories.fingerprint`'s: BANDS band keys (hashes of a MinHash band,
-    in effect unique to a story) and up to KEYWORD_KEYS keyword keys ("k" + word) from the article's words."""
-    bands = [f"b{band:02d}{rng.getrandbits(64):016x}" for band in range(BANDS)]
+    in effect unique to a story) and up to KEYWORD_KEYS keyword keys ("k" + word) from the article's words.
+
+    A band key here starts with the article's id, so keys grow with ids and the bulk load appends to the
+    primary key (key, article_id) instead of inserting at random; a lookup by equality costs the same
+    whatever the keys' values.
+    """
+    bands = [f"b{band:02d}{article_id:010d}{rng.getrandbits(32):08x}" for band in range(BANDS)]
     return tuple(bands + ["k" + w for w in dict.fromkeys(words)][:KEYWORD_KEYS])
 
 
@@ -157,7 +163,7 @@ def articles(
                     summary=summary,
                     tag_ids=tuple(tags),
                     terms=_terms([*title_words, *summary_words, *(names[t - 1] for t in tags)]),
-                    story_keys=story_keys(rng, [*title_words, *summary_words]),
+                    story_keys=story_keys(i, rng, [*title_words, *summary_words]),
                 )
             )
         yield rows
@@ -179,12 +185,12 @@ SUMMARY_COLUMNS = ("id", "article_id", "text", "method", "version", "is_current"
 TAG_COLUMNS = ("article_id", "tag_id", "rank", "source", "listed_at")
 KEY_COLUMNS = ("key", "article_id", "listed_at")
 COPY_COLUMNS = ("id", "article_id", "source_id", "publisher", "title", "link", "published_at", "ingested_at")
-# story_keys' secondary indexes are built after the bulk load: rows with random keys inserted into them one
-# by one cost several times more than sorting them once (the primary key stays throughout)
-_KEY_INDEXES = (
-    ("ix_story_keys_article_id", "story_keys (article_id)"),
-    ("ix_story_keys_key_listed", "story_keys (key, listed_at)"),
-)
+# The tables the bulk load fills. Their indexes (and on PostgreSQL their keys and foreign keys) are dropped
+# before it and built again after it, as PostgreSQL's "Populating a Database" advises: rows with random keys
+# (story keys, content hashes) inserted into an index one by one cost several times more than sorting them
+# once, and a foreign key checked per row costs a lookup each. SQLite keeps its primary keys and unique
+# constraints (they cannot be dropped there); its raw connection does not check foreign keys.
+BULK_TABLES = ("articles", "summaries", "article_tags", "article_terms", "story_keys", "story_copies")
 # per-day tag counts from the stored tags, as migration 0004 computes them
 _SQLITE_DAY_COUNTS = (
     "INSERT INTO tag_day_counts (tag_id, day, count) "
@@ -214,7 +220,11 @@ def fill_sqlite(path: Path, count: int, *, now: datetime, span: timedelta = SPAN
     names = tag_names()
     con = sqlite3.connect(path)
     try:
+        # a file built for measuring needs no syncs, and a cache large enough for the indexes being filled
+        # (the journal mode stays newsbot's: other connections may hold the file open)
         con.execute("PRAGMA synchronous=OFF")
+        con.execute("PRAGMA cache_size=-2000000")
+        con.execute("PRAGMA temp_store=MEMORY")
         con.executemany(
             "INSERT INTO tags (id, name, key) VALUES (?, ?, ?)",
             [(i + 1, name, name.casefold()) for i, name in enumerate(names)],
@@ -233,7 +243,12 @@ def fill_sqlite(path: Path, count: int, *, now: datetime, span: timedelta = SPAN
             f"INSERT INTO story_copies ({', '.join(COPY_COLUMNS)}) "
             f"VALUES ({', '.join('?' * len(COPY_COLUMNS))})"
         )
-        for name, _ in _KEY_INDEXES:
+        indexes = con.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
+            f"AND tbl_name IN ({', '.join('?' * len(BULK_TABLES))})",
+            BULK_TABLES,
+        ).fetchall()
+        for name, _ in indexes:
             con.execute(f"DROP INDEX {name}")
         for chunk in articles(count, now=now, span=span):
             stamps = [_sqlite_time(r.listed_at) for r in chunk]
@@ -265,8 +280,8 @@ def fill_sqlite(path: Path, count: int, *, now: datetime, span: timedelta = SPAN
                 c_sql, [v for r, s in zip(chunk, stamps, strict=True) if (v := _copy_values(r, s))]
             )
             con.commit()
-        for name, columns in _KEY_INDEXES:
-            con.execute(f"CREATE INDEX {name} ON {columns}")
+        for _, sql in indexes:
+            con.execute(sql)
         con.execute(_SQLITE_DAY_COUNTS)
         con.commit()
     finally:
@@ -285,8 +300,7 @@ async def fill_postgres(dsn: str, count: int, *, now: datetime, span: timedelta 
             records=[(i + 1, name, name.casefold()) for i, name in enumerate(names)],
             columns=["id", "name", "key"],
         )
-        for name, _ in _KEY_INDEXES:
-            await con.execute(f"DROP INDEX {name}")
+        rebuild = await _drop_keys_and_indexes(con)
         for chunk in articles(count, now=now, span=span):
             await con.copy_records_to_table(
                 "articles",
@@ -320,8 +334,9 @@ async def fill_postgres(dsn: str, count: int, *, now: datetime, span: timedelta 
                 records=[v for r in chunk if (v := _copy_values(r, r.listed_at))],
                 columns=list(COPY_COLUMNS),
             )
-        for name, columns in _KEY_INDEXES:
-            await con.execute(f"CREATE INDEX {name} ON {columns}")
+        await con.execute("SET maintenance_work_mem = '1GB'")
+        for statement in rebuild:
+            await con.execute(statement)
         await con.execute(_PG_DAY_COUNTS)
         for table in ("tags", "articles", "summaries", "story_copies"):
             await con.execute(
@@ -330,3 +345,31 @@ async def fill_postgres(dsn: str, count: int, *, now: datetime, span: timedelta 
         await con.execute("ANALYZE")
     finally:
         await con.close()
+
+
+async def _drop_keys_and_indexes(con: Any) -> list[str]:
+    """Drop the bulk tables' foreign keys (and those pointing at them), keys and indexes; return the
+    statements that make them again, in an order that works (indexes, keys, then foreign keys)."""
+    foreign = await con.fetch(
+        "SELECT conrelid::regclass::text AS tab, conname, pg_get_constraintdef(oid) AS def "
+        "FROM pg_constraint WHERE contype = 'f' "
+        "AND (conrelid::regclass::text = ANY($1) OR confrelid::regclass::text = ANY($1))",
+        list(BULK_TABLES),
+    )
+    keys = await con.fetch(
+        "SELECT conrelid::regclass::text AS tab, conname, pg_get_constraintdef(oid) AS def "
+        "FROM pg_constraint WHERE contype IN ('p', 'u') AND conrelid::regclass::text = ANY($1)",
+        list(BULK_TABLES),
+    )
+    for row in [*foreign, *keys]:
+        await con.execute(f'ALTER TABLE {row["tab"]} DROP CONSTRAINT "{row["conname"]}"')
+    indexes = await con.fetch(
+        "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' AND tablename = ANY($1)",
+        list(BULK_TABLES),
+    )
+    for row in indexes:
+        await con.execute(f'DROP INDEX "{row["indexname"]}"')
+    return [
+        *(row["indexdef"] for row in indexes),
+        *(f'ALTER TABLE {r["tab"]} ADD CONSTRAINT "{r["conname"]}" {r["def"]}' for r in [*keys, *foreign]),
+    ]
