@@ -74,6 +74,28 @@ def failed_part(part: str, exc: BaseException) -> Any:
     return result
 
 
+RUN_TARGET_MINUTES = 15.0
+
+
+def run_time(durations: list[tuple[str, float]], total_s: float, *, whole: bool) -> Any:
+    """The section on how long the run took, part by part; the target applies to a whole run only."""
+    from benchmarks.measure import PartResult, Target, table
+
+    result = PartResult("Run time")
+    rows: list[list[object]] = [[part, f"{seconds / 60:.1f}"] for part, seconds in durations]
+    rows.append(["**whole run**", f"**{total_s / 60:.1f}**"])
+    result.add(table(["part", "minutes"], rows))
+    if whole:
+        result.targets.append(
+            Target(
+                f"benchmark: the whole run ≤ {RUN_TARGET_MINUTES:.0f} minutes on this machine",
+                f"{total_s / 60:.1f} minutes",
+                total_s / 60 <= RUN_TARGET_MINUTES,
+            )
+        )
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     os.environ.setdefault("PTB_TIMEDELTA", "1")
@@ -87,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
 
     started = time.perf_counter()
     results = []
+    durations: list[tuple[str, float]] = []
     for part in args.parts:
         t0 = time.perf_counter()
         print(f"benchmarks: {part} ...", file=sys.stderr, flush=True)
@@ -96,7 +119,12 @@ def main(argv: list[str] | None = None) -> int:
             if args.quick:
                 raise  # the smoke test must see it
             results.append(failed_part(part, exc))
-        print(f"benchmarks: {part} done in {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
+        durations.append((part, time.perf_counter() - t0))
+        print(f"benchmarks: {part} done in {durations[-1][1]:.0f} s", file=sys.stderr, flush=True)
+    # the target is for the default run: every part at its full size
+    defaults = args.articles is None and args.ingest_files is None
+    whole = not args.quick and set(args.parts) == set(PARTS) and defaults
+    results.append(run_time(durations, time.perf_counter() - started, whole=whole))
     command = "python -m benchmarks" + (" " + " ".join(sys.argv[1:] if argv is None else argv)).rstrip()
     text = report.render(results, command=command, seconds=time.perf_counter() - started)
     report.write(args.output, text)
