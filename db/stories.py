@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Integer, String, Text, bindparam, column, func, select, text, update
+from sqlalchemy import Integer, String, Text, bindparam, column, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import BindParameter
@@ -110,8 +110,11 @@ async def story_candidates(
 async def add_story_keys(
     session: AsyncSession, article_id: int, keys: Sequence[str], *, listed_at: datetime
 ) -> None:
-    for key in dict.fromkeys(keys):
-        session.add(StoryKey(key=key, article_id=article_id, listed_at=listed_at))
+    unique = dict.fromkeys(keys)
+    if unique:
+        # one executemany, no ORM objects: an article has about 24 keys and nothing reads them back as objects
+        rows = [{"key": key, "article_id": article_id, "listed_at": listed_at} for key in unique]
+        await session.execute(insert(StoryKey), rows)
 
 
 async def join_story(session: AsyncSession, article: Article, story_id: int) -> None:
