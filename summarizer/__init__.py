@@ -6,6 +6,7 @@ network, no settings, no clock. It must not import from `bot/` or `db/`. An LLM-
 if added, lives in `llm.py` behind the same `summarize(...) -> Summary` shape.
 """
 
+from summarizer.analysis import Analysis, analyze
 from summarizer.boilerplate import strip_boilerplate
 from summarizer.clean import CleanText, html_to_text, markdown_to_text
 from summarizer.extractive import EXTRACTIVE_VERSION, Summary, summarize
@@ -15,8 +16,10 @@ from summarizer.tags import extract_tags
 
 __all__ = [
     "EXTRACTIVE_VERSION",
+    "Analysis",
     "CleanText",
     "Summary",
+    "analyze",
     "detect_language",
     "extract_tags",
     "html_to_text",

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import tempfile
+from collections.abc import Iterable
 from functools import cache, lru_cache
 from importlib import resources
 from pathlib import Path
@@ -55,7 +57,8 @@ def _posseg() -> Any:
 
 
 __all__ = [
-    "cut", "cut_for_search", "cut_keep_spaces", "english_stopwords", "idf_table", "news_stopwords", "pos_cut"
+    "cut", "cut_for_search", "cut_keep_spaces", "english_stopwords", "idf_table", "news_stopwords", "pos_cut",
+    "pos_tag", "run_pattern", "search_words",
 ]
 
 
@@ -67,6 +70,22 @@ def cut(text: str) -> list[str]:
 def cut_for_search(text: str) -> list[str]:
     """Tokens of `text` plus the shorter words inside long ones (足球比赛 -> 足球, 比赛, 足球比赛)."""
     return [t for t in _jieba().lcut_for_search(text) if t.strip()]
+
+
+def search_words(words: Iterable[str]) -> list[str]:
+    """`cut_for_search` of a text, given the words of its ordinary `cut`: jieba's own loop over them, each
+    word after the dictionary words of two and of three characters found inside it."""
+    tokenizer = _jieba().dt
+    tokenizer.check_initialized()  # its dictionary (FREQ) is empty until the first cut
+    freq: dict[str, int] = tokenizer.FREQ
+    found: list[str] = []
+    for word in words:
+        if len(word) > 2:
+            found.extend(gram for i in range(len(word) - 1) if freq.get(gram := word[i : i + 2]))
+        if len(word) > 3:
+            found.extend(gram for i in range(len(word) - 2) if freq.get(gram := word[i : i + 3]))
+        found.append(word)
+    return found
 
 
 def cut_keep_spaces(text: str) -> list[str]:
@@ -101,8 +120,21 @@ def pos_cut(text: str) -> list[tuple[str, str]]:
     Flags come from jieba's dictionary for the tokens of one ordinary cut; jieba.posseg would run a second
     Viterbi pass per sentence for the same words and costs six times a cut (see BENCHMARKS.md).
     """
+    return pos_tag(cut(text))
+
+
+def pos_tag(words: Iterable[str]) -> list[tuple[str, str]]:
+    """(word, part-of-speech flag) for words of an ordinary cut, as `pos_cut` tags them: a word's flag
+    depends on the word alone, never on its neighbours."""
     tags: dict[str, str] = _posseg().dt.word_tag_tab
-    return [(word, _flag(word, tags)) for word in _jieba().lcut(text) if word.strip()]
+    return [(word, _flag(word, tags)) for word in words]
+
+
+def run_pattern() -> re.Pattern[str]:
+    """jieba's `re_han_default`: the runs (CJK characters, ASCII letters and digits, "+#&._%-") that its cut
+    cuts one at a time; every other character is a token of its own."""
+    pattern: re.Pattern[str] = _jieba().re_han_default
+    return pattern
 
 
 @lru_cache(maxsize=1)

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from summarizer._jieba import cut, cut_keep_spaces, news_stopwords
+from summarizer.analysis import Analysis
 from summarizer.sentences import split_sentences
 
 __all__ = ["EXTRACTIVE_VERSION", "Summary", "summarize"]
@@ -84,9 +86,13 @@ def _key(s: str) -> str:
 
 
 def _content_tokens(sentence: str) -> list[str]:
+    return _content_words(cut(sentence))
+
+
+def _content_words(words: list[str]) -> list[str]:
     stop = news_stopwords()
     out: list[str] = []
-    for tok in cut(sentence):
+    for tok in words:
         low = tok.lower()
         if not _PUNCT_OR_SPACE.sub("", low) or low in _FUNCTION_WORDS or low in stop:
             continue
@@ -246,12 +252,15 @@ def _body_sentences(text: str, title: str) -> tuple[list[str], list[str]]:
     return sentences, sentences
 
 
-def summarize(text: str, *, title: str = "", max_chars: int = 150) -> Summary:
+def summarize(
+    text: str, *, title: str = "", max_chars: int = 150, analysis: Analysis | None = None
+) -> Summary:
     """Summarize `text` in at most `max_chars` characters.
 
     Whole sentences are kept in their original order, as many as fit (see `_fill`); a sentence is only cut
     (with "…", at a clause mark or a word boundary near the limit) when the best one is longer than the
-    whole budget. With no usable sentence the title stands in, cut the same way.
+    whole budget. With no usable sentence the title stands in, cut the same way. `analysis`, the article's
+    `analyze(text, title=title)`, spares cutting its sentences again; the summary is the same without it.
     """
     title = " ".join(title.split())
     sentences, content = _body_sentences(text, title)
@@ -266,7 +275,7 @@ def summarize(text: str, *, title: str = "", max_chars: int = 150) -> Summary:
     quote_lines = {i for i, s in enumerate(content[:ranked]) if _is_quote_line(s, lines)}
     content = [_without_context(s) for s in content[:ranked]]
     n = len(content)
-    ranking = _rank(content, title)
+    ranking = _rank(content, title, analysis.cut_each if analysis else _cut_each)
 
     # Captions and credits compete only when there is nothing else; and when there is nothing else, a title
     # says more than a caption ("(视频)" under a video post).
@@ -402,12 +411,17 @@ class _Ranking:
     words: list[set[str]]
 
 
-def _rank(content: list[str], title: str) -> _Ranking:
-    token_sets = [set(_content_tokens(s)) for s in content]
+def _cut_each(texts: list[str]) -> list[list[str]]:
+    return [cut(text) for text in texts]
+
+
+def _rank(content: list[str], title: str, cut_each: Callable[[list[str]], list[list[str]]]) -> _Ranking:
+    *sentence_words, title_words = cut_each([*content, title])
+    token_sets = [set(_content_words(words)) for words in sentence_words]
     pagerank = _pagerank(_similarity_graph(token_sets))
     top = max(pagerank)
     centrality = [rank / top if top else 0.0 for rank in pagerank]
-    title_tokens = set(_content_tokens(title)) if title else set()
+    title_tokens = set(_content_words(title_words))
 
     scores: list[float] = []
     for i, sentence in enumerate(content):

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from summarizer._jieba import cut, cut_for_search
+from summarizer.analysis import Analysis
 from summarizer.language import is_cjk_char
 
 
@@ -71,15 +72,17 @@ def _searchable(token: str) -> bool:
     return any(ch.isalnum() for ch in token)
 
 
-def search_terms(title: str, summary: str, tags: Iterable[str]) -> str:
+def search_terms(title: str, summary: str, tags: Iterable[str], *, analysis: Analysis | None = None) -> str:
     """What an article is found by: the search-mode tokens of its title, summary and tags, lower-cased, once
-    each, space-separated (full-text indexes split on the spaces)."""
+    each, space-separated (full-text indexes split on the spaces). `analysis`, the article's `analyze(...)`,
+    spares cutting its title and sentences again; the terms are the same without it."""
+    # one cut for all the parts: a line break ends a jieba run, so each part is cut as if alone
+    parts = "\n".join((title, summary, *tags))
     seen: dict[str, None] = {}
-    for part in (title, summary, *tags):
-        for token in cut_for_search(part):
-            token = token.casefold()
-            if _searchable(token):
-                seen.setdefault(token, None)
+    for token in analysis.cut_for_search(parts) if analysis else cut_for_search(parts):
+        token = token.casefold()
+        if _searchable(token):
+            seen.setdefault(token, None)
     return " ".join(seen)
 
 

@@ -26,9 +26,11 @@ import math
 import re
 import struct
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from summarizer._jieba import english_stopwords, idf_table, news_stopwords, pos_cut
+from summarizer.analysis import Analysis
 
 __all__ = [
     "SAME_STORY_THRESHOLD",
@@ -262,14 +264,16 @@ def _is_numeric(word: str) -> bool:
     return any(ch.isdigit() for ch in word) or all(ch in _CN_DIGITS for ch in word)
 
 
-def _keywords(title: str, lead: str) -> list[tuple[str, float, bool]]:
+def _keywords(
+    title: str, lead: str, tagged_words: Callable[[str], list[tuple[str, str]]]
+) -> list[tuple[str, float, bool]]:
     """(keyword, TF-IDF weight, is a name) best first; ties by first appearance."""
     idf, median = idf_table()
     stop_zh, stop_en = news_stopwords(), english_stopwords()
     weights: dict[str, float] = {}
     entity: dict[str, bool] = {}
     for text, weight in ((title, _TITLE_WEIGHT), (lead, 1.0)):
-        for word, flag in pos_cut(text):
+        for word, flag in tagged_words(text):
             if len(word) < 2 or _is_numeric(word) or flag not in _KEYWORD_POS:
                 continue
             if not any(ch.isalpha() for ch in word) or word in stop_zh or word in stop_en:
@@ -295,15 +299,19 @@ def _keyword_key(term: str) -> str:
     return key
 
 
-def fingerprint(title: str, text: str) -> StoryFingerprint:
-    """The fingerprint of one article; `text` is the cleaned body (Chinese or English), may be empty."""
+def fingerprint(title: str, text: str, *, analysis: Analysis | None = None) -> StoryFingerprint:
+    """The fingerprint of one article; `text` is the cleaned body (Chinese or English), may be empty.
+
+    `analysis`, the article's `analyze(text, title=title)`, spares cutting the title and lead again (only
+    their lower-cased words and the lead's last, cut-off run are new); the fingerprint is the same without it.
+    """
     title = _normalize(title[:_MAX_TITLE_CHARS]).strip()
     body = _normalize(text[:_MAX_INPUT_CHARS])
     title_units = _units(title)
     lead_units = (title_units + _units(body[: _LEAD_UNITS * 8]))[:_LEAD_UNITS]
     signature = _minhash(lead_units)
 
-    keywords = _keywords(title, body[:_KEYWORD_BODY_CHARS])
+    keywords = _keywords(title, body[:_KEYWORD_BODY_CHARS], analysis.pos_cut if analysis else pos_cut)
     norm = math.sqrt(sum(w * w for _, w, _ in keywords)) or 1.0
     terms = tuple((word, round(w / norm, 4)) for word, w, _ in keywords)
 

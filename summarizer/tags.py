@@ -13,9 +13,11 @@ dict iteration order of anything unordered.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from summarizer._jieba import english_stopwords, idf_table, news_stopwords, pos_cut
+from summarizer.analysis import Analysis
 from summarizer.language import is_cjk_char
 from summarizer.stopwords import FUNCTION_WORDS, GENERIC_LATIN, GENERIC_ZH, NAME_CONNECTORS, UNITS, URL_PARTS
 
@@ -373,7 +375,13 @@ def _collect_latin(
 # --- Chinese ---------------------------------------------------------------------------------------------
 
 
-def _collect_chinese(text: str, weight: float, found: dict[str, _Candidate], offset: int) -> None:
+def _collect_chinese(
+    text: str,
+    weight: float,
+    found: dict[str, _Candidate],
+    offset: int,
+    tagged_words: Callable[[str], list[tuple[str, str]]],
+) -> None:
     idf, median = idf_table()
     pos = offset
     # Titles in 《》 are one tag; cutting them would give "流浪" and "地球".
@@ -384,7 +392,7 @@ def _collect_chinese(text: str, weight: float, found: dict[str, _Candidate], off
             found[title.lower()].idf = max(found[title.lower()].idf, median * 1.2)
     text = _BOOK_TITLE.sub("，", text)
     text = _collect_latin_names(text, weight, found, offset)
-    for word, flag in pos_cut(text):
+    for word, flag in tagged_words(text):
         pos += 1
         if not _is_usable(word):
             continue
@@ -414,10 +422,13 @@ def _contains_word(longer: str, shorter: str) -> bool:
     return f" {shorter} " in f" {longer} "
 
 
-def extract_tags(text: str, *, title: str = "", max_tags: int = 6, min_tags: int = 3) -> list[str]:
+def extract_tags(
+    text: str, *, title: str = "", max_tags: int = 6, min_tags: int = 3, analysis: Analysis | None = None
+) -> list[str]:
     """Return up to `max_tags` tags, best first; at least `min_tags` when the text has enough words.
 
-    No tag is a substring (case-insensitive) of a better-ranked one, nor a word of one.
+    No tag is a substring (case-insensitive) of a better-ranked one, nor a word of one. `analysis`, the
+    article's `analyze(text, title=title)`, spares cutting its text again; the tags are the same without it.
     """
     if max_tags <= 0:
         return []
@@ -430,8 +441,9 @@ def extract_tags(text: str, *, title: str = "", max_tags: int = 6, min_tags: int
         _collect_latin(title, _TITLE_WEIGHT, found, 0, evidence=evidence, title_case=title_case, context=text)
         _collect_latin(text, 1.0, found, 1_000_000, evidence=evidence, title_case=False, context=title)
     else:
-        _collect_chinese(title, _TITLE_WEIGHT, found, 0)
-        _collect_chinese(text, 1.0, found, 1_000_000)
+        tagged_words = analysis.pos_cut if analysis else pos_cut
+        _collect_chinese(title, _TITLE_WEIGHT, found, 0, tagged_words)
+        _collect_chinese(text, 1.0, found, 1_000_000, tagged_words)
 
     def score(c: _Candidate) -> float:
         s = c.count * (c.idf or 1.0)

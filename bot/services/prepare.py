@@ -18,6 +18,7 @@ from bot.urls import is_http_url
 from summarizer import (
     CleanText,
     Summary,
+    analyze,
     detect_language,
     extract_tags,
     html_to_text,
@@ -145,11 +146,13 @@ def prepare_article(raw: RawArticle, *, max_chars: int) -> PreparedArticle:
     # a body that only repeats the title (flash items) carries nothing more than the title
     if _normalized(text) == _normalized(title):
         text = ""
+    # jieba cuts the text once: the summary, tags, story fingerprint and search terms all read this analysis
+    analysis = analyze(text, title=title)
     if text:
-        summary = summarize(text, title=title, max_chars=max_chars)
+        summary = summarize(text, title=title, max_chars=max_chars, analysis=analysis)
     else:
         summary = Summary(text=_cut_title(title, max_chars), method="title", version=TITLE_SUMMARY_VERSION)
-    tags = extract_tags(text, title=title)
+    tags = extract_tags(text, title=title, analysis=analysis)
     image = raw.image_url or (cleaned.images[0] if cleaned.images else None)
     return PreparedArticle(
         raw=raw,
@@ -161,6 +164,6 @@ def prepare_article(raw: RawArticle, *, max_chars: int) -> PreparedArticle:
         summary=summary,
         tags=tags,
         content_hash=content_hash(title, text),
-        terms=search_terms(title, summary.text, tags),
-        story=fingerprint(title, text),
+        terms=search_terms(title, summary.text, tags, analysis=analysis),
+        story=fingerprint(title, text, analysis=analysis),
     )
