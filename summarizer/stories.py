@@ -28,6 +28,7 @@ import struct
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from summarizer._jieba import english_stopwords, idf_table, news_stopwords, pos_cut
 from summarizer.analysis import Analysis
@@ -264,22 +265,28 @@ def _is_numeric(word: str) -> bool:
     return any(ch.isdigit() for ch in word) or all(ch in _CN_DIGITS for ch in word)
 
 
+@lru_cache(maxsize=100_000)
+def _is_keyword(word: str, flag: str) -> bool:
+    """Whether a word of the title or lead may be a keyword (a word and its flag decide it alone: the same
+    few thousand words recur in every article, so the answer is remembered)."""
+    if len(word) < 2 or _is_numeric(word) or flag not in _KEYWORD_POS:
+        return False
+    if not any(ch.isalpha() for ch in word) or word in news_stopwords() or word in english_stopwords():
+        return False
+    return not (flag == "x" and not word.isascii())  # an "x" that is not Latin: a fragment of a cut
+
+
 def _keywords(
     title: str, lead: str, tagged_words: Callable[[str], list[tuple[str, str]]]
 ) -> list[tuple[str, float, bool]]:
     """(keyword, TF-IDF weight, is a name) best first; ties by first appearance."""
     idf, median = idf_table()
-    stop_zh, stop_en = news_stopwords(), english_stopwords()
     weights: dict[str, float] = {}
     entity: dict[str, bool] = {}
     for text, weight in ((title, _TITLE_WEIGHT), (lead, 1.0)):
         for word, flag in tagged_words(text):
-            if len(word) < 2 or _is_numeric(word) or flag not in _KEYWORD_POS:
+            if not _is_keyword(word, flag):
                 continue
-            if not any(ch.isalpha() for ch in word) or word in stop_zh or word in stop_en:
-                continue
-            if flag == "x" and not word.isascii():
-                continue  # a fragment of a cut, not a word
             weights[word] = weights.get(word, 0.0) + weight
             entity[word] = entity.get(word, False) or flag in _ENTITY_POS
     scored = []
