@@ -9,19 +9,21 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 import asyncpg
-from alembic import command
-from alembic.config import Config
-from alembic.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, inspect, select, text
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+# The newest migration's revision (db/migrations/versions). A start whose database is already there need not
+# import Alembic (~0.1 s of every command's start); tests/db/test_schema.py checks it is Alembic's head.
+SCHEMA_HEAD = "0010"
 
 # The PostgreSQL advisory lock that schema upgrades hold: any fixed 64-bit number, the same in every newsbot
 # process ("newsbot1" in ASCII). Advisory locks belong to one database: two newsbot databases on one server
@@ -111,6 +113,8 @@ def is_schema_object(obj: object, name: str | None, type_: str, reflected: bool,
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     if connection is not None:
@@ -119,13 +123,18 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 
 def _upgrade(connection: Connection) -> None:
+    from alembic import command
+
     command.upgrade(alembic_config(connection), "head")
 
 
 def _at_head(connection: Connection) -> bool:
-    """Whether the database's Alembic revision is already the newest one of the migrations here."""
-    current = MigrationContext.configure(connection).get_current_heads()
-    return set(current) == set(ScriptDirectory.from_config(alembic_config()).get_heads())
+    """Whether the database's Alembic revision is already the newest one of the migrations here
+    (read from Alembic's own table, as Alembic reads it)."""
+    if not inspect(connection).has_table("alembic_version"):
+        return False
+    current = connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+    return current == [SCHEMA_HEAD]
 
 
 async def upgrade_schema(engine: AsyncEngine) -> None:

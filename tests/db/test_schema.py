@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -11,7 +12,7 @@ from sqlalchemy import select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from db.engine import alembic_config, is_schema_object, make_engine, upgrade_schema
+from db.engine import SCHEMA_HEAD, alembic_config, is_schema_object, make_engine, upgrade_schema
 from db.models import Base, Source
 
 
@@ -33,6 +34,29 @@ async def test_migrations_match_models_and_rerun_as_no_op(database_url: str) -> 
         assert version == ScriptDirectory.from_config(alembic_config()).get_current_head()
     finally:
         await engine.dispose()
+
+
+async def test_a_database_one_migration_behind_is_upgraded(database_url: str) -> None:
+    def upgrade_to_previous(connection: Connection) -> None:
+        previous = ScriptDirectory.from_config(alembic_config()).get_revision(SCHEMA_HEAD).down_revision
+        command.upgrade(alembic_config(connection), str(previous))
+
+    engine = make_engine(database_url)
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(upgrade_to_previous)
+        await upgrade_schema(engine)
+        async with engine.connect() as connection:
+            version = (await connection.execute(text("select version_num from alembic_version"))).scalar_one()
+            assert await connection.run_sync(_diff) == []
+        assert version == SCHEMA_HEAD
+    finally:
+        await engine.dispose()
+
+
+def test_schema_head_is_the_newest_migration() -> None:
+    # upgrade_schema skips Alembic when a database is at SCHEMA_HEAD: a new migration must move it
+    assert ScriptDirectory.from_config(alembic_config()).get_heads() == [SCHEMA_HEAD]
 
 
 async def test_timestamps_come_back_as_aware_utc(sessions: async_sessionmaker[AsyncSession]) -> None:
