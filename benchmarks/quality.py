@@ -344,6 +344,10 @@ def run(*, quick: bool = False) -> PartResult:
     )
     dev_md, _ = summary_table(dev, LCSTS_BUDGET)
     result.add(f"**Dev split** (`zh_news_summ.dev.jsonl`, {len(dev)} pairs; the tuning set)\n\n{dev_md}")
+    # the other budgets on the tuning set too: where the test split misses, this shows whether the tuning did
+    for budget in (LCSTS_SMALL_BUDGET, LONG_BUDGET):
+        budget_md, _ = summary_table(dev, budget)
+        result.add(f"**Dev split at {budget} characters**\n\n{budget_md}")
     long_md, long_scores = summary_table(long, LONG_BUDGET)
     result.add(
         f"**Long samples** (`zh_news_summ_long_samples.jsonl`, {len(long)} CLTS/CLTS+ articles, mean "
