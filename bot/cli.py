@@ -27,8 +27,6 @@ from bot.config import Settings, load_settings
 from bot.errors import BadInput, CannotRun, NewsbotError, SourceError
 from bot.numbers import parse_bounded_int
 from bot.services.ingest import read_article_bytes
-from bot.services.prepare import prepare_article
-from bot.sources.files import parse_article_file
 from bot.sources.types import RawArticle
 from bot.telegram_html import html_to_plain
 from readmodels import ArticleView, ChatContext, FeedView, without_credentials
@@ -355,6 +353,10 @@ async def send_digests_now(app: Services) -> str:
 
 
 def cmd_summarize(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
+    # the parsers and the summarizer are imported by the commands that use them: `latest` never waits for them
+    from bot.services.prepare import prepare_article
+    from bot.sources.files import parse_article_file
+
     max_chars = args.max_chars or settings.summary_max_chars
     if args.jsonl:
         return _summarize_jsonl(sys.stdin, out, err, max_chars=max_chars)
@@ -396,6 +398,8 @@ def cmd_summarize(args: argparse.Namespace, settings: Settings, out: TextIO, err
 
 
 def _summarize_jsonl(stdin: TextIO, out: TextIO, err: TextIO, *, max_chars: int) -> int:
+    from bot.services.prepare import prepare_article
+
     failed = 0
     for number, line in enumerate(stdin, start=1):
         if not line.strip():

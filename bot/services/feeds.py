@@ -27,8 +27,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.errors import FeedError
 from bot.numbers import MAX_ROW_ID, parse_bounded_int
 from bot.services.ingest import Failure, ImportResult, IngestService, process_name, utc_now
-from bot.sources.feeds import FetchResult, HostLimiter, feed_http_session, fetch_feed, parse_feed
-from bot.sources.opml import OpmlFeed, parse_opml, render_opml
 from bot.sources.types import FeedFetchError, SourceError
 from bot.urls import is_http_url, url_host_refusal
 from db.models import Source
@@ -38,6 +36,11 @@ from summarizer.clean import one_line
 
 if TYPE_CHECKING:
     import aiohttp
+
+    from bot.sources.feeds import FetchResult
+
+# The feed parser, fetcher and OPML modules are imported where feeds are fetched or listed: every command
+# builds this service, and a read command such as `newsbot latest` should not wait for them.
 
 log = logging.getLogger(__name__)
 
@@ -176,6 +179,8 @@ class FeedService:
 
     async def import_opml(self, data: bytes, *, origin: str) -> tuple[list[FeedView], list[str]]:
         """Add every feed of an OPML document; returns the added feeds and the URLs already followed."""
+        from bot.sources.opml import parse_opml
+
         added: list[FeedView] = []
         skipped: list[str] = []
         for entry in parse_opml(data, origin=origin):
@@ -186,6 +191,8 @@ class FeedService:
         return added, skipped
 
     async def export_opml(self) -> str:
+        from bot.sources.opml import OpmlFeed, render_opml
+
         feeds = [
             OpmlFeed(url=s.url, title=s.name, html_url=s.site_url, category=s.category)
             for s in await self.list_feeds()
@@ -196,6 +203,8 @@ class FeedService:
         """Follow a feed and fetch it at once (`/addfeed`): the feed is named by its own title and its items
         are stored now. A URL that does not answer with a feed is not followed: FeedError says why, and
         nothing is kept."""
+        from bot.sources.feeds import feed_http_session
+
         feed = await self.add(url)
         async with feed_http_session(self._limits.allow_private) as http:
             outcomes = await self.fetch_all(http, force=True, only={feed.id})
@@ -223,6 +232,8 @@ class FeedService:
         poll ends after the article in hand. `on_feed(done, total)` hears of each feed done (for a progress
         display).
         """
+        from bot.sources.feeds import HostLimiter, fetch_feed
+
         async with self._sessions() as session:
             feeds = await SourceRepo(session).feeds(active_only=True)
         if only is not None:
@@ -328,6 +339,8 @@ class FeedService:
         claimed: set[int],
         stop: asyncio.Event | None = None,
     ) -> FeedOutcome:
+        from bot.sources.feeds import parse_feed
+
         outcome = FeedOutcome(
             source.id, without_credentials(source.name), without_credentials(source.url), status="ok"
         )
@@ -403,7 +416,7 @@ class FeedService:
         stored.last_error = None
         stored.error_streak = 0
         stored.last_success_at = now
-        if isinstance(fetched, FetchResult) and not fetched.not_modified:
+        if not isinstance(fetched, FeedFetchError) and not fetched.not_modified:
             stored.etag = fetched.etag
             stored.last_modified = fetched.last_modified
             if title and stored.name == stored.url:

@@ -21,21 +21,26 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from functools import partial
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
 
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.services.import_workers import prepare_in_workers
-from bot.services.prepare import PreparedArticle, prepare_article
-from bot.sources.files import is_article_file, parse_feed_or_post
 from bot.sources.types import ParsedFeed, RawArticle, SourceError
 from db.models import Article, StoryCopy, Summary
 from db.repositories import ArticleRepo, NewArticleExtras
 from db.stories import add_copy, add_story_keys, join_story, lock_stories, story_candidates
 from summarizer.clean import one_line
 from summarizer.stories import MAX_HOURS_APART, SAME_STORY_THRESHOLD, StoryFingerprint, story_similarity
+
+if TYPE_CHECKING:
+    from bot.services.prepare import PreparedArticle
+
+# The parsers and the summarizer (bot.sources.files, bot.services.prepare) are imported where files are read
+# and articles prepared: every command builds this service, and a read command such as `newsbot latest`
+# should not wait for YAML, HTML, date and charset libraries it never uses.
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +103,8 @@ def prepare_file(
     path: Path, *, default_tz: tzinfo, max_file_bytes: int, max_chars: int
 ) -> PreparedFile | Failure:
     """Read, parse and prepare one file; pure CPU work after the read, run in a worker process or thread."""
+    from bot.sources.files import parse_feed_or_post
+
     where = str(path)
     try:
         data = read_article_bytes(path, max_bytes=max_file_bytes)
@@ -118,6 +125,8 @@ def _lost(path: Path) -> Failure:
 
 
 def _prepared_or_failure(raw: RawArticle, max_chars: int) -> PreparedArticle | Failure:
+    from bot.services.prepare import prepare_article
+
     try:
         return prepare_article(raw, max_chars=max_chars)
     except (ValueError, RecursionError) as exc:
@@ -130,6 +139,8 @@ def iter_article_files(paths: Iterable[Path]) -> Iterator[Path | Failure]:
     Inside folders only known suffixes are read and hidden entries are skipped; a file named explicitly is
     always tried.
     """
+    from bot.sources.files import is_article_file
+
     for path in paths:
         if path.is_dir():
             for root, dirs, files in os.walk(path):

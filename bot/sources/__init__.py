@@ -9,40 +9,7 @@ Errors (all one line, `str(err)` = "where: reason"):
      ├── FeedParseError     parse_feed
      ├── FeedFetchError     fetch_feed
      └── OpmlError          parse_opml
+
+Import from the modules (bot.sources.posts, .feeds, .files, .opml, .types): the package itself imports
+nothing, so that importing one light module (types) does not load the parsers and their libraries.
 """
-
-from bot.sources.charset import decode_document
-from bot.sources.feeds import FetchResult, HostLimiter, fetch_feed, looks_like_feed, parse_feed
-from bot.sources.opml import OpmlFeed, parse_opml, render_opml
-from bot.sources.posts import parse_post
-from bot.sources.types import (
-    BodyFormat,
-    FeedFetchError,
-    FeedParseError,
-    OpmlError,
-    ParsedFeed,
-    PostParseError,
-    RawArticle,
-    SourceError,
-)
-
-__all__ = [
-    "BodyFormat",
-    "FeedFetchError",
-    "FeedParseError",
-    "FetchResult",
-    "HostLimiter",
-    "OpmlError",
-    "OpmlFeed",
-    "ParsedFeed",
-    "PostParseError",
-    "RawArticle",
-    "SourceError",
-    "decode_document",
-    "fetch_feed",
-    "looks_like_feed",
-    "parse_feed",
-    "parse_opml",
-    "parse_post",
-    "render_opml",
-]

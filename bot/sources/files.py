@@ -10,8 +10,6 @@ from __future__ import annotations
 from datetime import tzinfo
 from pathlib import Path
 
-from bot.sources.feeds import looks_like_feed, parse_feed
-from bot.sources.posts import parse_post
 from bot.sources.types import FeedParseError, ParsedFeed, RawArticle
 
 __all__ = ["FEED_SUFFIXES", "POST_SUFFIXES", "is_article_file", "parse_article_file", "parse_feed_or_post"]
@@ -41,6 +39,11 @@ def parse_feed_or_post(
     at least one entry. Raises SourceError subclasses: FeedParseError for an unusable feed, including
     "feed has no entries"; PostParseError for an unreadable post. `origin` names the file in errors.
     """
+    # the parsers (and their YAML, HTML, date and charset libraries) load with the first file parsed: the
+    # inbox job and every command use `is_article_file`, and most never parse a file
+    from bot.sources.feeds import looks_like_feed, parse_feed
+    from bot.sources.posts import parse_post
+
     if suffix.lower() in FEED_SUFFIXES or looks_like_feed(data):
         feed = parse_feed(data, origin=origin, default_tz=default_tz)
         if not feed.entries:
