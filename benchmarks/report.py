@@ -89,7 +89,7 @@ UNMET: list[tuple[str, str]] = [
         "stories: grouping",
         "Grouping's own work per article (fingerprint on the shared analysis ~1 ms, candidate lookup and "
         "comparisons ~0.9 ms) is the same as before; its share grew because the rest of the import got "
-        "faster (one analysis per article). 9.7-10.4% in this session's runs; the fingerprint's keyword "
+        "faster (one analysis per article). 9.7-10.6% in this session's runs; the fingerprint's keyword "
         "filter is remembered per word already. Next: MinHash over a cheaper stable hash (a format change: "
         "stored fingerprints would need recomputing).",
     ),
