@@ -18,6 +18,11 @@ Pacing, measured on the injected `Clock` with sliding windows like Telegram's:
 - all chats together: `global_per_second` (30/s); replies to users go before scheduled mail;
 - one chat: `private_per_second` (1/s) - Telegram asks for at most one message a second in any chat;
 - a group, supergroup or channel in addition: `group_per_minute` (20/min).
+Telegram counts a request when it arrives, which the sender cannot see: it only knows that the request arrived
+after it left and before its answer came back. So a request counts in every window from when it leaves until
+`length` after its answer (or its failure): however late a request reaches Telegram (a slow network, a busy
+machine), the next one cannot arrive within the window of it. The price is the round trip: at 30/s the steady
+rate is 30 per (1 s + the round trip + `WINDOW_MARGIN`).
 A chat waiting on its budget, a 429 or a backoff never holds up the others: each chat is worked through on its
 own, one message at a time in `chat_order` (replies first, then enqueue order, the parts of a delivery by
 seq), at most `concurrency` requests in flight.
@@ -47,7 +52,6 @@ import json
 import logging
 import math
 import warnings
-from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, timedelta
@@ -68,9 +72,11 @@ logger = logging.getLogger(__name__)
 
 BACKOFF_FIRST = 2.0  # seconds before the first retry; doubled each attempt
 BACKOFF_CAP = 300.0
-# Added to every pacing window: a request sent exactly one window after another may reach Telegram a little
-# sooner than that (latency varies), and Telegram counts arrivals.
-WINDOW_MARGIN = 0.08
+# Added to every pacing window, for the clocks: ours and Telegram's tick at slightly different rates. Latency
+# needs no margin: a request counts until its answer (see the module's docstring).
+WINDOW_MARGIN = 0.03
+# how often a window full of requests still in flight is looked at again
+IN_FLIGHT_POLL = 0.02
 
 # BadRequest texts meaning the chat is gone for good (Forbidden always means that)
 _CHAT_GONE = (
@@ -154,27 +160,39 @@ class _Step(enum.Enum):
 
 
 class _Window:
-    """At most `count` events in any `length` seconds: the sliding window Telegram counts in."""
+    """At most `count` events in any `length` seconds: the sliding window Telegram counts in.
+
+    An event is a request: it is in flight from `start()` until `finish()` at its answer, and stays in the
+    window until `length` after that."""
 
     def __init__(self, rate: float, period: float) -> None:
         # `rate` events per `period` seconds, e.g. 30/s -> 30 in 1 s; 20/min -> 20 in 60 s; 0.5/s -> 1 in 2 s
         self.count = max(1, math.floor(rate))
         self.length = self.count * period / rate + WINDOW_MARGIN
-        self._times: deque[float] = deque()
+        self._finished: list[float] = []  # when the answers came; not in order: requests overtake each other
+        self._in_flight = 0
 
     def delay(self, now: float) -> float:
         """Seconds until one more event fits (0 when it fits now)."""
-        while self._times and self._times[0] <= now - self.length:
-            self._times.popleft()
-        if len(self._times) < self.count:
+        self._finished = [t for t in self._finished if t > now - self.length]
+        excess = len(self._finished) + self._in_flight - self.count
+        if excess < 0:
             return 0.0
-        return self._times[0] + self.length - now
+        if excess >= len(self._finished):
+            # only requests still in flight would make room: look again soon (rare: a chat sends one message
+            # at a time, and fewer requests are in flight than the global window holds)
+            return min(self.length, IN_FLIGHT_POLL)
+        return sorted(self._finished)[excess] + self.length - now
 
-    def record(self, now: float) -> None:
-        self._times.append(now)
+    def start(self) -> None:
+        self._in_flight += 1
+
+    def finish(self, now: float) -> None:
+        self._in_flight -= 1
+        self._finished.append(now)
 
     def idle(self, now: float) -> bool:
-        return not self._times or self._times[-1] <= now - self.length
+        return not self._in_flight and all(t <= now - self.length for t in self._finished)
 
 
 def _retry_after_seconds(exc: RetryAfter) -> float:
@@ -205,15 +223,15 @@ class _GlobalBudget:
     """The bot-wide window (30/s), first come first served, except that replies go before scheduled mail."""
 
     def __init__(self, window: _Window, clock: Clock) -> None:
-        self._window = window
+        self.window = window
         self._clock = clock
         self._lock = asyncio.Lock()
         self._replies_waiting = 0
         self._no_replies_waiting = asyncio.Event()
         self._no_replies_waiting.set()
 
-    async def take(self, *, reply: bool) -> float:
-        """Wait until one more send fits; count it; return the timestamp it was counted at."""
+    async def take(self, *, reply: bool) -> None:
+        """Wait until one more send fits; count it as in flight (the caller finishes it at the answer)."""
         if reply:
             self._replies_waiting += 1
             self._no_replies_waiting.clear()
@@ -222,11 +240,9 @@ class _GlobalBudget:
                 await self._no_replies_waiting.wait()
         try:
             async with self._lock:
-                while (wait := self._window.delay(self._clock.now().timestamp())) > 0:
+                while (wait := self.window.delay(self._clock.now().timestamp())) > 0:
                     await self._clock.sleep(wait)
-                now = self._clock.now().timestamp()
-                self._window.record(now)
-                return now
+                self.window.start()
         finally:
             if reply:
                 self._replies_waiting -= 1
@@ -633,9 +649,9 @@ class OutboxSender:
             await self._sent_log.reserve()
             accepted = False
             try:
-                await self._take_budget(message.chat_id, message.chat_kind, reply=reply)
+                windows = await self._take_budget(message.chat_id, message.chat_kind, reply=reply)
                 try:
-                    sent_id = await self._send(message)
+                    sent_id = await self._send_counted(message, windows)
                 except RetryAfter as exc:
                     await self._rate_limited(message, _retry_after_seconds(exc))
                     report.rate_limited += 1
@@ -657,6 +673,14 @@ class OutboxSender:
             finally:
                 if not accepted:  # Telegram did not take it: nothing to record, the place is free again
                     self._sent_log.release()
+
+    async def _send_counted(self, message: OutboxMessage, windows: Sequence[_Window]) -> int:
+        try:
+            return await self._send(message)
+        finally:  # answered, failed or cancelled: the request reached Telegram by now, if at all
+            answered_at = self._timestamp()
+            for window in windows:
+                window.finish(answered_at)
 
     async def _send(self, message: OutboxMessage) -> int:
         parse_mode: str | None = ParseMode.HTML
@@ -823,12 +847,14 @@ class OutboxSender:
                 return
             await self._clock.sleep(wait)
 
-    async def _take_budget(self, chat_id: int, chat_kind: str, *, reply: bool) -> None:
+    async def _take_budget(self, chat_id: int, chat_kind: str, *, reply: bool) -> list[_Window]:
         """Wait for the global budget (replies first, then first come, first served), then count the send
-        for the chat too."""
-        now = await self._global.take(reply=reply)
-        for window in self._chat_windows(chat_id, chat_kind):
-            window.record(now)
+        for the chat too; returns the windows it is in flight in, to be finished at its answer."""
+        await self._global.take(reply=reply)
+        windows = [self._global.window, *self._chat_windows(chat_id, chat_kind)]
+        for window in windows[1:]:
+            window.start()
+        return windows
 
     def _forget_idle_chats(self) -> None:
         now = self._timestamp()

@@ -499,6 +499,42 @@ async def test_real_budgets_cause_no_429s(sessions: Sessions, fake_telegram: Fak
     assert report == SendReport(sent=44)
 
 
+async def test_a_request_late_to_arrive_holds_its_chat_s_next_one_back(
+    sessions: Sessions, fake_telegram: FakeTelegram, bot: Bot
+) -> None:
+    """Telegram counts arrivals; a request that reaches it late (slow network, busy machine) must not make the
+    chat's next one arrive within a second of it: the next one waits for the answer, not for the departure."""
+    fake_telegram.enforce_limits(global_per_second=30, per_chat_per_second=1, per_group_per_minute=20)
+    fake_telegram.stall(1, 0.4)  # the first part reaches the server's limit check 0.4 s after it left
+    [subscriber] = await subscribe(sessions, (1, "private"))
+    await enqueue(sessions, subscriber, ["one", "two"], now=datetime.now(UTC))
+
+    report = await make_sender(sessions, bot, SystemClock()).send_due()
+
+    assert fake_telegram.total_429s == 0
+    assert report == SendReport(sent=2)
+
+
+async def test_requests_late_to_arrive_hold_the_global_window_back(
+    sessions: Sessions, fake_telegram: FakeTelegram, bot: Bot
+) -> None:
+    """Sixteen requests in flight arrive together, late: the thirty-first send waits a second from their
+    answers, so no thirty-one arrivals ever fall within one second at the server."""
+    fake_telegram.enforce_limits(global_per_second=30, per_chat_per_second=1, per_group_per_minute=20)
+    subscribers = await subscribe(sessions, *[(n, "private") for n in range(1, 32)])
+    for chat_id in range(1, 17):
+        fake_telegram.stall(chat_id, 0.4)
+    now = datetime.now(UTC)
+    for s in subscribers:
+        await enqueue(sessions, s, ["only"], now=now)
+
+    sender = OutboxSender(sessions, bot, limits=SendLimits(), clock=SystemClock(), concurrency=16)
+    report = await sender.send_due()
+
+    assert fake_telegram.total_429s == 0
+    assert report == SendReport(sent=31)
+
+
 async def test_run_sends_what_is_enqueued_until_stopped(
     sessions: Sessions, fake_telegram: FakeTelegram, bot: Bot
 ) -> None:
