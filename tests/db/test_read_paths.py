@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.services.ingest import IngestService
 from bot.sources.types import RawArticle
+from db import repositories
 from db.llm import replace_summary
 from db.models import Summary, TagDayCount
 from db.repositories import latest_articles, search_articles, top_tags
@@ -53,6 +55,17 @@ async def test_search_finds_words_in_titles_summaries_and_compounds(
     assert await search(sessions, "CHIPS laptops") == ["Apple unveils new chips"]
     assert await search(sessions, "火星") == []
     assert await search(sessions, '" OR * NEAR( -') == []  # query syntax is never interpreted
+
+
+async def test_search_ranks_only_the_newest_matches_and_a_narrower_search_reaches_older_ones(
+    sessions: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A common word costs no more than a rare one: only the newest SEARCH_WINDOW matches (by when they were
+    stored) are ranked; an older match is found by a narrower search."""
+    await store(sessions)
+    monkeypatch.setattr(repositories, "SEARCH_WINDOW", 1)
+    assert await search(sessions, "芯片") == ["国产芯片企业融资创新高"]  # stored after 华为发布新款芯片
+    assert await search(sessions, "华为 芯片") == ["华为发布新款芯片"]
 
 
 async def test_tag_listing_and_topic_counts_follow_retagging(
