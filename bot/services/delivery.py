@@ -44,6 +44,7 @@ A TimedOut request may still have reached Telegram: retrying it can deliver a me
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import enum
 import hashlib
@@ -169,12 +170,12 @@ class _Window:
         # `rate` events per `period` seconds, e.g. 30/s -> 30 in 1 s; 20/min -> 20 in 60 s; 0.5/s -> 1 in 2 s
         self.count = max(1, math.floor(rate))
         self.length = self.count * period / rate + WINDOW_MARGIN
-        self._finished: list[float] = []  # when the answers came; not in order: requests overtake each other
+        self._finished: list[float] = []  # when the answers came, in order
         self._in_flight = 0
 
     def delay(self, now: float) -> float:
         """Seconds until one more event fits (0 when it fits now)."""
-        self._finished = [t for t in self._finished if t > now - self.length]
+        del self._finished[: bisect.bisect_right(self._finished, now - self.length)]
         excess = len(self._finished) + self._in_flight - self.count
         if excess < 0:
             return 0.0
@@ -182,17 +183,17 @@ class _Window:
             # only requests still in flight would make room: look again soon (rare: a chat sends one message
             # at a time, and fewer requests are in flight than the global window holds)
             return min(self.length, IN_FLIGHT_POLL)
-        return sorted(self._finished)[excess] + self.length - now
+        return self._finished[excess] + self.length - now
 
     def start(self) -> None:
         self._in_flight += 1
 
     def finish(self, now: float) -> None:
         self._in_flight -= 1
-        self._finished.append(now)
+        bisect.insort(self._finished, now)  # at the end, unless the clock was set back
 
     def idle(self, now: float) -> bool:
-        return not self._in_flight and all(t <= now - self.length for t in self._finished)
+        return not self._in_flight and (not self._finished or self._finished[-1] <= now - self.length)
 
 
 def _retry_after_seconds(exc: RetryAfter) -> float:
