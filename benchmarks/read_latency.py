@@ -342,8 +342,11 @@ def run(*, quick: bool = False, articles: int | None = None) -> PartResult:
     result.add(
         f"{count:,} generated articles (titles and summaries of corpus words drawn with Zipf-like weights, "
         f"{datagen.TAGS_PER_ARTICLE} tags each from {datagen.N_TAGS:,}, spread over {datagen.SPAN.days} "
-        f"days, so the last 7 days hold about {count * 7 // datagen.SPAN.days:,}), each with a current "
-        "summary. Built with the Alembic schema, then bulk rows, the two databases side by side (SQLite in a "
+        f"days, so the last 7 days hold about {count * 7 // datagen.SPAN.days:,}; the newest "
+        f"{min(datagen.FULL_TEXT_NEWEST, count):,} also carry a body of about {datagen.BODY_CHARS:,} "
+        "characters, as long as the corpus's articles, the rest only their title and summary), each with a "
+        "current summary. Built with the Alembic schema, then bulk rows, the two databases side by side "
+        "(SQLite in a "
         f"process of its own): SQLite {sqlite_built:.0f} s (sqlite3 executemany, no ANALYZE — newsbot never "
         f"runs it), PostgreSQL {pg_version} {pg_built:.0f} s (COPY, then VACUUM ANALYZE as autovacuum "
         "would). The bulk tables' indexes (and on PostgreSQL their keys and foreign keys) are built after "

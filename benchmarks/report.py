@@ -30,8 +30,10 @@ UNMET: list[tuple[str, str]] = [
         "in the importer. 1.5x a bare pass on two cores leaves 3.8 ms of wall time per article, 7.5 ms of "
         "CPU over both cores: less than preparing alone, before storing. The two-core target would need "
         "the summary, tags and fingerprint in compiled code and a store path without the ORM; the one-core "
-        "3x target (7.5 ms for all of it) the same. Next: a synchronous sqlite3 store path for bulk "
-        "imports, keyword extraction shared between the tagger and the fingerprint.",
+        "3x target (7.5 ms for all of it) the same. Two preparing workers beside the storing process "
+        "(IMPORT_WORKERS=3) instead of one: no faster (37.8-39.4 s against 37.0-38.4 s for 2,000 files on "
+        "2026-11-27, a slow morning), the two already fill both cores. Next: a synchronous sqlite3 store "
+        "path for bulk imports, keyword extraction shared between the tagger and the fingerprint.",
     ),
     (
         "summaries: beat Lead-1",
@@ -55,11 +57,15 @@ UNMET: list[tuple[str, str]] = [
     (
         "read (PostgreSQL, 1,000,000 articles)",
         "Tried: a stored tsvector column with its GIN index (migration 0010: one word 266 -> ~15 ms p95 on "
-        "2026-11-26 morning), matching ids selected in a subquery instead of bound. What limits it: for a "
-        "common word the planner walks article_terms' primary key backwards with the tsvector as a filter "
-        "until it has 1,000 matching ids, then their stories; p50 ~14 ms on a fast machine and ~19 ms on a "
-        "slow one, so the p95 sits near 20 ms and crosses it when the machine is slow (section 7). Next: "
-        "fewer candidate ids (1,000 is a generous bound for 20 stories a page), or the RUM extension.",
+        "2026-11-26 morning), matching ids selected in a subquery instead of bound, the newest 500 matches "
+        "ranked instead of 1,000 (a hundred /search pages of five; p50 26-30 -> 19-22 ms on 2026-11-27's "
+        "slow morning), the page's text lengths only (a /search took the length of every candidate's text: "
+        "35-38 -> 21-29 ms p50 with real-length texts). What limits it: for a common word the planner walks "
+        "article_terms' primary key backwards with the tsvector as a filter (about 20 rows read per match "
+        "of the benchmark's word) until it has 500 matching ids, then maps them to their stories' leads: "
+        "about 1,000 index probes in all. A GIN bitmap over every match and a top-N sort took 283 ms (51,000 "
+        "heap rows); the same restricted to the newest 50,000 ids 40 ms. On a slow machine its p95 crosses "
+        "20 ms. Next: the RUM extension (ordered full-text index scans), or story ids kept beside the terms.",
     ),
     (
         "read (PostgreSQL): no full scan",
@@ -73,17 +79,17 @@ UNMET: list[tuple[str, str]] = [
         "calls now go through an aiohttp backend (bot/telegram_request.py, about 3,000/s). Building, "
         "claiming and recording share the same two cores with the fake server. The same code ran at "
         "840-944/s on the morning of 2026-11-26 and at 482-638/s that afternoon on a slower machine "
-        "(section 7), so a run on a slow machine sits at the target.",
+        "(section 7), so a run on a slow machine sits at the target. On 2026-11-27's slower morning the "
+        "code before and after the pacing change, run back to back, sent 330-427/s and 368-411/s.",
     ),
     (
         "fan-out: zero 429s",
-        "The fake server counts arrival times in a strict sliding window; the sender counts a request when "
-        "it leaves, 80 ms of margin on every window. A Bot whose connection pool is smaller than the "
-        "requests in flight queues requests after they were counted, and their arrivals bunch up (PTB's own "
-        "default pool is one connection). When the machine is slow (CPU steal), requests counted apart "
-        "can still arrive within one window: the morning's and the afternoon's code alike saw 1-4 in some "
-        "runs on 2026-11-26 afternoon and none in others (section 7). Next: a larger margin, or counting a "
-        "request when its bytes are written.",
+        "The fake server counts arrival times in a strict sliding window. Since 2026-11-27 the sender "
+        "counts a request in every window from when it leaves until one window after its answer, so no "
+        "delay between the two can put two arrivals within one window; before, it counted a request when "
+        "it left with 80 ms of margin, and a slow machine saw 4 and 28 429s in two of four runs that morning "
+        "(section 4). A 429 now would mean the clocks disagree by more than WINDOW_MARGIN (30 ms), or a "
+        "second process sending without the sender lease.",
     ),
     (
         "stories: grouping",
