@@ -180,8 +180,8 @@ class _Window:
         if excess < 0:
             return 0.0
         if excess >= len(self._finished):
-            # only requests still in flight would make room: look again soon (rare: a chat sends one message
-            # at a time, and fewer requests are in flight than the global window holds)
+            # only requests still in flight would make room: look again soon (a chat sends one message at a
+            # time; the global window meets this after a burst, until the burst's answers are back)
             return min(self.length, IN_FLIGHT_POLL)
         return self._finished[excess] + self.length - now
 
