@@ -24,7 +24,7 @@ from datetime import time as dtime
 from pathlib import Path
 from typing import Any
 
-from benchmarks.measure import PartResult, Target, table
+from benchmarks.measure import PartResult, Target, speed_line, speed_mark, table
 
 RATE_TARGET = 500.0
 LIMITED_SHARE_TARGET = 0.9
@@ -327,6 +327,7 @@ async def measure(
 
 def run(*, quick: bool = False) -> PartResult:
     result = PartResult("4. Digest fan-out")
+    result.add(speed_line(speed_mark()))
     big_subs, big_articles = (200, 40) if quick else (10_000, 400)
     limited_subs = 60 if quick else 1_000
     off_runs = [

@@ -2,7 +2,7 @@
 machine's description.
 
 A part returns a `PartResult` (markdown sections and the targets it checked); `benchmarks.report` puts them
-together. Nothing here times anything by itself or asserts on a figure.
+together. Nothing here asserts on a figure; the one thing timed here is `speed_mark`, the machine's own speed.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import platform
 import resource
 import statistics
 import sys
+import time
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -123,3 +124,31 @@ def machine() -> dict[str, str]:
     }
     info.update(versions())
     return info
+
+
+def speed_mark(repeats: int = 5) -> float:
+    """Seconds of a fixed single-core workload, the best of `repeats`: `jieba.lcut` over the shared corpus's
+    articles with the dictionary loaded. newsbot's code does not touch it, so a part's figures that moved
+    with it moved with the machine (CPU steal on a shared VM has doubled both from one day to the next)."""
+    import jieba
+
+    from benchmarks.datagen import CORPUS
+
+    texts = [path.read_text(encoding="utf-8") for path in sorted(CORPUS.glob("*.md"))]
+    jieba.initialize()
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for text in texts:
+            jieba.lcut(text)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def speed_line(seconds: float) -> str:
+    """The speed mark as a part reports it, before its figures."""
+    return (
+        "Machine speed when this part began: the speed mark (`benchmarks.measure.speed_mark`, `jieba.lcut` "
+        f"over the corpus's articles, best of 5) took {seconds:.3f} s; lower is faster. Compare a figure "
+        "across runs only with this beside it."
+    )

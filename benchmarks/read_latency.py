@@ -30,7 +30,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from benchmarks import datagen
-from benchmarks.measure import PartResult, Target, percentile, table
+from benchmarks.measure import PartResult, Target, percentile, speed_line, speed_mark, table
 from db.engine import make_engine, make_sessionmaker, upgrade_schema
 from db.repositories import latest_articles, search_articles, top_tags
 from db.stories import story_candidates
@@ -318,6 +318,7 @@ def _plans(label: str, measured: list[Measured]) -> str:
 
 def run(*, quick: bool = False, articles: int | None = None) -> PartResult:
     result = PartResult("3. Read latency")
+    result.add(speed_line(speed_mark()))
     count = articles or (2_000 if quick else 1_000_000)
     reps = 5 if quick else 40
     budget_s = 1.0 if quick else 6.0
