@@ -11,7 +11,19 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, delete, func, literal_column, or_, select, text, update
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    delete,
+    func,
+    literal_column,
+    or_,
+    select,
+    text,
+    union_all,
+    update,
+)
 from sqlalchemy import insert as insert_rows
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -405,31 +417,40 @@ async def _views(
 
 async def _also_carried(session: AsyncSession, leads: dict[int, int]) -> dict[int, list[AlsoCarried]]:
     """The other reports of each story ({story id: lead id}): its other articles and every exact copy,
-    earliest first."""
-    found: dict[int, list[tuple[datetime | None, AlsoCarried]]] = {story: [] for story in leads}
+    earliest first (of equal times, articles before copies)."""
     if not leads:
         return {}
-    members = await session.execute(
+    stories = list(leads)
+    # one round trip for both kinds: a page's follow-up queries are a good part of its time on PostgreSQL
+    members = select(
+        Article.story_id,
+        literal_column("0", Integer).label("kind"),
+        Article.title,
+        Article.link,
+        Article.publisher,
+        Article.published_at,
+    ).where(Article.story_id.in_(stories), Article.id.not_in(list(leads.values())))
+    copies = (
         select(
-            Article.story_id, Article.id, Article.title, Article.link, Article.publisher, Article.published_at
-        ).where(Article.story_id.in_(list(leads)))
-    )
-    for story_id, article_id, title, link, publisher, published_at in members.tuples():
-        if story_id is not None and article_id != leads[story_id]:
-            found[story_id].append((published_at, AlsoCarried(title, link, publisher, published_at)))
-    copies = await session.execute(
-        select(Article.story_id, StoryCopy.title, StoryCopy.link, StoryCopy.publisher, StoryCopy.published_at)
+            Article.story_id,
+            literal_column("1", Integer).label("kind"),
+            StoryCopy.title,
+            StoryCopy.link,
+            StoryCopy.publisher,
+            StoryCopy.published_at,
+        )
         .join(Article, Article.id == StoryCopy.article_id)
-        .where(Article.story_id.in_(list(leads)))
+        .where(Article.story_id.in_(stories))
     )
-    for story_id, title, link, publisher, published_at in copies.tuples():
-        if story_id is not None:
-            found[story_id].append((published_at, AlsoCarried(title, link, publisher, published_at)))
+    found: dict[int, list[tuple[datetime, int, AlsoCarried]]] = {story: [] for story in leads}
     oldest = datetime.min.replace(tzinfo=UTC)
-    return {
-        story: [item for _, item in sorted(items, key=lambda pair: pair[0] or oldest)]
-        for story, items in found.items()
-    }
+    rows = await session.execute(union_all(members, copies))
+    for story_id, kind, title, link, publisher, published_at in rows.tuples():
+        if story_id is not None:
+            carried = AlsoCarried(title, link, publisher, published_at)
+            found[story_id].append((published_at or oldest, kind, carried))
+    in_order = {story: sorted(items, key=lambda entry: entry[:2]) for story, items in found.items()}
+    return {story: [item for _, _, item in items] for story, items in in_order.items()}
 
 
 async def top_tags(session: AsyncSession, *, since: datetime, limit: int = 20) -> list[TagCount]:

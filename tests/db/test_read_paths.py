@@ -12,7 +12,7 @@ from bot.services.ingest import IngestService
 from bot.sources.types import RawArticle
 from db import repositories
 from db.llm import replace_summary
-from db.models import Summary, TagDayCount
+from db.models import Article, StoryCopy, Summary, TagDayCount
 from db.repositories import latest_articles, search_articles, top_tags
 from summarizer.matching import query_words, search_terms
 
@@ -102,3 +102,56 @@ async def test_tag_listing_and_topic_counts_follow_retagging(
         assert min(await session.scalars(select(TagDayCount.count))) >= 0
     assert await search(sessions, "处理器") == [huawei.title]
     assert await search(sessions, "代工") == []  # only in the old summary
+
+
+async def test_a_story_lists_its_other_reports_and_copies_earliest_first(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """The lead carries its story's other articles and exact copies in one list, earliest first (undated
+    first; of equal times, articles before copies), never itself and never another story's reports."""
+    await store(sessions)
+    async with sessions() as session, session.begin():
+        rows = {a.title: a for a in await session.scalars(select(Article))}
+        lead, member = rows["华为发布新款芯片"], rows["国产芯片企业融资创新高"]
+        member.story_id, member.is_story_lead = lead.id, False
+        when = member.published_at
+        assert when is not None
+        copies = [
+            ("Sina", when - timedelta(hours=1)),
+            ("Sohu", when),
+            ("Undated", None),
+            ("NetEase", when + timedelta(hours=1)),
+        ]
+        for article_id, (publisher, published) in [(lead.id, c) for c in copies[:2]] + [
+            (member.id, c) for c in copies[2:]
+        ]:
+            session.add(
+                StoryCopy(
+                    article_id=article_id, publisher=publisher, title=f"{publisher} copy", link=None,
+                    published_at=published, ingested_at=NOW,
+                )
+            )
+        other = rows["中国女足获东亚杯亚军"]
+        session.add(
+            StoryCopy(
+                article_id=other.id, publisher="Other", title="x", link=None, published_at=None,
+                ingested_at=NOW,
+            )
+        )
+    async with sessions() as session:
+        views = {v.title: v for v in await latest_articles(session, limit=10)}
+        found = await search_articles(session, query_words("融资"), limit=10)
+    assert "国产芯片企业融资创新高" not in views  # a member is listed through its lead
+    shown = [(a.publisher, a.title) for a in views["华为发布新款芯片"].also]
+    assert shown == [
+        ("Undated", "Undated copy"),
+        ("Sina", "Sina copy"),
+        ("测试", "国产芯片企业融资创新高"),
+        ("Sohu", "Sohu copy"),
+        ("NetEase", "NetEase copy"),
+    ]
+    assert [(a.publisher, a.title) for a in views["中国女足获东亚杯亚军"].also] == [("Other", "x")]
+    assert views["Apple unveils new chips"].also == ()
+    assert [(v.title, [a.publisher for a in v.also]) for v in found] == [
+        ("华为发布新款芯片", ["Undated", "Sina", "测试", "Sohu", "NetEase"])
+    ]
