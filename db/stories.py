@@ -40,7 +40,6 @@ class StoryCandidate:
     story_id: int
     listed_at: datetime
     fingerprint: str | None
-    chars: int
     origin: str | None  # the file or feed it came from
 
 
@@ -66,7 +65,7 @@ def _candidates_statement(key_count: int, *, excluding: bool) -> TextualSelect:
         for i in range(key_count)
     )
     sql = (
-        "SELECT id, story_id, listed_at, story_fingerprint, length(text) AS chars, origin FROM articles "
+        "SELECT id, story_id, listed_at, story_fingerprint, origin FROM articles "
         f"WHERE id IN ({per_key}) AND story_id IS NOT NULL"
         + (" AND id != :exclude" if excluding else "")
         + f" ORDER BY listed_at DESC, id DESC LIMIT {MAX_CANDIDATES}"
@@ -83,7 +82,6 @@ def _candidates_statement(key_count: int, *, excluding: bool) -> TextualSelect:
             column("story_id", Integer),
             column("listed_at", UTCDateTime),
             column("story_fingerprint", Text),
-            column("chars", Integer),
             column("origin", String),
         )
     )
@@ -102,8 +100,8 @@ async def story_candidates(
         values["exclude"] = exclude
     rows = await session.execute(_candidates_statement(len(unique), excluding=exclude is not None), values)
     return [
-        StoryCandidate(article_id, story_id, listed, fingerprint, chars or 0, origin)
-        for article_id, story_id, listed, fingerprint, chars, origin in rows.tuples()
+        StoryCandidate(article_id, story_id, listed, fingerprint, origin)
+        for article_id, story_id, listed, fingerprint, origin in rows.tuples()
     ]
 
 
