@@ -103,22 +103,30 @@ class ArticleRepo:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def find_duplicate(
-        self, *, link: str | None, source_id: int | None, guid: str | None, content_hash: str
-    ) -> int | None:
-        """The id of a stored article that is the same as this one, by link, feed guid or normalized text."""
-        conditions = [Article.content_hash == content_hash]
-        if link:
-            conditions.append(Article.link == link)
-        if guid and source_id is not None:
-            conditions.append((Article.source_id == source_id) & (Article.guid == guid))
-        found = await self._session.scalar(select(Article.id).where(or_(*conditions)).limit(1))
-        return found
+    async def stored_matches(
+        self,
+        *,
+        links: Sequence[str],
+        content_hashes: Sequence[str],
+        guids: Sequence[str],
+        source_id: int | None,
+    ) -> list[StoredMatch]:
+        """The stored articles that share a link, a normalized-text hash or (in the same feed) a guid with any
+        of a batch's new ones: one query for the batch."""
+        conditions: list[ColumnElement[bool]] = [Article.content_hash.in_(list(content_hashes))]
+        if links:
+            conditions.append(Article.link.in_(list(links)))
+        if guids and source_id is not None:
+            conditions.append((Article.source_id == source_id) & Article.guid.in_(list(guids)))
+        rows = await self._session.execute(
+            select(Article.id, Article.content_hash, Article.link, Article.guid).where(or_(*conditions))
+        )
+        return [StoredMatch(*row) for row in rows.tuples()]
 
-    async def add(self, article: Article) -> None:
-        """Insert a new article in the caller's transaction, flushed: it has its id. Its summary, tags and
-        search terms follow with `add_extras`, for a whole batch of articles at once."""
-        self._session.add(article)
+    async def add_all(self, articles: Sequence[Article]) -> None:
+        """Insert new articles in the caller's transaction, flushed: each has its id. One statement for them
+        all; their summaries, tags and search terms follow with `add_extras`."""
+        self._session.add_all(articles)
         await self._session.flush()
 
     async def add_extras(self, added: Sequence[NewArticleExtras], *, tagger: str) -> None:
@@ -140,6 +148,16 @@ class ArticleRepo:
 
     async def count(self) -> int:
         return await self._session.scalar(select(func.count(Article.id))) or 0
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMatch:
+    """A stored article that may be the same as a new one: what `stored_matches` compares by."""
+
+    id: int
+    content_hash: str
+    link: str | None
+    guid: str | None
 
 
 @dataclass(frozen=True, slots=True)

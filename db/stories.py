@@ -105,33 +105,34 @@ async def story_candidates(
     ]
 
 
-async def add_story_keys(
-    session: AsyncSession, article_id: int, keys: Sequence[str], *, listed_at: datetime
+async def add_many_story_keys(
+    session: AsyncSession, articles: Sequence[tuple[int, Sequence[str], datetime]]
 ) -> None:
-    unique = dict.fromkeys(keys)
-    if unique:
-        # one executemany, no ORM objects: an article has about 24 keys and nothing reads them back as objects
-        rows = [{"key": key, "article_id": article_id, "listed_at": listed_at} for key in unique]
+    """The lookup keys of many new articles ((id, keys, listed_at) each) in one executemany."""
+    rows = [
+        {"key": key, "article_id": article_id, "listed_at": listed_at}
+        for article_id, keys, listed_at in articles
+        for key in dict.fromkeys(keys)
+    ]
+    if rows:
         await session.execute(insert(StoryKey), rows)
 
 
-async def join_story(session: AsyncSession, article: Article, story_id: int) -> None:
-    """Make the (flushed) `article` a member of `story_id`, and its lead when its text is longer than the
-    lead's: the fullest report is the one listed (of equals, the earliest stays)."""
+async def story_lead(session: AsyncSession, story_id: int) -> tuple[int, int] | None:
+    """The (id, text length in characters) of a stored story's lead."""
     lead = (
         await session.execute(
             select(Article.id, func.length(Article.text)).where(
-                Article.story_id == story_id, Article.is_story_lead.is_(True), Article.id != article.id
+                Article.story_id == story_id, Article.is_story_lead.is_(True)
             )
         )
     ).first()
-    article.story_id = story_id
-    if lead is not None and len(article.text) <= (lead[1] or 0):
-        article.is_story_lead = False
-        return
-    article.is_story_lead = True
-    if lead is not None:
-        await session.execute(update(Article).where(Article.id == lead[0]).values(is_story_lead=False))
+    return None if lead is None else (lead[0], lead[1] or 0)
+
+
+async def demote_lead(session: AsyncSession, article_id: int) -> None:
+    """A stored article stops being its story's lead (a fuller report joined)."""
+    await session.execute(update(Article).where(Article.id == article_id).values(is_story_lead=False))
 
 
 async def add_copy(session: AsyncSession, copy: StoryCopy) -> bool:

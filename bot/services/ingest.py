@@ -2,9 +2,10 @@
 
 One bad file or article is reported as a Failure and never stops or rolls back the others. An import of many
 files prepares them in worker processes (IMPORT_WORKERS, by default one per core: preparing is jieba-bound
-pure Python) while this process stores what they return, in order, a batch of articles per transaction; a
-batch that fails is stored again one article at a time. A bounded number of files is in flight, so memory
-stays flat however many there are.
+pure Python) while this process stores what they return, in order, a batch of articles per transaction (a
+few statements per batch and one story lookup per article: less than a core); a batch that fails is stored
+again one article at a time. A bounded number of files is in flight, so memory stays flat however many
+there are.
 """
 
 from __future__ import annotations
@@ -30,8 +31,18 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.services.import_workers import prepare_in_workers
 from bot.sources.types import ParsedFeed, RawArticle, SourceError
 from db.models import Article, StoryCopy, Summary
-from db.repositories import ArticleRepo, NewArticleExtras
-from db.stories import add_copy, add_story_keys, join_story, lock_stories, story_candidates
+from db.repositories import ArticleRepo, NewArticleExtras, StoredMatch
+from db.stories import (
+    MAX_CANDIDATES,
+    STORY_WINDOW,
+    StoryCandidate,
+    add_copy,
+    add_many_story_keys,
+    demote_lead,
+    lock_stories,
+    story_candidates,
+    story_lead,
+)
 from summarizer.clean import one_line
 from summarizer.stories import MAX_HOURS_APART, SAME_STORY_THRESHOLD, StoryFingerprint, story_similarity
 
@@ -162,6 +173,12 @@ STORE_BATCH = 50
 MIN_FILES_PER_WORKER = 8
 
 
+def default_workers(cores: int) -> int:
+    """IMPORT_WORKERS=0: a preparing process per core beside the storing one, which needs less than a core
+    (2,000 files on two cores: 19.0 s with one preparing process, 14.9 s with two); one core: one process."""
+    return cores + 1 if cores > 1 else 1
+
+
 class IngestService:
     def __init__(
         self,
@@ -246,8 +263,7 @@ class IngestService:
 
     async def _prepare_files(self, files: Sequence[Path | Failure]) -> AsyncIterator[PreparedFile | Failure]:
         """Each file prepared, in order: in worker processes when there are enough files to repay starting
-        them, else in a thread of this process. Of `workers` cores, this process keeps one: storing is its
-        work, and one core's worth of it."""
+        them, else in a thread of this process. Of `workers` processes, this one is the one storing."""
         processes = min(self._workers - 1, len(files) // MIN_FILES_PER_WORKER)
         if processes < 1:
             for item in files:
@@ -255,7 +271,11 @@ class IngestService:
             return
         prepared_files: AsyncIterator[PreparedFile | Failure] = prepare_in_workers(
             # two batches' worth in the pool: the workers prepare the next batch while this process stores one
-            files, self._prepare_file, workers=processes, ahead=2 * STORE_BATCH, lost=_lost
+            files,
+            self._prepare_file,
+            workers=processes,
+            ahead=2 * STORE_BATCH,
+            lost=_lost,
         )
         async for prepared in prepared_files:
             yield prepared
@@ -318,86 +338,183 @@ class IngestService:
     async def _store_many(
         self, batch: Sequence[tuple[PreparedArticle, str | None]], *, source_id: int | None
     ) -> list[Outcome]:
-        """Store each article in one transaction (all or none), in order."""
+        """Store each article in one transaction (all or none), with the outcome of storing them one by one in
+        order, in a few statements for the whole batch (the duplicate lookup, the insert, the story keys, the
+        story links) and one candidate lookup per new article."""
         now = self._now()
         async with self._sessions() as session, session.begin():
             # one process at a time assigns stories: the duplicate checks and the candidates below see every
             # article stored before, whichever process stored it
             await lock_stories(session)
-            added: list[NewArticleExtras] = []  # their summaries, tags and terms: written once, below
-            outcomes = [
-                await self._add(session, prepared, added, source_id=source_id, publisher=publisher, now=now)
-                for prepared, publisher in batch
+            repo = ArticleRepo(session)
+            seen = _SeenArticles(
+                await repo.stored_matches(
+                    links=[prepared.link for prepared, _ in batch if prepared.link],
+                    content_hashes=[prepared.content_hash for prepared, _ in batch],
+                    guids=[prepared.raw.guid for prepared, _ in batch if prepared.raw.guid],
+                    source_id=source_id,
+                ),
+                source_id=source_id,
+            )
+            outcomes: list[Outcome] = []
+            new: list[tuple[PreparedArticle, Article]] = []
+            # a duplicate, with the publisher it came under and its original: a stored id or a new article
+            copies: list[tuple[PreparedArticle, str, int | Article]] = []
+            for prepared, publisher in batch:
+                raw = prepared.raw
+                shown_publisher = one_line(publisher or raw.author or _folder_name(raw.origin))[:256]
+                original = seen.find(prepared)
+                if original is not None:
+                    copies.append((prepared, shown_publisher, original))
+                    outcomes.append("duplicate")
+                    continue
+                article = _new_article(prepared, shown_publisher, source_id=source_id, now=now)
+                seen.add(prepared, article)
+                new.append((prepared, article))
+                outcomes.append("imported")
+            await repo.add_all([article for _, article in new])
+            await _assign_stories(session, new, threshold=self._story_threshold)
+            for prepared, shown_publisher, original in copies:
+                original_id = original if isinstance(original, int) else original.id
+                await _record_copy(session, original_id, prepared, source_id, shown_publisher, now)
+            added = [
+                NewArticleExtras(article, _current_summary(prepared, now), prepared.tags, prepared.terms)
+                for prepared, article in new
             ]
-            await ArticleRepo(session).add_extras(added, tagger="extractive")
+            await repo.add_extras(added, tagger="extractive")
             return outcomes
 
-    async def _add(
-        self,
-        session: AsyncSession,
-        prepared: PreparedArticle,
-        added: list[NewArticleExtras],
-        *,
-        source_id: int | None,
-        publisher: str | None,
-        now: datetime,
-    ) -> Outcome:
-        raw = prepared.raw
-        repo = ArticleRepo(session)
-        shown_publisher = one_line(publisher or raw.author or _folder_name(raw.origin))[:256]
-        duplicate = await repo.find_duplicate(
-            link=prepared.link, source_id=source_id, guid=raw.guid, content_hash=prepared.content_hash
-        )
-        if duplicate is not None:
-            await _record_copy(session, duplicate, prepared, source_id, shown_publisher, now)
-            return "duplicate"
-        article = Article(
-            source_id=source_id,
-            title=prepared.title,
-            link=prepared.link,
-            guid=raw.guid,
-            author=raw.author,
-            publisher=shown_publisher,
-            published_at=raw.published,
-            listed_at=listing_time(raw, now),
-            ingested_at=now,
-            text=prepared.text,
-            html=raw.body,
-            image_url=prepared.image_url,
-            content_hash=prepared.content_hash,
-            language=prepared.language,
-            categories="\n".join(raw.categories),
-            is_excerpt=raw.is_excerpt,
-            origin=raw.origin,
-            story_fingerprint=prepared.story.to_json(),
-        )
-        summary = Summary(
-            text=prepared.summary.text,
-            method=prepared.summary.method,
-            model=None,
-            version=prepared.summary.version,
-            is_current=True,
-            created_at=now,
-        )
-        await repo.add(article)
-        added.append(NewArticleExtras(article, summary, prepared.tags, prepared.terms))
-        await _assign_story(session, article, prepared.story, threshold=self._story_threshold)
-        return "imported"
+
+class _SeenArticles:
+    """What a batch's articles may be the same as: the stored articles that share a link, a text hash or (in
+    one feed) a guid with one of them, and the batch's new articles before it. A match by text comes first,
+    then by link, then by guid."""
+
+    def __init__(self, stored: Sequence[StoredMatch], *, source_id: int | None) -> None:
+        self._source_id = source_id
+        self._by_hash: dict[str, int | Article] = {}
+        self._by_link: dict[str, int | Article] = {}
+        self._by_guid: dict[str, int | Article] = {}
+        for match in stored:
+            self._remember(match.content_hash, match.link, match.guid, match.id)
+
+    def find(self, prepared: PreparedArticle) -> int | Article | None:
+        found = self._by_hash.get(prepared.content_hash)
+        if found is None and prepared.link:
+            found = self._by_link.get(prepared.link)
+        if found is None and prepared.raw.guid and self._source_id is not None:
+            found = self._by_guid.get(prepared.raw.guid)
+        return found
+
+    def add(self, prepared: PreparedArticle, article: Article) -> None:
+        self._remember(prepared.content_hash, prepared.link, prepared.raw.guid, article)
+
+    def _remember(
+        self, content_hash: str, link: str | None, guid: str | None, original: int | Article
+    ) -> None:
+        self._by_hash.setdefault(content_hash, original)
+        if link:
+            self._by_link.setdefault(link, original)
+        if guid and self._source_id is not None:
+            self._by_guid.setdefault(guid, original)
+
+
+def _new_article(
+    prepared: PreparedArticle, publisher: str, *, source_id: int | None, now: datetime
+) -> Article:
+    raw = prepared.raw
+    return Article(
+        source_id=source_id,
+        title=prepared.title,
+        link=prepared.link,
+        guid=raw.guid,
+        author=raw.author,
+        publisher=publisher,
+        published_at=raw.published,
+        listed_at=listing_time(raw, now),
+        ingested_at=now,
+        text=prepared.text,
+        html=raw.body,
+        image_url=prepared.image_url,
+        content_hash=prepared.content_hash,
+        language=prepared.language,
+        categories="\n".join(raw.categories),
+        is_excerpt=raw.is_excerpt,
+        origin=raw.origin,
+        story_fingerprint=prepared.story.to_json(),
+    )
+
+
+def _current_summary(prepared: PreparedArticle, now: datetime) -> Summary:
+    return Summary(
+        text=prepared.summary.text,
+        method=prepared.summary.method,
+        model=None,
+        version=prepared.summary.version,
+        is_current=True,
+        created_at=now,
+    )
 
 
 # the newest members of one story a new article is compared with
 MEMBERS_COMPARED = 3
 
 
-async def _assign_story(
-    session: AsyncSession, article: Article, story: StoryFingerprint, *, threshold: float
+async def _assign_stories(
+    session: AsyncSession, new: Sequence[tuple[PreparedArticle, Article]], *, threshold: float
 ) -> None:
-    """Join the (flushed) article to the story of the stored report most like it, or start a story."""
+    """Join each new (flushed) article, in order, to the story of the report most like it, stored before or
+    earlier in the batch, or start a story; then write the batch's story keys and links at once.
+
+    The batch's articles have no story keys in the database until the end, so the candidate lookup finds
+    stored articles only and the batch's earlier ones are matched here, by the same keys and window."""
+    leads: dict[int, tuple[int, int]] = {}  # story id -> (its lead's id, text length) as this batch leaves it
+    in_batch: list[tuple[StoryCandidate, StoryFingerprint, frozenset[str]]] = []
+    batch_articles = {article.id: article for _, article in new}
+    with session.no_autoflush:  # the links are written once, below, not before every lookup
+        for prepared, article in new:
+            story = prepared.story
+            keys = frozenset(story.lookup_keys)
+            stored = await story_candidates(
+                session, story.lookup_keys, listed_at=article.listed_at, exclude=article.id
+            )
+            earlier = [
+                (candidate, fingerprint)
+                for candidate, fingerprint, their_keys in in_batch
+                if keys & their_keys and abs(candidate.listed_at - article.listed_at) <= STORY_WINDOW
+            ]
+            fingerprints = {candidate.article_id: fingerprint for candidate, fingerprint in earlier}
+            candidates = sorted(
+                [*stored, *(candidate for candidate, _ in earlier)],
+                key=lambda candidate: (candidate.listed_at, candidate.article_id),
+                reverse=True,
+            )[:MAX_CANDIDATES]
+            best = _most_similar_story(article, story, candidates, fingerprints, threshold=threshold)
+            if best is None:
+                article.story_id, article.is_story_lead = article.id, True
+                leads[article.id] = (article.id, len(article.text))
+            else:
+                await _join_story(session, article, best, leads, batch_articles)
+            assert article.story_id is not None
+            candidate = StoryCandidate(article.id, article.story_id, article.listed_at, None, article.origin)
+            in_batch.append((candidate, story, keys))
+    await add_many_story_keys(
+        session, [(article.id, prepared.story.lookup_keys, article.listed_at) for prepared, article in new]
+    )
+    await session.flush()
+
+
+def _most_similar_story(
+    article: Article,
+    story: StoryFingerprint,
+    candidates: Sequence[StoryCandidate],
+    fingerprints: dict[int, StoryFingerprint],
+    *,
+    threshold: float,
+) -> int | None:
+    """The id of the story whose report (newest first) is most like `story`, at `threshold` or above."""
     best: tuple[float, int] | None = None  # (similarity, story id)
     compared: Counter[int] = Counter()
-    candidates = await story_candidates(
-        session, story.lookup_keys, listed_at=article.listed_at, exclude=article.id
-    )
     for candidate in candidates:  # newest first
         # a few members speak for a story: a flood of near-copies must not cost a comparison each
         if compared[candidate.story_id] >= MEMBERS_COMPARED:
@@ -406,7 +523,7 @@ async def _assign_story(
             # one feed (or feed file) lists a story once: its entries are different stories, however alike
             # their boilerplate (喷嚏网's video items, a paper's daily "60 segundos" columns)
             continue
-        other = _stored_fingerprint(candidate.fingerprint)
+        other = fingerprints.get(candidate.article_id) or _stored_fingerprint(candidate.fingerprint)
         hours = (article.listed_at - candidate.listed_at).total_seconds() / 3600
         if other is None or abs(hours) > MAX_HOURS_APART:
             continue
@@ -416,12 +533,35 @@ async def _assign_story(
             continue
         if best is None or (similarity, -candidate.story_id) > (best[0], -best[1]):  # equals: oldest story
             best = (similarity, candidate.story_id)
-    if best is None:
-        article.story_id, article.is_story_lead = article.id, True
-    else:
-        await join_story(session, article, best[1])
-    await add_story_keys(session, article.id, story.lookup_keys, listed_at=article.listed_at)
-    await session.flush()
+    return None if best is None else best[1]
+
+
+async def _join_story(
+    session: AsyncSession,
+    article: Article,
+    story_id: int,
+    leads: dict[int, tuple[int, int]],
+    batch_articles: dict[int, Article],
+) -> None:
+    """Make `article` a member of `story_id`, and its lead when its text is longer than the lead's: the
+    fullest report is the one listed (of equals, the earliest stays)."""
+    lead = leads.get(story_id)
+    if lead is None:
+        lead = await story_lead(session, story_id)  # a stored story this batch has not touched
+    article.story_id = story_id
+    chars = len(article.text)
+    if lead is not None and chars <= lead[1]:
+        article.is_story_lead = False
+        leads[story_id] = lead
+        return
+    article.is_story_lead = True
+    leads[story_id] = (article.id, chars)
+    if lead is not None:
+        demoted = batch_articles.get(lead[0])
+        if demoted is not None:
+            demoted.is_story_lead = False
+        else:
+            await demote_lead(session, lead[0])
 
 
 def _stored_fingerprint(stored: str | None) -> StoryFingerprint | None:
