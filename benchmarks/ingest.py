@@ -74,8 +74,9 @@ def jieba_pass(texts: list[str]) -> float:
 
 
 def run_import(folder: Path, workdir: Path, *, workers: int = 0) -> tuple[float, float, str]:
-    """Run `python -m bot import folder` into a fresh SQLite file with IMPORT_WORKERS=`workers` (0: one per
-    core); (wall seconds, peak RSS MB of the largest process, last line)."""
+    """Run `python -m bot import folder` into a fresh SQLite file with IMPORT_WORKERS=`workers` (0: a
+    preparing process per core besides the storing one); (wall seconds, peak RSS MB of the largest process,
+    last line)."""
     db = workdir / "bench.db"
     for suffix in ("", "-wal", "-shm"):
         Path(str(db) + suffix).unlink(missing_ok=True)
@@ -185,8 +186,8 @@ def run(*, quick: bool = False, articles: int | None = None) -> PartResult:
         "`python -m bot import FOLDER` (the `newsbot import` command) as a child process into a fresh SQLite "
         f"file (`SUMMARIZER=extractive`), {big:,} distinct posts generated from the "
         f"{len(list(CORPUS.glob('*.md')))} corpus articles ({chars / big:,.0f} characters of clean text each "
-        "on average), once with the default IMPORT_WORKERS (one per core: this process stores while "
-        "the others prepare) and once on one core. The bare pass is `jieba.lcut` over the same cleaned "
+        "on average), once with the default IMPORT_WORKERS (a preparing process per core while the "
+        "importer stores) and once on one core. The bare pass is `jieba.lcut` over the same cleaned "
         "title + text in the benchmark process with the dictionary already loaded, single-core, measured in "
         "the same run. Wall time includes the start-up (interpreter, imports, jieba dictionary, migrations), "
         "shown on its own in the last row; without it the default run's ratio is "

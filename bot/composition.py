@@ -26,7 +26,7 @@ from bot.errors import CannotRun
 from bot.services.digests import DigestService
 from bot.services.feeds import FeedService, FetchLimits
 from bot.services.inbox import InboxService
-from bot.services.ingest import IngestService, process_name, utc_now
+from bot.services.ingest import IngestService, default_workers, process_name, utc_now
 from bot.services.llm_budget import LlmBudget
 from bot.services.reading import ReadingService
 from bot.services.replies import ReplyService
@@ -111,7 +111,7 @@ async def open_services(
             summary_max_chars=settings.summary_max_chars,
             max_file_bytes=settings.max_file_bytes,
             story_threshold=settings.story_threshold,
-            workers=settings.import_workers or os.cpu_count() or 1,
+            workers=settings.import_workers or default_workers(os.cpu_count() or 1),
             now=now,
         )
         process = process_name()

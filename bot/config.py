@@ -45,7 +45,7 @@ class Settings(BaseSettings):
     story_threshold: float = Field(default=0.40, gt=0.0, le=1.0)
     # ingestion
     max_file_bytes: int = Field(default=10_000_000, ge=1024)
-    # processes preparing the files of `newsbot import` (0: one per core; 1: none besides this one)
+    # processes of `newsbot import`, the storing one included (0: a preparing one per core besides it; 1: one)
     import_workers: int = Field(default=0, ge=0, le=64)
     fetch_timeout: float = Field(default=20.0, gt=0, le=600)
     fetch_max_bytes: int = Field(default=5_000_000, ge=1024)
