@@ -1,6 +1,6 @@
 """`python -m benchmarks [--quick] [--parts quality,ingest,read,fanout,stories,reader] [--articles N] [--output BENCHMARKS.md]`.
 
-Runs the chosen parts in order and writes the report. The full run takes about 13 minutes on two cores;
+Runs the chosen parts in order and writes the report. The full run takes 10-13 minutes on two cores;
 `--quick` runs every part on tiny inputs (the smoke test uses it).
 """  # the first line is the --help description (parse_args), kept whole  # noqa: E501
 

@@ -22,18 +22,18 @@ UNMET: list[tuple[str, str]] = [
         "Tried: one jieba pass per article (`summarizer.analysis.analyze`: 36.5 -> 4.0 jieba calls, "
         "preparing 13.4 -> 10.3 ms per article, identical outputs), part of speech from jieba's dictionary, "
         "sparse PageRank bounded by the budget, files prepared in worker processes with two batches in "
-        "flight, 50 articles per transaction with summaries, terms, tags and day counts written once per "
-        "batch and story keys in one statement; rjieba (15-18x faster cuts, different tokens: not adopted). "
-        "What limits it is the floor of the work, not a single hot spot (section 7): per article on one "
-        "core, a bare cut is ~2.5 ms, reading, parsing, HTML-to-text and boilerplate another ~1.2 ms, the "
-        "rest of preparing (TextRank, tags, fingerprint, language, search terms) ~5.5 ms, and storing ~7 ms "
-        "in the importer. 1.5x a bare pass on two cores leaves 3.8 ms of wall time per article, 7.5 ms of "
-        "CPU over both cores: less than preparing alone, before storing. The two-core target would need "
-        "the summary, tags and fingerprint in compiled code and a store path without the ORM; the one-core "
-        "3x target (7.5 ms for all of it) the same. Two preparing workers beside the storing process "
-        "(IMPORT_WORKERS=3) instead of one: no faster (37.8-39.4 s against 37.0-38.4 s for 2,000 files on "
-        "2026-11-27, a slow morning), the two already fill both cores. Next: a synchronous sqlite3 store "
-        "path for bulk imports, keyword extraction shared between the tagger and the fingerprint.",
+        "flight, 50 articles per transaction; since 2026-11-27 a batch is stored in a few statements (one "
+        "duplicate lookup, one insert, one story-key insert, one update of the story links, and a story "
+        "lookup per article: storing 6.5-7.0 -> 3.9 ms per article, identical databases) and the default "
+        "starts a preparing process per core beside the storing one (2 cores: 4.9x -> 3.7x; one core: "
+        "8.0x -> 6.4x, section 7); rjieba (15-18x faster cuts, different tokens: not adopted). What limits "
+        "it is the floor of the work, not a single hot spot (section 7): per article on one core, a bare cut "
+        "is ~2.1 ms, reading, parsing, HTML-to-text and boilerplate another ~1.2 ms, the rest of preparing "
+        "(TextRank, tags, fingerprint, language, search terms) ~5.5 ms, storing ~3.9 ms. 1.5x a bare pass "
+        "on two cores leaves 3.2 ms of wall time per article, 6.3 ms of CPU over both cores: less than "
+        "preparing alone. Both targets would need the summary, tags and fingerprint in compiled code; half "
+        "of what storing costs now is aiosqlite's thread hops (the story lookup: 0.19 ms on a synchronous "
+        "connection, 0.46-0.65 ms through aiosqlite).",
     ),
     (
         "summaries: beat Lead-1",
@@ -93,11 +93,13 @@ UNMET: list[tuple[str, str]] = [
     ),
     (
         "stories: grouping",
-        "Grouping's own work per article (fingerprint on the shared analysis ~1 ms, candidate lookup and "
-        "comparisons ~0.9 ms) is the same as before; its share grew because the rest of the import got "
-        "faster (one analysis per article). 9.7-10.6% in this session's runs; the fingerprint's keyword "
-        "filter is remembered per word already. Next: MinHash over a cheaper stable hash (a format change: "
-        "stored fingerprints would need recomputing).",
+        "Grouping's own work per article is the same as before (fingerprint on the shared analysis ~0.75 ms, "
+        "candidate lookup and comparisons ~0.7 ms); its share grew because the rest of the import got "
+        "faster: one analysis per article, then on 2026-11-27 the batch store (the stories part's import "
+        "13.2 -> 11.3 ms per article, share 11.4% -> 13.1%). Most of the lookup is aiosqlite's thread hops "
+        "(the same query 0.19 ms on a synchronous connection, 0.46-0.65 ms through aiosqlite), not SQLite; "
+        "the fingerprint's keyword filter is remembered per word already. Next: MinHash over a cheaper "
+        "stable hash (a format change: stored fingerprints would need recomputing).",
     ),
 ]
 
