@@ -119,7 +119,9 @@ class ArticleRepo:
         if guids and source_id is not None:
             conditions.append((Article.source_id == source_id) & Article.guid.in_(list(guids)))
         rows = await self._session.execute(
-            select(Article.id, Article.content_hash, Article.link, Article.guid).where(or_(*conditions))
+            select(Article.id, Article.content_hash, Article.link, Article.source_id, Article.guid).where(
+                or_(*conditions)
+            )
         )
         return [StoredMatch(*row) for row in rows.tuples()]
 
@@ -157,7 +159,8 @@ class StoredMatch:
     id: int
     content_hash: str
     link: str | None
-    guid: str | None
+    source_id: int | None
+    guid: str | None  # a feed's id of the entry: the same only within one feed
 
 
 @dataclass(frozen=True, slots=True)

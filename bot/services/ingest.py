@@ -396,7 +396,9 @@ class _SeenArticles:
         self._by_link: dict[str, int | Article] = {}
         self._by_guid: dict[str, int | Article] = {}
         for match in stored:
-            self._remember(match.content_hash, match.link, match.guid, match.id)
+            # a guid names an entry within its own feed only: another feed's article with that guid is another
+            guid = match.guid if match.source_id == source_id else None
+            self._remember(match.content_hash, match.link, guid, match.id)
 
     def find(self, prepared: PreparedArticle) -> int | Article | None:
         found = self._by_hash.get(prepared.content_hash)
