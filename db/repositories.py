@@ -125,11 +125,18 @@ class ArticleRepo:
         )
         return [StoredMatch(*row) for row in rows.tuples()]
 
-    async def add_all(self, articles: Sequence[Article]) -> None:
-        """Insert new articles in the caller's transaction, flushed: each has its id. One statement for them
-        all; their summaries, tags and search terms follow with `add_extras`."""
-        self._session.add_all(articles)
-        await self._session.flush()
+    async def add_all(self, rows: Sequence[dict[str, object]]) -> dict[str, Article]:
+        """Insert new articles (their columns' values) in the caller's transaction, in one statement: the
+        stored articles, by text hash, in the session. Their summaries, tags and search terms follow with
+        `add_extras`."""
+        if not rows:
+            return {}
+        # every row with the same columns (None as NULL) is one INSERT for the batch; RETURNING gives back
+        # the stored objects, in no particular order
+        stored = await self._session.scalars(
+            insert_rows(Article).returning(Article), list(rows), execution_options={"render_nulls": True}
+        )
+        return {article.content_hash: article for article in stored}
 
     async def add_extras(self, added: Sequence[NewArticleExtras], *, tagger: str) -> None:
         """The current summary, ranked tags and search terms of newly added articles, written together: a

@@ -357,9 +357,9 @@ class IngestService:
                 source_id=source_id,
             )
             outcomes: list[Outcome] = []
-            new: list[tuple[PreparedArticle, Article]] = []
+            rows: list[tuple[PreparedArticle, dict[str, object]]] = []  # the new articles' columns
             # a duplicate, with the publisher it came under and its original: a stored id or a new article
-            copies: list[tuple[PreparedArticle, str, int | Article]] = []
+            copies: list[tuple[PreparedArticle, str, int | PreparedArticle]] = []
             for prepared, publisher in batch:
                 raw = prepared.raw
                 shown_publisher = one_line(publisher or raw.author or _folder_name(raw.origin))[:256]
@@ -368,14 +368,14 @@ class IngestService:
                     copies.append((prepared, shown_publisher, original))
                     outcomes.append("duplicate")
                     continue
-                article = _new_article(prepared, shown_publisher, source_id=source_id, now=now)
-                seen.add(prepared, article)
-                new.append((prepared, article))
+                seen.add(prepared)
+                rows.append((prepared, _article_row(prepared, shown_publisher, source_id=source_id, now=now)))
                 outcomes.append("imported")
-            await repo.add_all([article for _, article in new])
+            stored = await repo.add_all([row for _, row in rows])
+            new = [(prepared, stored[prepared.content_hash]) for prepared, _ in rows]
             await _assign_stories(session, new, threshold=self._story_threshold)
             for prepared, shown_publisher, original in copies:
-                original_id = original if isinstance(original, int) else original.id
+                original_id = original if isinstance(original, int) else stored[original.content_hash].id
                 await _record_copy(session, original_id, prepared, source_id, shown_publisher, now)
             added = [
                 NewArticleExtras(article, _current_summary(prepared, now), prepared.tags, prepared.terms)
@@ -392,15 +392,15 @@ class _SeenArticles:
 
     def __init__(self, stored: Sequence[StoredMatch], *, source_id: int | None) -> None:
         self._source_id = source_id
-        self._by_hash: dict[str, int | Article] = {}
-        self._by_link: dict[str, int | Article] = {}
-        self._by_guid: dict[str, int | Article] = {}
+        self._by_hash: dict[str, int | PreparedArticle] = {}
+        self._by_link: dict[str, int | PreparedArticle] = {}
+        self._by_guid: dict[str, int | PreparedArticle] = {}
         for match in stored:
             # a guid names an entry within its own feed only: another feed's article with that guid is another
             guid = match.guid if match.source_id == source_id else None
             self._remember(match.content_hash, match.link, guid, match.id)
 
-    def find(self, prepared: PreparedArticle) -> int | Article | None:
+    def find(self, prepared: PreparedArticle) -> int | PreparedArticle | None:
         found = self._by_hash.get(prepared.content_hash)
         if found is None and prepared.link:
             found = self._by_link.get(prepared.link)
@@ -408,11 +408,12 @@ class _SeenArticles:
             found = self._by_guid.get(prepared.raw.guid)
         return found
 
-    def add(self, prepared: PreparedArticle, article: Article) -> None:
-        self._remember(prepared.content_hash, prepared.link, prepared.raw.guid, article)
+    def add(self, prepared: PreparedArticle) -> None:
+        """A new article of the batch: the later ones may be copies of it."""
+        self._remember(prepared.content_hash, prepared.link, prepared.raw.guid, prepared)
 
     def _remember(
-        self, content_hash: str, link: str | None, guid: str | None, original: int | Article
+        self, content_hash: str, link: str | None, guid: str | None, original: int | PreparedArticle
     ) -> None:
         self._by_hash.setdefault(content_hash, original)
         if link:
@@ -421,30 +422,33 @@ class _SeenArticles:
             self._by_guid.setdefault(guid, original)
 
 
-def _new_article(
+def _article_row(
     prepared: PreparedArticle, publisher: str, *, source_id: int | None, now: datetime
-) -> Article:
+) -> dict[str, object]:
+    """A new article's columns; its story is chosen once it is stored (`_assign_stories`)."""
     raw = prepared.raw
-    return Article(
-        source_id=source_id,
-        title=prepared.title,
-        link=prepared.link,
-        guid=raw.guid,
-        author=raw.author,
-        publisher=publisher,
-        published_at=raw.published,
-        listed_at=listing_time(raw, now),
-        ingested_at=now,
-        text=prepared.text,
-        html=raw.body,
-        image_url=prepared.image_url,
-        content_hash=prepared.content_hash,
-        language=prepared.language,
-        categories="\n".join(raw.categories),
-        is_excerpt=raw.is_excerpt,
-        origin=raw.origin,
-        story_fingerprint=prepared.story.to_json(),
-    )
+    return {
+        "source_id": source_id,
+        "title": prepared.title,
+        "link": prepared.link,
+        "guid": raw.guid,
+        "author": raw.author,
+        "publisher": publisher,
+        "published_at": raw.published,
+        "listed_at": listing_time(raw, now),
+        "ingested_at": now,
+        "text": prepared.text,
+        "html": raw.body,
+        "image_url": prepared.image_url,
+        "content_hash": prepared.content_hash,
+        "language": prepared.language,
+        "categories": "\n".join(raw.categories),
+        "is_excerpt": raw.is_excerpt,
+        "origin": raw.origin,
+        "story_id": None,
+        "is_story_lead": True,
+        "story_fingerprint": prepared.story.to_json(),
+    }
 
 
 def _current_summary(prepared: PreparedArticle, now: datetime) -> Summary:
