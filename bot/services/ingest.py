@@ -281,11 +281,18 @@ class IngestService:
             yield prepared
 
     async def _store_batch(self, batch: Sequence[tuple[PreparedArticle, str | None]]) -> ImportResult:
-        """Store prepared articles in one transaction; when it fails, each again in one of its own, so that a
-        bad article costs only itself."""
-        if len(batch) > 1:
+        """Store prepared articles STORE_BATCH per transaction (a feed file may hold thousands, and one
+        statement binds a value of each); when a transaction fails, each of its articles again in one of its
+        own, so that a bad article costs only itself."""
+        result = ImportResult()
+        for start in range(0, len(batch), STORE_BATCH):
+            result.add(await self._store_chunk(batch[start : start + STORE_BATCH]))
+        return result
+
+    async def _store_chunk(self, chunk: Sequence[tuple[PreparedArticle, str | None]]) -> ImportResult:
+        if len(chunk) > 1:
             try:
-                outcomes = await self._store_many(batch, source_id=None)
+                outcomes = await self._store_many(chunk, source_id=None)
             except (SQLAlchemyError, ValueError):
                 pass  # which article failed is found below, one transaction each
             else:
@@ -293,7 +300,7 @@ class IngestService:
                     imported=outcomes.count("imported"), duplicates=outcomes.count("duplicate")
                 )
         result = ImportResult()
-        for prepared, publisher in batch:
+        for prepared, publisher in chunk:
             result.add(await self._store_one(prepared, source_id=None, publisher=publisher))
         return result
 

@@ -251,3 +251,35 @@ async def test_a_batch_of_articles_costs_a_few_statements_besides_a_story_lookup
     assert len(statements) - lookups <= 15, statements  # was about 5 per article
     async with sessions() as session:
         assert await session.scalar(select(func.count(Article.id)).where(Article.story_id.is_(None))) == 0
+
+
+async def test_a_feed_file_of_many_entries_is_stored_a_batch_at_a_time(
+    sessions: async_sessionmaker[AsyncSession], tmp_path: Path
+) -> None:
+    """One file's entries all arrive at once (a 10 MB feed can hold thousands): they are stored STORE_BATCH
+    per transaction, so no statement binds more values than a database takes."""
+    entries = 2 * STORE_BATCH + 1
+    items = "".join(
+        f"<item><title>第{n}条快讯</title><link>https://e.com/{n}</link><guid>g{n}</guid>"
+        f"<description>第{n}条快讯的内容：{'甲乙丙丁'[n % 4]}地第{n}次会议召开。</description></item>"
+        for n in range(entries)
+    )
+    (tmp_path / "big.xml").write_text(
+        f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>快讯</title>{items}'
+        "</channel></rss>",
+        encoding="utf-8",
+    )
+    engine = sessions.kw["bind"]
+    duplicate_lookups: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if "articles.content_hash IN" in statement:
+            duplicate_lookups.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", count)
+    try:
+        result = await make_service(sessions).import_paths([tmp_path])
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", count)
+    assert (result.imported, result.failed) == (entries, [])
+    assert len(duplicate_lookups) == 3
