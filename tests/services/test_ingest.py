@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import event, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.services.ingest import STORE_BATCH, IngestService
+from bot.services.ingest import STORE_BATCH, ImportResult, IngestService
 from db.models import Article, ArticleTag, Summary
 from db.repositories import latest_articles, top_tags
 
@@ -226,14 +226,10 @@ async def test_an_over_long_author_or_guid_is_stored_on_both_databases(
     assert len(guid) == len("sha256:") + 64
 
 
-async def test_a_batch_of_articles_costs_a_few_statements_besides_a_story_lookup_each(
-    sessions: async_sessionmaker[AsyncSession], tmp_path: Path
-) -> None:
-    """Storing one import batch (STORE_BATCH articles) checks duplicates, inserts the articles, writes the
-    story keys and the story links once for the batch; per article there is only its story lookup."""
-    for n in range(STORE_BATCH):
-        body = f"第{n}号报告：{'甲乙丙丁戊己庚辛'[n % 8]}地{n}日召开会议，讨论{n * 7}项议题。" * 4
-        write_post(tmp_path, f"{n:03d}.md", title=f"会议报告{n}", body=body, link=f"https://e.com/{n}")
+async def import_with_statements(
+    sessions: async_sessionmaker[AsyncSession], folder: Path
+) -> tuple[ImportResult, list[str]]:
+    """`newsbot import folder`'s result and every SQL statement it sent."""
     engine = sessions.kw["bind"]
     statements: list[str] = []
 
@@ -242,9 +238,20 @@ async def test_a_batch_of_articles_costs_a_few_statements_besides_a_story_lookup
 
     event.listen(engine.sync_engine, "before_cursor_execute", count)
     try:
-        result = await make_service(sessions).import_paths([tmp_path])
+        return await make_service(sessions).import_paths([folder]), statements
     finally:
         event.remove(engine.sync_engine, "before_cursor_execute", count)
+
+
+async def test_a_batch_of_articles_costs_a_few_statements_besides_a_story_lookup_each(
+    sessions: async_sessionmaker[AsyncSession], tmp_path: Path
+) -> None:
+    """Storing one import batch (STORE_BATCH articles) checks duplicates, inserts the articles, writes the
+    story keys and the story links once for the batch; per article there is only its story lookup."""
+    for n in range(STORE_BATCH):
+        body = f"第{n}号报告：{'甲乙丙丁戊己庚辛'[n % 8]}地{n}日召开会议，讨论{n * 7}项议题。" * 4
+        write_post(tmp_path, f"{n:03d}.md", title=f"会议报告{n}", body=body, link=f"https://e.com/{n}")
+    result, statements = await import_with_statements(sessions, tmp_path)
     assert (result.imported, result.failed) == (STORE_BATCH, [])
     lookups = sum("FROM story_keys" in s for s in statements)
     assert lookups == STORE_BATCH
@@ -269,17 +276,6 @@ async def test_a_feed_file_of_many_entries_is_stored_a_batch_at_a_time(
         "</channel></rss>",
         encoding="utf-8",
     )
-    engine = sessions.kw["bind"]
-    duplicate_lookups: list[str] = []
-
-    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
-        if "articles.content_hash IN" in statement:
-            duplicate_lookups.append(statement)
-
-    event.listen(engine.sync_engine, "before_cursor_execute", count)
-    try:
-        result = await make_service(sessions).import_paths([tmp_path])
-    finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", count)
+    result, statements = await import_with_statements(sessions, tmp_path)
     assert (result.imported, result.failed) == (entries, [])
-    assert len(duplicate_lookups) == 3
+    assert sum("articles.content_hash IN" in s for s in statements) == 3  # the duplicate lookups
