@@ -17,9 +17,7 @@ import time
 from datetime import UTC
 from pathlib import Path
 
-import jieba
-
-from benchmarks.measure import Figure, PartResult, Target, table
+from benchmarks.measure import Figure, PartResult, Target, jieba_pass, table
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO.parent / "shared" / "corpus" / "articles"
@@ -62,15 +60,6 @@ def cleaned_texts(paths: list[Path]) -> list[str]:
         raw = parse_post(path.read_bytes(), origin=str(path), default_tz=UTC)
         out.append(raw.title + "\n" + clean_body(raw).text)
     return out
-
-
-def jieba_pass(texts: list[str]) -> float:
-    """Seconds for a bare `jieba.lcut` over every text (dictionary loaded beforehand)."""
-    jieba.initialize()
-    start = time.perf_counter()
-    for text in texts:
-        jieba.lcut(text)
-    return time.perf_counter() - start
 
 
 def run_import(folder: Path, workdir: Path, *, workers: int = 0) -> tuple[float, float, str]:
