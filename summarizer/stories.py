@@ -26,9 +26,10 @@ import math
 import re
 import struct
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
+from hashlib import blake2b as _blake2b
 
 from summarizer._jieba import english_stopwords, idf_table, news_stopwords, pos_cut
 from summarizer.analysis import Analysis
@@ -144,8 +145,10 @@ def _units(text: str) -> list[str]:
     return _UNIT.findall(text)
 
 
-def _stable_hash(text: str) -> int:
-    return int.from_bytes(hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest(), "little")
+def _stable_hashes(texts: Iterable[str]) -> tuple[int, ...]:
+    """Each text's 64-bit blake2b hash (little-endian), the same in every process, unlike `hash()`."""
+    digests = b"".join(_blake2b(text.encode("utf-8"), digest_size=8).digest() for text in texts)
+    return struct.unpack(f"<{len(digests) // 8}Q", digests)
 
 
 def _minhash(units: list[str]) -> tuple[int, ...]:
@@ -161,13 +164,14 @@ def _minhash(units: list[str]) -> tuple[int, ...]:
     if len(units) < 3:
         shingles = {"\x1f".join(units)}
     else:
-        shingles = {"\x1f".join(units[i : i + 3]) for i in range(len(units) - 2)}
+        shingles = set(map("\x1f".join, zip(units, units[1:], units[2:], strict=False)))
     empty = 1 << 32
     bins = [empty] * _NUM_PERM
-    for shingle in shingles:
-        value = _stable_hash(shingle)
-        index = value >> (64 - _BIN_BITS)
-        low = (value >> (32 - _BIN_BITS)) & 0xFFFFFFFF  # 32 bits of what is left below the bin bits
+    low_shift = 32 - _BIN_BITS
+    index_shift = 64 - _BIN_BITS
+    for value in _stable_hashes(shingles):
+        index = value >> index_shift
+        low = (value >> low_shift) & 0xFFFFFFFF  # 32 bits of what is left below the bin bits
         if low < bins[index]:
             bins[index] = low
     signature = []
