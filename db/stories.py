@@ -8,7 +8,7 @@ takes a session owned by the caller and never opens, commits or closes one.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Integer, String, Text, bindparam, column, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.sql.selectable import TextualSelect
 
@@ -118,21 +119,42 @@ async def add_many_story_keys(
         await session.execute(insert(StoryKey), rows)
 
 
-async def story_lead(session: AsyncSession, story_id: int) -> tuple[int, int] | None:
-    """The (id, text length in characters) of a stored story's lead."""
-    lead = (
+async def story_leads(session: AsyncSession, story_ids: Collection[int]) -> dict[int, tuple[int, int]]:
+    """Each stored story's lead: story id -> (the lead's id, its text length in characters)."""
+    if not story_ids:
+        return {}
+    rows = await session.execute(
+        select(Article.story_id, Article.id, func.length(Article.text))
+        .where(Article.story_id.in_(sorted(story_ids)), Article.is_story_lead.is_(True))
+        .order_by(Article.id)
+    )
+    leads: dict[int, tuple[int, int]] = {}
+    for story_id, lead_id, chars in rows.tuples():
+        if story_id is not None:
+            leads.setdefault(story_id, (lead_id, chars or 0))
+    return leads
+
+
+async def demote_leads(session: AsyncSession, article_ids: Collection[int]) -> None:
+    """Stored articles stop being their stories' leads (fuller reports joined)."""
+    if article_ids:
         await session.execute(
-            select(Article.id, func.length(Article.text)).where(
-                Article.story_id == story_id, Article.is_story_lead.is_(True)
-            )
+            update(Article).where(Article.id.in_(sorted(article_ids))).values(is_story_lead=False)
         )
-    ).first()
-    return None if lead is None else (lead[0], lead[1] or 0)
 
 
-async def demote_lead(session: AsyncSession, article_id: int) -> None:
-    """A stored article stops being its story's lead (a fuller report joined)."""
-    await session.execute(update(Article).where(Article.id == article_id).values(is_story_lead=False))
+async def write_story_links(session: AsyncSession, articles: Sequence[Article]) -> None:
+    """Store the story links (story_id, is_story_lead) set on `articles`, in one executemany.
+
+    A flush would send an UPDATE per article wherever neighbours changed different columns (one starts a
+    story, the next joins one as a member); the objects are marked as stored, so it sends none."""
+    if not articles:
+        return
+    links = [{"id": a.id, "story_id": a.story_id, "is_story_lead": a.is_story_lead} for a in articles]
+    for article in articles:
+        set_committed_value(article, "story_id", article.story_id)
+        set_committed_value(article, "is_story_lead", article.is_story_lead)
+    await session.execute(update(Article), links)
 
 
 async def add_copy(session: AsyncSession, copy: StoryCopy) -> bool:

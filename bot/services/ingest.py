@@ -38,10 +38,11 @@ from db.stories import (
     StoryCandidate,
     add_copy,
     add_many_story_keys,
-    demote_lead,
+    demote_leads,
     lock_stories,
     story_candidates,
-    story_lead,
+    story_leads,
+    write_story_links,
 )
 from summarizer.clean import one_line
 from summarizer.stories import MAX_HOURS_APART, SAME_STORY_THRESHOLD, StoryFingerprint, story_similarity
@@ -477,13 +478,14 @@ async def _assign_stories(
     session: AsyncSession, new: Sequence[tuple[PreparedArticle, Article]], *, threshold: float
 ) -> None:
     """Join each new (flushed) article, in order, to the story of the report most like it, stored before or
-    earlier in the batch, or start a story; then write the batch's story keys and links at once.
+    earlier in the batch, or start a story; then settle the stories' leads and write the batch's story keys
+    and links at once.
 
     The batch's articles have no story keys in the database until the end, so the candidate lookup finds
-    stored articles only and the batch's earlier ones are matched here, by the same keys and window."""
-    leads: dict[int, tuple[int, int]] = {}  # story id -> (its lead's id, text length) as this batch leaves it
+    stored articles only and the batch's earlier ones are matched here, by the same keys and window. Which
+    story an article joins never depends on the leads, so they are settled afterwards, with one read of the
+    stored stories' leads and one update of those that lose it."""
     in_batch: list[tuple[StoryCandidate, StoryFingerprint, frozenset[str]]] = []
-    batch_articles = {article.id: article for _, article in new}
     with session.no_autoflush:  # the links are written once, below, not before every lookup
         for prepared, article in new:
             story = prepared.story
@@ -503,18 +505,40 @@ async def _assign_stories(
                 reverse=True,
             )[:MAX_CANDIDATES]
             best = _most_similar_story(article, story, candidates, fingerprints, threshold=threshold)
-            if best is None:
-                article.story_id, article.is_story_lead = article.id, True
-                leads[article.id] = (article.id, len(article.text))
-            else:
-                await _join_story(session, article, best, leads, batch_articles)
-            assert article.story_id is not None
+            article.story_id = article.id if best is None else best
             candidate = StoryCandidate(article.id, article.story_id, article.listed_at, None, article.origin)
             in_batch.append((candidate, story, keys))
+        # still unflushed: the leads read are the stored articles', not the batch's
+        await _settle_leads(session, [article for _, article in new])
+        await write_story_links(session, [article for _, article in new])
     await add_many_story_keys(
         session, [(article.id, prepared.story.lookup_keys, article.listed_at) for prepared, article in new]
     )
-    await session.flush()
+
+
+async def _settle_leads(session: AsyncSession, articles: Sequence[Article]) -> None:
+    """Each story's lead after the batch's `articles` joined, in order: the fullest report (of equals, the
+    earliest stays). A stored lead that a new article outgrows is demoted."""
+    batch_articles = {article.id: article for article in articles}
+    leads = await story_leads(
+        session, {a.story_id for a in articles if a.story_id is not None and a.story_id not in batch_articles}
+    )
+    demoted: set[int] = set()
+    for article in articles:
+        assert article.story_id is not None
+        chars = len(article.text)
+        lead = leads.get(article.story_id)
+        if article.story_id == article.id or lead is None or chars > lead[1]:
+            article.is_story_lead = True
+            leads[article.story_id] = (article.id, chars)
+            if lead is not None:
+                if lead[0] in batch_articles:
+                    batch_articles[lead[0]].is_story_lead = False
+                else:
+                    demoted.add(lead[0])
+        else:
+            article.is_story_lead = False
+    await demote_leads(session, demoted)
 
 
 def _most_similar_story(
@@ -547,34 +571,6 @@ def _most_similar_story(
         if best is None or (similarity, -candidate.story_id) > (best[0], -best[1]):  # equals: oldest story
             best = (similarity, candidate.story_id)
     return None if best is None else best[1]
-
-
-async def _join_story(
-    session: AsyncSession,
-    article: Article,
-    story_id: int,
-    leads: dict[int, tuple[int, int]],
-    batch_articles: dict[int, Article],
-) -> None:
-    """Make `article` a member of `story_id`, and its lead when its text is longer than the lead's: the
-    fullest report is the one listed (of equals, the earliest stays)."""
-    lead = leads.get(story_id)
-    if lead is None:
-        lead = await story_lead(session, story_id)  # a stored story this batch has not touched
-    article.story_id = story_id
-    chars = len(article.text)
-    if lead is not None and chars <= lead[1]:
-        article.is_story_lead = False
-        leads[story_id] = lead
-        return
-    article.is_story_lead = True
-    leads[story_id] = (article.id, chars)
-    if lead is not None:
-        demoted = batch_articles.get(lead[0])
-        if demoted is not None:
-            demoted.is_story_lead = False
-        else:
-            await demote_lead(session, lead[0])
 
 
 def _stored_fingerprint(stored: str | None) -> StoryFingerprint | None:

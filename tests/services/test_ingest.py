@@ -260,6 +260,48 @@ async def test_a_batch_of_articles_costs_a_few_statements_besides_a_story_lookup
         assert await session.scalar(select(func.count(Article.id)).where(Article.story_id.is_(None))) == 0
 
 
+async def test_a_batch_joining_stored_stories_reads_and_moves_their_leads_at_once(
+    sessions: async_sessionmaker[AsyncSession], tmp_path: Path
+) -> None:
+    """A second report of each of a batch's stories, half of them fuller: every one joins its stored story,
+    the fuller ones become the leads, and that costs two statements for the batch, not one per article."""
+
+    def body(n: int, repeats: int) -> str:
+        return f"第{n}号报告：{'甲乙丙丁戊己庚辛'[n % 8]}地{n}日召开会议，讨论{n * 7}项议题。" * repeats
+
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir()
+    second.mkdir()
+    for n in range(STORE_BATCH):
+        write_post(first, f"{n:03d}.md", title=f"会议报告{n}", body=body(n, 4), link=f"https://e.com/{n}")
+        fuller = n % 2 == 0
+        write_post(
+            second,
+            f"{n:03d}.md",
+            title=f"会议报告{n}",
+            body=body(n, 5 if fuller else 3),
+            link=f"https://other.example/{n}",
+        )
+    assert (await make_service(sessions).import_paths([first])).imported == STORE_BATCH
+    result, statements = await import_with_statements(sessions, second)
+    assert (result.imported, result.failed) == (STORE_BATCH, [])
+    lookups = sum("FROM story_keys" in s for s in statements)
+    assert len(statements) - lookups <= 15, statements
+    async with sessions() as session:
+        rows = (await session.execute(select(Article.link, Article.story_id, Article.is_story_lead))).all()
+    stories: dict[int, set[str]] = {}
+    leads: set[str] = set()
+    for link, story_id, is_lead in rows:
+        stories.setdefault(story_id, set()).add(link)
+        if is_lead:
+            leads.add(link)
+    assert len(stories) == STORE_BATCH  # every second report joined its first one's story
+    assert all(len(links) == 2 for links in stories.values())
+    assert leads == {
+        f"https://other.example/{n}" if n % 2 == 0 else f"https://e.com/{n}" for n in range(STORE_BATCH)
+    }
+
+
 async def test_a_feed_file_of_many_entries_is_stored_a_batch_at_a_time(
     sessions: async_sessionmaker[AsyncSession], tmp_path: Path
 ) -> None:
