@@ -105,7 +105,7 @@ class ArticleRow:
 @lru_cache(maxsize=1)
 def _word_terms() -> dict[str, list[str]]:
     """Search-mode tokens of each vocabulary word (the generated texts are made of these words)."""
-    from summarizer.matching import cut_for_search
+    from summarizer._jieba import cut_for_search
 
     return {
         word: [t.casefold() for t in cut_for_search(word) if any(ch.isalnum() for ch in t)]

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC
 from pathlib import Path
+from typing import Any
 
 import jieba
 
@@ -57,7 +58,7 @@ class JiebaTokenizer:
         return [w.lower() for w in jieba.lcut(text) if _TOKEN.search(w)]
 
 
-def load_jsonl(path: Path) -> list[dict]:
+def load_jsonl(path: Path) -> list[dict[str, Any]]:
     with path.open(encoding="utf-8") as fh:
         return [json.loads(line) for line in fh if line.strip()]
 
@@ -147,7 +148,10 @@ class Scores:
 
 
 def score_system(
-    items: list[dict], system: Callable[[str, str, int], str], budget: int, reference_key: str = "reference"
+    items: list[dict[str, Any]],
+    system: Callable[[str, str, int], str],
+    budget: int,
+    reference_key: str = "reference",
 ) -> Scores:
     from rouge_score import rouge_scorer
 
@@ -169,7 +173,7 @@ def score_system(
     return Scores(100 * r1 / n, 100 * r2 / n, 100 * rl / n, 100 * w1 / n, length / n, elapsed)
 
 
-def summary_table(items: list[dict], budget: int) -> tuple[str, dict[str, Scores]]:
+def summary_table(items: list[dict[str, Any]], budget: int) -> tuple[str, dict[str, Scores]]:
     results = {name: score_system(items, system, budget) for name, system in SYSTEMS}
     refs = sum(len(item["reference"]) for item in items) / len(items)
     rows = [[name, *s.row(), f"{1000 * s.seconds / len(items):.2f}"] for name, s in results.items()]
@@ -216,7 +220,7 @@ def _newsbot_tagger(text: str, title: str) -> list[str]:
     return extract_tags(text, title=title, max_tags=TOP_K)
 
 
-def tag_scores(items: list[dict], tagger: Callable[[str, str], list[str]]) -> dict[str, float]:
+def tag_scores(items: list[dict[str, Any]], tagger: Callable[[str, str], list[str]]) -> dict[str, float]:
     precision = recall = 0.0
     produced = numeric = boiler = 0
     for item in items:
@@ -239,7 +243,7 @@ def tag_scores(items: list[dict], tagger: Callable[[str, str], list[str]]) -> di
     }
 
 
-def news_corpus_items(limit: int | None = None) -> list[dict]:
+def news_corpus_items(limit: int | None = None) -> list[dict[str, Any]]:
     """The shared corpus's articles as clean text, to count numbers and boilerplate in tags on real news."""
 
     from bot.services.prepare import clean_body

@@ -15,6 +15,7 @@ import re
 from collections import Counter
 from datetime import UTC
 from pathlib import Path
+from typing import Any
 
 from benchmarks.measure import Target, table
 
@@ -120,7 +121,8 @@ def corpus_post_tags(limit: int | None = None) -> list[tuple[str, list[str]]]:
 def feed_entry_tags(limit: int | None = None) -> list[tuple[str, list[str]]]:
     """Every entry of every corpus file that parses as a feed (two are HTML pages and are skipped)."""
     from bot.services.prepare import prepare_article
-    from bot.sources.feeds import FeedParseError, parse_feed
+    from bot.sources.feeds import parse_feed
+    from bot.sources.types import FeedParseError
 
     found: list[tuple[str, list[str]]] = []
     for path in sorted(FEEDS.iterdir()):
@@ -154,7 +156,7 @@ def keyword_overlap(limit: int | None = None) -> tuple[int, int, int]:
     return hits, total, len(rows)
 
 
-def _jsonl(path: Path) -> list[dict[str, object]]:
+def _jsonl(path: Path) -> list[dict[str, Any]]:
     with path.open(encoding="utf-8") as fh:
         return [json.loads(line) for line in fh if line.strip()]
 
