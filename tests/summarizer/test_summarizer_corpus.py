@@ -34,3 +34,33 @@ def test_corpus_articles_summarize_and_tag() -> None:
         assert 0 < len(summary.text) <= 150, path.name
         if len(clean.text) >= 200:
             assert 3 <= len(extract_tags(clean.text, title=title)) <= 6, path.name
+
+
+def _prepared_summary(number: str) -> str:
+    from datetime import UTC
+
+    from bot.services.prepare import prepare_article
+    from bot.sources.posts import parse_post
+
+    path = CORPUS / "articles" / f"{number}.md"
+    raw = parse_post(path.read_bytes(), origin=str(path), default_tz=UTC)
+    return prepare_article(raw, max_chars=150).summary.text
+
+
+@pytest.mark.parametrize(
+    ("number", "fact"),
+    [
+        # "…4：3…战胜三狮军团，历史第2次捧起德劳内杯", then "…战胜英格兰队…第二次捧起德劳内杯"
+        ("0007", "德劳内杯"),
+        # "以1胜2平的战绩获得亚军", then "此役过后，中国女足1胜2平获得东亚杯亚军"
+        ("0014", "亚军"),
+    ],
+)
+def test_a_summary_says_a_fact_once_even_in_other_words(number: str, fact: str) -> None:
+    """The reports restate their result further down in other words; a reader given 150 characters wants
+    something new instead."""
+    if not (CORPUS / "articles").is_dir():
+        pytest.skip(f"../shared/corpus not found at {CORPUS}")
+    summary = _prepared_summary(number)
+    assert summary.count(fact) == 1, summary
+    assert len(summary) > 100  # the room went to other sentences
