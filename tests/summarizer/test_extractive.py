@@ -101,3 +101,23 @@ def test_deterministic() -> None:
 
 def test_zero_budget() -> None:
     assert summarize(ARTICLE, max_chars=0).text == ""
+
+
+def test_a_heading_or_caption_line_does_not_fill_the_budget() -> None:
+    text = (
+        "国家统计局今天发布数据，前三季度国内生产总值同比增长百分之五。\n"
+        "消费对经济增长的贡献率超过六成，服务业增加值增长较快。\n"
+        "四季度经济恢复态势\n"  # a heading: no sentence ends it
+        "专家认为，四季度经济有望延续恢复态势，全年目标可以实现。\n"
+        "分析人士指出，投资增速仍需提高。"
+    )
+    summary = summarize(text, title="前三季度经济增长百分之五", max_chars=150).text
+    assert "四季度经济恢复态势" not in summary
+    assert summary.endswith("。")
+
+
+def test_a_text_of_short_lines_is_summarized_from_its_lines() -> None:
+    # verse: every line is short and unpunctuated, so none of them is a heading
+    text = "青春是什么样？\n花一样蓬勃芬芳\n火一样热烈滚烫\n一代代中国青年\n继续追逐梦想\n奔向远方"
+    summary = summarize(text, title="青春", max_chars=150).text
+    assert "花一样蓬勃芬芳" in summary

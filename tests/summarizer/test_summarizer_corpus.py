@@ -64,3 +64,20 @@ def test_a_summary_says_a_fact_once_even_in_other_words(number: str, fact: str) 
     summary = _prepared_summary(number)
     assert summary.count(fact) == 1, summary
     assert len(summary) > 100  # the room went to other sentences
+
+
+@pytest.mark.parametrize(
+    ("number", "fragment"),
+    [
+        ("0035", "额外命令"),
+        ("0039", "长三乙火箭升空"),
+        ("0050", "拜登喊话支持美联储调整政策"),
+        ("0054", "话题标签"),
+    ],
+)
+def test_a_summary_does_not_end_with_a_heading_or_caption(number: str, fragment: str) -> None:
+    if not (CORPUS / "articles").is_dir():
+        pytest.skip(f"../shared/corpus not found at {CORPUS}")
+    summary = _prepared_summary(number)
+    assert fragment not in summary, summary
+    assert summary.endswith(("。", "！", "？", "”")), summary
