@@ -153,6 +153,8 @@ def parse_answer(content: str | None) -> tuple[object, object]:
             except json.JSONDecodeError:
                 start = candidate.find("{", start + 1)
                 continue
+            except RecursionError:  # deeper than the decoder goes: no summary needs it, so the answer is bad
+                raise InvalidAnswer("JSON nested too deeply") from None
             if isinstance(value, dict):
                 summary = _first(value, ("summary", "摘要", "Summary"))
                 tags = _first(value, ("tags", "标签", "keywords", "Tags"))

@@ -274,8 +274,9 @@ async def test_a_timeout_keeps_the_extractive_summary(world: World) -> None:
         content(None),
         too_long(),
         wrong_language(),
+        content('{"summary": ' + "[" * 100_000),  # deeper than Python's JSON decoder recurses
     ],
-    ids=["garbage", "empty", "null", "over-long", "wrong language"],
+    ids=["garbage", "empty", "null", "over-long", "wrong language", "nested too deeply"],
 )
 async def test_invalid_answers_are_retried_once_then_given_up(world: World, behaviour: object) -> None:
     world.fake.default = behaviour  # type: ignore[assignment]
