@@ -409,9 +409,10 @@ def _summarize_jsonl(stdin: TextIO, out: TextIO, err: TextIO, *, max_chars: int)
             if not isinstance(item, dict):
                 raise ValueError("not a JSON object")
             title, text = str(item.get("title") or ""), str(item.get("text") or "")
-        except ValueError as exc:
-            print(f"failed: stdin line {number}: {exc}", file=err)
-            print_json({"id": None, "summary": "", "tags": [], "error": str(exc)}, out, line=True)
+        except (ValueError, RecursionError) as exc:
+            reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+            print(f"failed: stdin line {number}: {reason}", file=err)
+            print_json({"id": None, "summary": "", "tags": [], "error": reason}, out, line=True)
             failed += 1
             continue
         raw = RawArticle(title=title, body=text, body_format="text", origin=f"stdin line {number}")

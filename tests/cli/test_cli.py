@@ -150,15 +150,18 @@ def test_summarize_files_and_jsonl(corpus: Path, tmp_path: Path) -> None:
     lines = [
         json.dumps({"id": 7, "title": "核聚变", "text": "中国人造太阳运行时间突破千秒。这是世界纪录。"}),
         "not json",
+        "[" * 100_000,  # deeper than Python's JSON decoder recurses
         json.dumps({"id": "b", "title": "", "text": ""}),
     ]
     code, out, err = run(["summarize", "--jsonl"], stdin="\n".join(lines) + "\n")
     rows = [json.loads(line) for line in out.splitlines()]
     assert code == 1
     assert "stdin line 2" in err
-    assert [r["id"] for r in rows] == [7, None, "b"]
+    assert "stdin line 3: nested too deeply" in err
+    assert [r["id"] for r in rows] == [7, None, None, "b"]
     assert rows[0]["summary"] == "中国人造太阳运行时间突破千秒。这是世界纪录。"
     assert "error" in rows[1]
+    assert "error" in rows[2]
 
 
 def test_feed_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
