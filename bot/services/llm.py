@@ -691,8 +691,9 @@ class LlmService:
                 report.upgraded += translated.upgraded
                 report.cached += translated.cached
                 report.fallback += translated.fallback
-            except SQLAlchemyError as exc:
-                log.warning("LLM upgrades: database error %s; trying again later", exc.__class__.__name__)
+            except* SQLAlchemyError as errors:  # articles go side by side: their errors come grouped
+                name = errors.exceptions[0].__class__.__name__
+                log.warning("LLM upgrades: database error %s; trying again later", name)
             else:
                 if report.upgraded or report.cached or report.fallback:
                     log.info(report.line())

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from openai import AsyncOpenAI
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.composition import open_services
@@ -30,7 +31,7 @@ from bot.services.llm import (
 from bot.services.llm_budget import LlmBudget
 from bot.sources.types import RawArticle
 from db.llm import count_pending, llm_stats
-from db.models import Article, ArticleTag, LlmRequest, Summary
+from db.models import Article, ArticleTag, LlmCacheEntry, LlmRequest, Summary
 from db.repositories import latest_articles
 from readmodels import ChatContext
 from summarizer.llm import PROMPT_VERSION
@@ -485,6 +486,38 @@ async def test_the_background_loop_upgrades_new_articles_without_blocking_reads(
             break
         await asyncio.sleep(0.02)
     assert (await world.views())[EN.title][0] == "llm"
+    stop.set()
+    await asyncio.wait_for(loop_task, 5)
+
+
+async def test_a_database_error_in_a_pass_is_logged_and_the_loop_goes_on(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Articles are upgraded side by side, so one article's database error reaches the loop inside an
+    exception group: the pass ends with a warning, and the loop lives on to upgrade when the database is
+    whole again (here the cache of answers is gone for a while, as after a half-done restore)."""
+    await world.store(ZH)
+    async with world.sessions() as session, session.begin():
+        await session.execute(text("DROP TABLE llm_cache"))
+    service = world.service()
+    stop = asyncio.Event()
+    caplog.set_level(logging.WARNING, logger="bot.services.llm")
+    loop_task = asyncio.create_task(service.run(stop))
+    for _ in range(200):
+        if "database error" in caplog.text or loop_task.done():
+            break
+        await asyncio.sleep(0.02)
+    assert not loop_task.done(), loop_task.exception()
+    assert "LLM upgrades: database error" in caplog.text
+
+    async with world.sessions() as session, session.begin():
+        await session.run_sync(lambda sync: LlmCacheEntry.__table__.create(sync.connection()))
+    service.wake()
+    for _ in range(200):
+        if (await world.views())[ZH.title][0] == "llm":
+            break
+        await asyncio.sleep(0.02)
+    assert (await world.views())[ZH.title][0] == "llm"
     stop.set()
     await asyncio.wait_for(loop_task, 5)
 
