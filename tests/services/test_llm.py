@@ -49,6 +49,7 @@ from tests.fakes.openai_server import (
     too_long,
     wrong_language,
 )
+from tests.waiting import wait_until
 
 MODEL = "fake-model"
 ADMIN_ID = 4242
@@ -157,6 +158,9 @@ class World:
         async with self.sessions() as session:
             items = await latest_articles(session, limit=100)
         return {v.title: (v.summary_method, v.summary, v.tags) for v in items}
+
+    async def upgraded(self, title: str) -> bool:
+        return (await self.views())[title][0] == "llm"
 
     async def outcomes(self) -> list[str]:
         async with self.sessions() as session:
@@ -471,21 +475,13 @@ async def test_the_background_loop_upgrades_new_articles_without_blocking_reads(
     started = loop.time()
     assert (await world.views())[ZH.title][0] == "extractive"
     assert loop.time() - started < 0.25
-    for _ in range(200):
-        if (await world.views())[ZH.title][0] == "llm":
-            break
-        await asyncio.sleep(0.02)
-    assert (await world.views())[ZH.title][0] == "llm"
+    await wait_until(lambda: world.upgraded(ZH.title), "an LLM summary of ZH", 10)
 
     # woken by new articles, it does not wait for the interval
     world.fake.default = answer()
     await world.store(EN)
     service.wake()
-    for _ in range(200):
-        if (await world.views())[EN.title][0] == "llm":
-            break
-        await asyncio.sleep(0.02)
-    assert (await world.views())[EN.title][0] == "llm"
+    await wait_until(lambda: world.upgraded(EN.title), "an LLM summary of EN", 10)
     stop.set()
     await asyncio.wait_for(loop_task, 5)
 
@@ -503,21 +499,14 @@ async def test_a_database_error_in_a_pass_is_logged_and_the_loop_goes_on(
     stop = asyncio.Event()
     caplog.set_level(logging.WARNING, logger="bot.services.llm")
     loop_task = asyncio.create_task(service.run(stop))
-    for _ in range(200):
-        if "database error" in caplog.text or loop_task.done():
-            break
-        await asyncio.sleep(0.02)
+    await wait_until(lambda: "database error" in caplog.text or loop_task.done(), "a failed pass", 10)
     assert not loop_task.done(), loop_task.exception()
     assert "LLM upgrades: database error" in caplog.text
 
     async with world.sessions() as session, session.begin():
         await session.run_sync(lambda sync: LlmCacheEntry.__table__.create(sync.connection()))
     service.wake()
-    for _ in range(200):
-        if (await world.views())[ZH.title][0] == "llm":
-            break
-        await asyncio.sleep(0.02)
-    assert (await world.views())[ZH.title][0] == "llm"
+    await wait_until(lambda: world.upgraded(ZH.title), "an LLM summary of ZH", 10)
     stop.set()
     await asyncio.wait_for(loop_task, 5)
 
