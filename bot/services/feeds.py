@@ -279,7 +279,7 @@ class FeedService:
                             )
                         )
                 else:
-                    outcomes.append(await self._store_fetch(source, fetched, claimed, stop))
+                    outcomes.append(await self._store_fetch_or_fail(source, fetched, claimed, stop))
                 if on_feed is not None:
                     on_feed(len(outcomes), len(feeds))
                 if stop is not None and stop.is_set():
@@ -331,6 +331,24 @@ class FeedService:
         if row.fetch_claim_until is not None and row.fetch_claim_until > now:
             return BUSY
         return NOT_DUE
+
+    async def _store_fetch_or_fail(
+        self,
+        source: Source,
+        fetched: FetchResult | FeedFetchError,
+        claimed: set[int],
+        stop: asyncio.Event | None,
+    ) -> FeedOutcome:
+        """`_store_fetch`, with an unforeseen error in one feed's document recorded as that feed's failure:
+        one publisher's content must not end the poll of every feed, at every poll."""
+        try:
+            return await self._store_fetch(source, fetched, claimed, stop)
+        except Exception as exc:
+            url = without_credentials(source.url)
+            log.exception("feed %s: storing what it served failed", url)
+            failure = FeedFetchError(url, f"internal error ({exc.__class__.__name__}), see the log")
+            # recorded without the document's validators: the next poll fetches it whole again
+            return await self._store_fetch(source, failure, claimed, stop)
 
     async def _store_fetch(
         self,

@@ -60,6 +60,7 @@ def normalize_charset(label: str | None) -> str | None:
     label = label.strip().strip("\"'").lower()
     try:
         name = codecs.lookup(_ALIASES.get(label, label)).name
+        "".encode(name)  # "hex", "base64", "zlib" are codecs too, but not of text: LookupError
     except LookupError:
         return None
     return _SUPERSETS.get(name, name)
@@ -113,6 +114,10 @@ def decode_document(data: bytes, *, declared: str | None) -> str:
         if known and known not in candidates:
             candidates.append(known)
 
+    # UTF-16 or UTF-32 text without a BOM has a NUL byte in its first character; a declaration readable as
+    # ASCII bytes ("<?xml ... encoding='utf-16'", common from .NET) is then a wrong label on UTF-8 or the like
+    if b"\x00" not in data[:4]:
+        candidates = [c for c in candidates if not c.startswith(_WIDE_PREFIXES)]
     wide = [c for c in candidates if c.startswith(_WIDE_PREFIXES)]
     for codec in [*wide, "utf-8", *candidates]:
         text = _strict(data, codec)

@@ -19,14 +19,19 @@ from dateutil import parser as dateutil_parser
 # result never depends on the clock.
 _HAS_YEAR = re.compile(r"(?<!\d)(1[89]\d\d|2\d\d\d)(?!\d)")
 
+_EARLIEST, _LATEST = datetime(1900, 1, 1, tzinfo=UTC), datetime(3000, 1, 1, tzinfo=UTC)
+
 # Unix timestamps between 2000-01-01 and 2100-01-01; smaller numbers are more likely years or junk.
 _EPOCH_MIN, _EPOCH_MAX = 946_684_800, 4_102_444_800
 
 
-def _aware(value: datetime, default_tz: tzinfo) -> datetime:
+def _aware(value: datetime, default_tz: tzinfo) -> datetime | None:
     if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
         value = value.replace(tzinfo=default_tz)
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except (OverflowError, ValueError):  # "0001-01-01" east of UTC, "9999-12-31" west of it: no UTC time
+        return None
 
 
 def _from_rfc2822(text: str, default_tz: tzinfo) -> datetime | None:
@@ -64,7 +69,13 @@ def _from_dateutil(text: str, default_tz: tzinfo) -> datetime | None:
 
 
 def parse_date(value: object, *, default_tz: tzinfo) -> datetime | None:
-    """Return `value` as an aware UTC datetime, or None when it cannot be read as a date."""
+    """Return `value` as an aware UTC datetime, or None when it cannot be read as a date of news (years
+    1900 to 2999: "0001-01-01" is a placeholder, and dates near the calendar's ends break date arithmetic)."""
+    parsed = _parse(value, default_tz)
+    return parsed if parsed is not None and _EARLIEST <= parsed < _LATEST else None
+
+
+def _parse(value: object, default_tz: tzinfo) -> datetime | None:
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, datetime):
@@ -81,5 +92,5 @@ def parse_date(value: object, *, default_tz: tzinfo) -> datetime | None:
     if not text:
         return None
     if text.isascii() and text.isdigit():
-        return parse_date(int(text), default_tz=default_tz)
+        return _parse(int(text), default_tz)
     return _from_iso(text, default_tz) or _from_rfc2822(text, default_tz) or _from_dateutil(text, default_tz)

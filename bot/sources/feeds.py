@@ -65,6 +65,9 @@ _HTML_ROOT = re.compile(r"<(?:!DOCTYPE\s+html|html[\s>]|head[\s>]|body[\s>])", r
 _XML_DECLARATION = re.compile(r"\A\s*<\?xml[^>]*\?>")
 # C0 controls other than tab/newline/CR are illegal in XML 1.0 and make the strict parser give up.
 _XML_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+# A character reference to no XML character (&#0;, &#xD800;, &#x110000;, &#99999999999;) stops feedparser,
+# or reaches the database as a NUL that PostgreSQL refuses: it becomes a space or U+FFFD before parsing.
+_CHAR_REF = re.compile(r"&#(?:[xX]([0-9a-fA-F]{1,16})|([0-9]{1,24}));")
 _SNIFF_BYTES = 4096
 _IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".webp", ".avif")
 _MARKUP_TYPES = frozenset({"text/html", "application/xhtml+xml"})
@@ -148,21 +151,42 @@ def _prepare_text(data: bytes, content_type: str | None) -> str:
     text = decode_document(data, declared=charset_from_content_type(content_type))
     text = text.lstrip("\ufeff")
     text = _XML_ILLEGAL.sub("", text)
+    text = _CHAR_REF.sub(_legal_char_ref, text)
     # The declaration would make feedparser re-decode the UTF-8 we hand it with the original charset.
     text = _XML_DECLARATION.sub("", text, count=1)
     return '<?xml version="1.0" encoding="utf-8"?>\n' + text.lstrip()
 
 
+def _legal_char_ref(match: re.Match[str]) -> str:
+    hex_digits, decimal = match.groups()
+    code = int(hex_digits, 16) if hex_digits else int(decimal)
+    legal = (
+        code in (0x9, 0xA, 0xD)
+        or 0x20 <= code <= 0xD7FF
+        or 0xE000 <= code <= 0xFFFD
+        or 0x10000 <= code <= 0x10FFFF
+    )
+    if legal:
+        return match.group(0)
+    return " " if code < 0x20 else "\ufffd"  # a control character reads as a space, as in our cleaning
+
+
 def _published(entry: Any, default_tz: tzinfo) -> datetime | None:
     # Our own parser first: it honours default_tz for zone-less dates, which feedparser reads as UTC.
+    # `key in entry` first: feedparser's get("updated") of an entry with only "published" answers that,
+    # with a DeprecationWarning
     for key in ("published", "updated", "created"):
-        parsed = parse_date(entry.get(key), default_tz=default_tz)
+        parsed = parse_date(entry.get(key) if key in entry else None, default_tz=default_tz)
         if parsed is not None:
             return parsed
     for key in ("published_parsed", "updated_parsed", "created_parsed"):
-        struct = entry.get(key)
+        struct = entry.get(key) if key in entry else None
         if isinstance(struct, time.struct_time):
-            return datetime.fromtimestamp(calendar.timegm(struct), UTC)
+            try:
+                parsed = datetime.fromtimestamp(calendar.timegm(struct), UTC)
+            except (OverflowError, ValueError, OSError):  # feedparser reads "0000-01-01" as year 0
+                continue
+            return parse_date(parsed, default_tz=default_tz)  # within the years of news, or None
     return None
 
 
@@ -304,10 +328,14 @@ def parse_feed(
 
     # No content-location: feedparser would resolve relative links against the document URL,
     # but the feed's own <link> is the better base (feeds are often served from a feed proxy).
-    result = feedparser.parse(
-        io.BytesIO(text.encode("utf-8")),
-        response_headers={"content-type": "application/xml; charset=utf-8"},
-    )
+    try:
+        result = feedparser.parse(
+            io.BytesIO(text.encode("utf-8")),
+            response_headers={"content-type": "application/xml; charset=utf-8"},
+        )
+    except (ValueError, OverflowError, LookupError, RecursionError) as exc:
+        # feedparser's own errors on hostile text (&#xD800;, &#99999999999;): this document, not the poll
+        raise FeedParseError(origin, f"cannot parse ({exc.__class__.__name__})") from None
 
     origin_base = origin if is_http_url(origin) else None
     feed = result.get("feed", {})
@@ -491,7 +519,14 @@ _MAX_ETAG, _MAX_LAST_MODIFIED = 512, 128
 
 
 def _validator(value: str | None, max_chars: int) -> str | None:
-    return value if value and len(value) <= max_chars else None
+    # printable ASCII only: aiohttp hands other header bytes over as lone surrogates no database stores
+    return value if value and len(value) <= max_chars and value.isascii() and value.isprintable() else None
+
+
+def _header_text(value: str) -> str:
+    """A header's text as aiohttp gives it (bytes past ASCII as lone surrogates), made storable: read as
+    UTF-8, anything else replaced."""
+    return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 async def _result(
@@ -511,7 +546,7 @@ async def _result(
         )
     if response.status >= 300:
         # 3xx here means a redirect without a Location header.
-        raise FeedFetchError(url, _one_line(f"HTTP {response.status} {response.reason or ''}"))
+        raise FeedFetchError(url, _one_line(f"HTTP {response.status} {_header_text(response.reason or '')}"))
     content = await _read_capped(response, url, max_bytes)
     return FetchResult(
         url=final_url,

@@ -367,6 +367,9 @@ def test_looks_like_feed(data: bytes, expected: bool) -> None:
     assert looks_like_feed(data) is expected
 
 
+UTF16_LABELLED = '<?xml version="1.0" encoding="utf-16"?><a>中文</a>'  # 52 bytes in UTF-8: even
+
+
 @pytest.mark.parametrize(
     ("data", "declared", "expected"),
     [
@@ -379,6 +382,13 @@ def test_looks_like_feed(data: bytes, expected: bool) -> None:
         ("abc".encode("utf-16"), None, "abc"),
         ("中文".encode("gbk"), "x-gbk", "中文"),
         ("中文".encode("gbk"), "no-such-charset", None),
+        # codecs, but not of text, on bytes nobody can guess: once a LookupError that ended the poll
+        (bytes(range(256)) * 4, "hex", None),
+        (bytes(range(256)) * 4, "base64", None),
+        # a UTF-8 document labelled UTF-16 (as .NET writes it): even-length bytes decode as UTF-16 garbage
+        (UTF16_LABELLED.encode(), None, UTF16_LABELLED),
+        ("<a>中文!</a>".encode(), "utf-16", "<a>中文!</a>"),
+        ("<a>中文</a>".encode("utf-16-le"), "utf-16", "<a>中文</a>"),  # really UTF-16, no BOM
     ],
 )
 def test_decode_document(data: bytes, declared: str | None, expected: str | None) -> None:
