@@ -89,6 +89,7 @@ _CHAT_GONE = (
 )
 # BadRequest texts meaning Telegram could not use the photo (the caption can still go out)
 _PHOTO_REFUSED = (
+    "not enough rights to send photos",
     "wrong file identifier",
     "http url",
     "failed to get http url content",
@@ -780,14 +781,15 @@ class OutboxSender:
 
     async def _bad_request(self, message: OutboxMessage, exc: BadRequest, report: SendReport) -> _Step:
         error = str(exc)
-        if _matches(exc, _CHAT_GONE):
-            return await self._chat_gone(message, error, report)
+        # first: "not enough rights to send photos" is a group without media for members, not a gone chat
         if message.photo_url and _matches(exc, _PHOTO_REFUSED):
             async with self._sessions() as session, session.begin():
                 await OutboxRepo(session).drop_photo(message.id, error=error)
             message.photo_url = None
             report.photos_as_text += 1
             return _Step.AGAIN
+        if _matches(exc, _CHAT_GONE):
+            return await self._chat_gone(message, error, report)
         if not message.as_plain_text:
             async with self._sessions() as session, session.begin():
                 await OutboxRepo(session).send_as_plain_text(message.id, error=error)

@@ -251,6 +251,7 @@ class FakeTelegram(LocalServer):
         self._messages: dict[tuple[int, int], dict[str, Any]] = {}  # (chat id, message id) -> Message
         self._faults: dict[int, list[_Fault]] = defaultdict(list)
         self._refuse_photos = False
+        self._photo_refusal = PHOTO_REFUSED
         self._limits: Limits | None = None
         self._windows = _Windows()
         self._updates: list[dict[str, Any]] = []
@@ -309,8 +310,11 @@ class FakeTelegram(LocalServer):
             )
         )
 
-    def refuse_photos(self, refuse: bool = True) -> None:
+    def refuse_photos(self, refuse: bool = True, *, reason: str = PHOTO_REFUSED) -> None:
+        """Refuse every sendPhoto with `reason` (Telegram's text, "Bad Request: ..."), as for a photo
+        Telegram cannot fetch, or a group whose members may not send media."""
         self._refuse_photos = refuse
+        self._photo_refusal = reason
 
     def clear_faults(self, chat_id: int | None = None) -> None:
         if chat_id is None:
@@ -626,7 +630,7 @@ class FakeTelegram(LocalServer):
     async def _m_sendphoto(self, params: dict[str, Any], chat_id: int | None) -> Any:
         assert chat_id is not None
         if self._refuse_photos or not params.get("photo"):
-            raise bad_request(PHOTO_REFUSED.removeprefix("Bad Request: "))
+            raise bad_request(self._photo_refusal.removeprefix("Bad Request: "))
         caption = self._visible_text(str(params.get("caption") or ""), params)
         if utf16_len(caption) > CAPTION_LIMIT:
             raise bad_request("message caption is too long")

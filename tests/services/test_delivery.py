@@ -20,7 +20,7 @@ from bot.telegram_request import AiohttpRequest
 from db.engine import make_engine, make_sessionmaker
 from db.models import Delivery, OutboxMessage, Subscriber
 from db.outbox import OutboxRepo
-from tests.fakes.telegram_server import FakeTelegram
+from tests.fakes.telegram_server import PHOTO_REFUSED, FakeTelegram
 
 START = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
 Sessions = async_sessionmaker[AsyncSession]
@@ -175,26 +175,37 @@ async def test_photo_then_text_parts(
     assert sent[0]["parse_mode"] == "HTML"
 
 
+@pytest.mark.parametrize(
+    "refusal",
+    [
+        PHOTO_REFUSED,
+        # a group whose members may post text but not media: the chat is not gone, its digest goes as text
+        "Bad Request: not enough rights to send photos to the chat",
+    ],
+)
 async def test_refused_photo_goes_out_as_text(
-    sessions: Sessions, fake_telegram: FakeTelegram, bot: Bot, clock: FakeClock
+    sessions: Sessions, fake_telegram: FakeTelegram, bot: Bot, clock: FakeClock, refusal: str
 ) -> None:
-    (alice,) = await subscribe(sessions, (101, "private"))
+    (alice,) = await subscribe(sessions, (-101, "supergroup"))
     delivery_id = await enqueue(
         sessions, alice, ["<b>caption</b>"], photo_url="https://img.example.com/a.jpg"
     )
-    fake_telegram.refuse_photos()
+    fake_telegram.refuse_photos(reason=refusal)
 
     report = await make_sender(sessions, bot, clock).send_due()
 
     assert report.photos_as_text == 1
     assert report.sent == 1
-    assert [(p["method"], p["text"]) for p in fake_telegram.sent(101)] == [("sendMessage", "<b>caption</b>")]
+    assert report.deactivated == 0
+    assert [(p["method"], p["text"]) for p in fake_telegram.sent(-101)] == [("sendMessage", "<b>caption</b>")]
     (row,) = await outbox_rows(sessions)
     assert row.status == "sent"
     assert row.photo_url is None
     assert row.last_error is not None
-    assert "wrong file identifier" in row.last_error.lower()
+    assert refusal.removeprefix("Bad Request: ").lower() in row.last_error.lower()
     assert (await get_delivery(sessions, delivery_id)).status == "sent"
+    async with sessions() as session:
+        assert (await session.get(Subscriber, alice.id)).active  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize(
