@@ -96,7 +96,10 @@ class TelegramAdapter:
         ctx = chat_context(update)
         if query is None or ctx is None:
             return
-        await query.answer()
+        try:
+            await query.answer()  # stops the button's spinner; the press counts whether or not this works
+        except TelegramError as exc:  # "query is too old": handled after a restart or a backlog
+            log.info("answering a button press failed (%s); handling it anyway", exc)
         reply = await self._commands.button(ctx, query.data or "")
         message = query.message
         if reply.edit and isinstance(message, Message) and len(reply.chunks) == 1:
@@ -107,6 +110,8 @@ class TelegramAdapter:
                 if "not modified" in str(exc).lower():
                     return
                 log.info("editing a message failed (%s); sending a new one", exc)
+            except TelegramError as exc:  # a 429 or a network error: the outbox paces and retries
+                log.info("editing a message failed (%s); sending a new one through the outbox", exc)
         await self.send(ctx, reply)
 
     async def send(self, ctx: ChatContext, reply: Reply) -> None:

@@ -328,3 +328,33 @@ async def test_a_button_carrying_bidi_overrides_is_not_echoed(running_bot: Runni
     sent = await running_bot.press(PRIVATE, "uns:\u202e\u202e芯片", message_id=1)
     assert "\u202e" not in sent[-1]["text"]
     assert "芯片" in sent[-1]["text"]
+
+
+# ---- presses Telegram makes awkward ------------------------------------------------------------------------
+
+
+async def test_a_press_handled_too_late_to_answer_still_takes_effect(running_bot: RunningBot) -> None:
+    """After a restart or a backlog Telegram refuses to answer a press older than ~15 s; the press was
+    once lost with it, and the reader told "something went wrong"."""
+    await running_bot.say(PRIVATE, "/settings")
+    running_bot.fake.expire_callback_queries()
+    await running_bot.press(PRIVATE, "set:size:5", message_id=running_bot.last_message_id(PRIVATE))
+    assert running_bot.fake.callback_answers == 1
+    assert (await subscriber(running_bot, PRIVATE)).digest_size == 5
+    edited = running_bot.fake.calls_to("editMessageText")[-1]
+    assert "5" in edited["text"]
+
+
+async def test_a_menu_edit_telegram_refuses_for_flooding_goes_out_through_the_outbox(
+    running_bot: RunningBot,
+) -> None:
+    """A 429 on the edit of the settings menu: the setting is saved, and the menu comes as a new message
+    once the outbox's pacing allows, not as "something went wrong"."""
+    await running_bot.say(PRIVATE, "/settings")
+    before = len(running_bot.fake.sent(PRIVATE))
+    running_bot.fake.rate_limit(PRIVATE, retry_after=1, times=1)
+    await running_bot.press(PRIVATE, "set:size:5", message_id=running_bot.last_message_id(PRIVATE))
+    (menu,) = await running_bot.wait_sent(PRIVATE, before, 1)  # after the outbox waited out the 429
+    assert (await subscriber(running_bot, PRIVATE)).digest_size == 5
+    assert "5" in menu["text"]
+    assert "wrong" not in menu["text"].lower()

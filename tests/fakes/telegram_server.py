@@ -251,6 +251,8 @@ class FakeTelegram(LocalServer):
         self._messages: dict[tuple[int, int], dict[str, Any]] = {}  # (chat id, message id) -> Message
         self._faults: dict[int, list[_Fault]] = defaultdict(list)
         self._refuse_photos = False
+        self._expire_queries = False
+        self.callback_answers = 0  # answerCallbackQuery calls, refused ones too
         self._photo_refusal = PHOTO_REFUSED
         self._limits: Limits | None = None
         self._windows = _Windows()
@@ -309,6 +311,11 @@ class FakeTelegram(LocalServer):
                 times,
             )
         )
+
+    def expire_callback_queries(self, expire: bool = True) -> None:
+        """Refuse answerCallbackQuery as Telegram does a query older than ~15 s (a press handled after a
+        restart or a backlog)."""
+        self._expire_queries = expire
 
     def refuse_photos(self, refuse: bool = True, *, reason: str = PHOTO_REFUSED) -> None:
         """Refuse every sendPhoto with `reason` (Telegram's text, "Bad Request: ..."), as for a photo
@@ -688,6 +695,9 @@ class FakeTelegram(LocalServer):
         return stored
 
     async def _m_answercallbackquery(self, params: dict[str, Any], chat_id: int | None) -> Any:
+        self.callback_answers += 1
+        if self._expire_queries:
+            raise bad_request("query is too old and response timeout expired or query ID is invalid")
         return True
 
     async def _m_sendchataction(self, params: dict[str, Any], chat_id: int | None) -> Any:
