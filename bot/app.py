@@ -91,6 +91,16 @@ class TelegramAdapter:
         if ctx is not None:
             await self.send(ctx, await self._commands.free_text(ctx))
 
+    async def on_migration(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Telegram's notices that a group became a supergroup: one in the old chat, one in the new."""
+        message = update.effective_message
+        if message is None:
+            return
+        if message.migrate_to_chat_id:
+            await self._commands.chat_migrated(message.chat_id, message.migrate_to_chat_id)
+        elif message.migrate_from_chat_id:
+            await self._commands.chat_migrated(message.migrate_from_chat_id, message.chat_id)
+
     async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
         ctx = chat_context(update)
@@ -209,6 +219,7 @@ def build_application(
     application.add_handler(CommandHandler(commands.command_names, adapter.on_command))
     application.add_handler(MessageHandler(filters.COMMAND, adapter.on_other_command))
     application.add_handler(CallbackQueryHandler(adapter.on_button))
+    application.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, adapter.on_migration))
     application.add_handler(
         MessageHandler(filters.TEXT & ~filters.COMMAND & filters.ChatType.PRIVATE, adapter.on_text)
     )

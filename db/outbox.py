@@ -21,12 +21,12 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, exists, func, or_, select, tuple_, update
+from sqlalchemy import ColumnElement, Row, delete, exists, func, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from db.models import Delivery, OutboxMessage, SenderLease, Subscriber
+from db.models import Delivery, OutboxMessage, SenderLease, Subscriber, Subscription
 
 # OutboxMessage.priority: lower goes first
 REPLY = 0  # a reply to someone waiting for it
@@ -493,14 +493,25 @@ class OutboxRepo:
     ) -> Migration:
         """A group became a supergroup: the subscriber and its pending messages follow it to `new_chat_id`.
 
-        When another subscriber already has the new chat (someone subscribed there after the upgrade), this
-        one is deactivated and its pending messages dropped instead, so the chat does not get all twice.
+        A subscriber the new chat already has with nothing chosen (any command there after the upgrade makes
+        one) gives way: its pending replies pass to this one, and it is deleted. When it has chosen something
+        (someone subscribed there after the upgrade), this one is deactivated and its pending messages
+        dropped instead, so the chat does not get all twice.
         """
         taken = await self._session.scalar(
-            select(Subscriber.id).where(Subscriber.chat_id == new_chat_id, Subscriber.id != subscriber_id)
+            select(Subscriber).where(Subscriber.chat_id == new_chat_id, Subscriber.id != subscriber_id)
         )
+        if taken is not None and await self._chose_nothing(taken):
+            await self._session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.subscriber_id == taken.id)
+                .values(subscriber_id=subscriber_id)
+            )
+            await self._session.execute(delete(Subscriber).where(Subscriber.id == taken.id))
+            taken = None
         if taken is not None:
-            reason = f"migrated to supergroup {new_chat_id}, which subscriber {taken} already is"
+            taken_id = taken.id
+            reason = f"migrated to supergroup {new_chat_id}, which subscriber {taken_id} already is"
             dropped = await self.deactivate_subscriber(subscriber_id, reason=reason, now=now)
             return Migration(subscriber_id, retargeted=0, dropped=dropped, deactivated=True)
         retargeted = await self.retarget(subscriber_id, new_chat_id)
@@ -515,6 +526,15 @@ class OutboxRepo:
             .values(chat_id=new_chat_id)
         )
         return Migration(subscriber_id, retargeted=retargeted, dropped=0, deactivated=False)
+
+    async def _chose_nothing(self, subscriber: Subscriber) -> bool:
+        """No digest, no settings changed, no topic, source or mute: a record only a command made."""
+        if subscriber.wants_digest or subscriber.settings_changed_at is not None:
+            return False
+        chosen = await self._session.scalar(
+            select(Subscription.id).where(Subscription.subscriber_id == subscriber.id).limit(1)
+        )
+        return chosen is None
 
     async def settle_delivery(self, delivery_id: int, *, now: datetime) -> str | None:
         """Once no part of the delivery is pending, set its status; returns it (None while parts are pending).

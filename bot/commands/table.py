@@ -160,6 +160,10 @@ class CommandService:
 
     # ---- entry points ------------------------------------------------------------------------------------
 
+    async def chat_migrated(self, old_chat_id: int, new_chat_id: int) -> None:
+        """A group became a supergroup (Telegram's service message): what it follows moves with it."""
+        await self._subs.migrate_chat(old_chat_id, new_chat_id)
+
     async def _request(self, ctx: ChatContext, args: Sequence[str]) -> Request:
         subscriber = await self._subs.touch(ctx)
         # a group speaks the language set for it (or else the one it was first spoken to in), whoever asks

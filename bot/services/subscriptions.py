@@ -14,6 +14,7 @@ from bot.errors import InvalidSetting
 from bot.numbers import parse_bounded_int
 from bot.services.ingest import utc_now
 from db.models import Subscriber
+from db.outbox import OutboxRepo
 from db.repositories import SubscriberRepo, subscriber_view
 from readmodels import ChatContext, Following, SubscriberView
 from summarizer.clean import one_line
@@ -116,6 +117,19 @@ class SubscriptionService:
             # a group keeps the language it was first spoken to in: not whoever spoke last's
             subscriber.telegram_language = ctx.language_code
         return subscriber
+
+    async def migrate_chat(self, old_chat_id: int, new_chat_id: int) -> bool:
+        """Telegram says a group became a supergroup: its subscriber follows now, so that a command in the
+        supergroup finds it, as the outbox would at its next send to the old chat; False: nothing to move
+        (the other of Telegram's two notices, or a group that never subscribed)."""
+        async with self._sessions() as session, session.begin():
+            old = await SubscriberRepo(session).by_chat(old_chat_id)
+            if old is None or not old.active or old_chat_id == new_chat_id:
+                return False
+            await OutboxRepo(session).migrate_subscriber(
+                old.id, old_chat_id=old_chat_id, new_chat_id=new_chat_id, now=self._now()
+            )
+            return True
 
     async def touch(self, ctx: ChatContext) -> SubscriberView:
         """The chat's record, created on first contact; remembers the user's Telegram language."""

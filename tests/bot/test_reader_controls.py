@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot.commands.buttons import publisher_key
 from bot.composition import Services
@@ -17,6 +17,7 @@ from db.models import Subscriber
 from readmodels import ChatContext
 from tests.bot.conftest import NOW, SAMPLE, RunningBot, bot_serving, recent_article, store_samples
 from tests.fakes.telegram_server import FakeTelegram
+from tests.waiting import wait_until
 
 PRIVATE = 4242
 GROUP = -100777
@@ -32,11 +33,15 @@ def data_of(message: dict[str, Any], prefix: str) -> list[str]:
     return [data for _, data in buttons(message) if data.startswith(prefix)]
 
 
-async def subscriber(running: RunningBot, chat_id: int) -> Subscriber:
+async def subscriber_or_none(running: RunningBot, chat_id: int) -> Subscriber | None:
     async with running.sessions() as session:
-        found = await session.scalar(select(Subscriber).where(Subscriber.chat_id == chat_id))
-        assert found is not None
-        return found
+        return await session.scalar(select(Subscriber).where(Subscriber.chat_id == chat_id))
+
+
+async def subscriber(running: RunningBot, chat_id: int) -> Subscriber:
+    found = await subscriber_or_none(running, chat_id)
+    assert found is not None
+    return found
 
 
 # ---- groups ------------------------------------------------------------------------------------------------
@@ -358,3 +363,22 @@ async def test_a_menu_edit_telegram_refuses_for_flooding_goes_out_through_the_ou
     assert (await subscriber(running_bot, PRIVATE)).digest_size == 5
     assert "5" in menu["text"]
     assert "wrong" not in menu["text"].lower()
+
+
+async def test_a_group_upgraded_to_a_supergroup_keeps_what_it_follows(running_bot: RunningBot) -> None:
+    """Telegram moves a growing group to a new chat id and says so twice; what the group follows moves at
+    once, so a command in the supergroup finds it (it once found a blank record, which then replaced it)."""
+    old, new = -4200, -1000004200
+    group = {"chat_type": "group", "chat_title": "读报小组", "as_chat": True}
+    await running_bot.say(old, "/subscribe 芯片", **group)
+    await running_bot.say(old, "/settings tz Europe/Berlin", **group)
+    running_bot.fake.push_migration(old, new, title="读报小组")
+    await wait_until(
+        lambda: subscriber_or_none(running_bot, new), "the subscriber moved to the supergroup", 10
+    )
+    (mine,) = await running_bot.say(new, "/mysubs", chat_type="supergroup", chat_title="读报小组")
+    assert "芯片" in mine["text"]
+    moved = await subscriber(running_bot, new)
+    assert (moved.wants_digest, moved.timezone, moved.active) == (True, "Europe/Berlin", True)
+    async with running_bot.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(Subscriber)) == 1

@@ -396,6 +396,19 @@ class FakeTelegram(LocalServer):
             message["entities"] = [{"type": "bot_command", "offset": 0, "length": utf16_len(command)}]
         return self._push({"message": message})
 
+    def push_migration(self, old_chat_id: int, new_chat_id: int, *, title: str = "Group") -> None:
+        """Telegram's two notices of a group upgraded to a supergroup: in the old group a message with
+        `migrate_to_chat_id`, in the new supergroup one with `migrate_from_chat_id`."""
+        user = self._user(old_chat_id, "Test", "zh-hans")
+        notices = (
+            (old_chat_id, "group", "migrate_to_chat_id", new_chat_id),
+            (new_chat_id, "supergroup", "migrate_from_chat_id", old_chat_id),
+        )
+        for chat_id, chat_type, key, other in notices:
+            chat = self._chat(chat_id, chat_type, title=title)
+            message = {"message_id": next(self._message_ids), "from": user, "chat": chat, key: other}
+            self._push({"message": {**message, "date": int(time.time())}})
+
     def push_callback(
         self,
         chat_id: int,

@@ -18,7 +18,7 @@ from telegram import Bot
 from bot.services.delivery import OutboxSender, SendLimits, SendReport, SystemClock
 from bot.telegram_request import AiohttpRequest
 from db.engine import make_engine, make_sessionmaker
-from db.models import Delivery, OutboxMessage, Subscriber
+from db.models import Delivery, OutboxMessage, Subscriber, Subscription
 from db.outbox import OutboxRepo
 from tests.fakes.telegram_server import PHOTO_REFUSED, FakeTelegram
 
@@ -378,6 +378,8 @@ async def test_migrated_into_a_subscribed_supergroup(
     sessions: Sessions, fake_telegram: FakeTelegram, bot: Bot, clock: FakeClock
 ) -> None:
     old, new = await subscribe(sessions, (-505, "group"), (-1000505, "supergroup"))
+    async with sessions() as session, session.begin():
+        (await session.get(Subscriber, new.id)).wants_digest = True  # type: ignore[union-attr]
     await enqueue(sessions, old, ["old"])
     await enqueue(sessions, new, ["new"])
     fake_telegram.migrate(-505, -1000505)
@@ -390,6 +392,36 @@ async def test_migrated_into_a_subscribed_supergroup(
     assert not subscriber.active
     assert subscriber.chat_id == -505
     assert [r.status for r in await outbox_rows(sessions, old.id)] == ["dropped"]
+
+
+async def test_migrated_into_a_supergroup_where_a_command_made_a_blank_record(
+    sessions: Sessions, fake_telegram: FakeTelegram, bot: Bot, clock: FakeClock
+) -> None:
+    """After the upgrade a member's /mysubs in the supergroup made a record with nothing chosen; the group's
+    real subscription (topics, time zone, digest) once gave way to it and was deactivated."""
+    old, blank = await subscribe(sessions, (-505, "group"), (-1000505, "supergroup"))
+    async with sessions() as session, session.begin():
+        group = await session.get(Subscriber, old.id)
+        assert group is not None
+        group.wants_digest, group.timezone = True, "Europe/Berlin"
+        session.add(Subscription(subscriber_id=old.id, kind="topic", value="芯片", created_at=START))
+    await enqueue(sessions, old, ["digest"])
+    await enqueue(sessions, blank, ["the answer to /mysubs"], delivery=False)
+    fake_telegram.migrate(-505, -1000505)
+
+    report = await make_sender(sessions, bot, clock).send_due()
+
+    assert report == SendReport(sent=2, migrated=1)
+    assert sorted(texts(fake_telegram, -1000505)) == ["digest", "the answer to /mysubs"]
+    moved = await get_subscriber(sessions, old.id)
+    assert (moved.chat_id, moved.active, moved.wants_digest, moved.timezone) == (
+        -1000505, True, True, "Europe/Berlin"
+    )
+    async with sessions() as session:
+        assert await session.get(Subscriber, blank.id) is None
+        topics = await session.scalars(select(Subscription.value).where(Subscription.subscriber_id == old.id))
+        assert list(topics) == ["芯片"]
+    assert {r.subscriber_id for r in await outbox_rows(sessions)} == {old.id}
 
 
 async def test_rejected_markup_is_resent_as_plain_text(
