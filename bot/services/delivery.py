@@ -358,6 +358,8 @@ class OutboxSender:
         self._wake = asyncio.Event()
         self._nudge = asyncio.Event()  # wakes the claiming loop: more rows wanted, or something enqueued
         self._halt = False
+        # what is in hand may be another process's now (the lease ran out unrenewed): end the round, drop it
+        self._stale = False
         self.holder = holder or process_name()
         self._lease_name = lease_name(bot.token)
         self._lease_length = timedelta(seconds=lease_seconds)
@@ -488,6 +490,7 @@ class OutboxSender:
         if self._lease_until is not None and self._renew_at is not None and now < self._renew_at:
             return True
         until = now + self._lease_length
+        lapsed = self._lease_until is not None and now >= self._lease_until
         async with self._sessions() as session, session.begin():
             repo = OutboxRepo(session)
             lease = await repo.take_lease(self._lease_name, holder=self.holder, now=now, until=until)
@@ -499,6 +502,10 @@ class OutboxSender:
                 self._halt = True
             self._lease_until = None
             return False
+        if lapsed and self._held:
+            # another process may have taken the lease and these claims meanwhile, and sent them
+            logger.warning("outbox: the lease ran out before it was renewed; dropping the messages in hand")
+            self._stale = True
         if self._lease_until is None:
             logger.info("outbox: this process (%s) sends for the bot", self.holder)
             if lease.previous_expiry is not None:
@@ -533,7 +540,7 @@ class OutboxSender:
             await self._clock.sleep(max(0.0, (self._quiet_until - self._clock.now()).total_seconds()))
             self._quiet_until = None
         try:
-            while not self._halt:
+            while not self._halt and not self._stale:
                 claimed = await self._claim_more(report)
                 if not self._workers and not claimed:
                     break
@@ -544,12 +551,15 @@ class OutboxSender:
             if self._workers:
                 await asyncio.gather(*self._workers.values(), return_exceptions=True)
             await self._sent_log.close()
-            if self._held and not self._halt:  # should not happen; if it does, nothing may stay stuck
-                logger.warning("outbox: %d claimed messages left unsent; giving them back", self._held)
+            if self._stale or (self._held and not self._halt):
+                if not self._stale:  # should not happen; if it does, nothing may stay stuck
+                    logger.warning("outbox: %d claimed messages left unsent; giving them back", self._held)
+                # stale: what is still in hand is read again from the table, where another may have sent it
                 self._held = 0
                 self._queues.clear()
                 async with self._sessions() as session, session.begin():
                     await OutboxRepo(session).release_claims(holder=self.holder)
+            self._stale = False
         if report.dead or report.deactivated or report.migrated:
             logger.info(
                 "outbox: sent %d, dead %d, dropped %d, chats deactivated %d, migrated %d",
@@ -613,7 +623,7 @@ class OutboxSender:
     async def _work_chat(self, chat_id: int, report: SendReport) -> None:
         queue = self._queues[chat_id]
         try:
-            while queue and not self._halt:
+            while queue and not self._halt and not self._stale:
                 message = queue[0]
                 step = await self._attempt(message, report)
                 if message.chat_id != chat_id:  # migrated: the rest follows in memory as it did in the table
@@ -651,6 +661,8 @@ class OutboxSender:
             await self._sent_log.reserve()
             accepted = False
             try:
+                if self._fenced():  # checked after the waits for a slot and a place: they can be long
+                    return _Step.STOP
                 windows = await self._take_budget(message.chat_id, message.chat_kind, reply=reply)
                 try:
                     sent_id = await self._send_counted(message, windows)
@@ -675,6 +687,18 @@ class OutboxSender:
             finally:
                 if not accepted:  # Telegram did not take it: nothing to record, the place is free again
                     self._sent_log.release()
+
+    def _fenced(self) -> bool:
+        """Sending now could repeat what another process sends: the sender stops, or its lease is so near
+        its end (a renewal a third of it overdue: a stall, a database that does not answer, a lock wait)
+        that another process may take it, and these claims, before this request is answered."""
+        if self._halt or self._stale or self._lease_until is None:
+            return True
+        if self._clock.now() < self._lease_until - self._lease_length / 3:
+            return False
+        logger.warning("outbox: the lease was not renewed in time; this round stops before sending more")
+        self._stale = True
+        return True
 
     async def _send_counted(self, message: OutboxMessage, windows: Sequence[_Window]) -> int:
         try:

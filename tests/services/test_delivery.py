@@ -21,6 +21,7 @@ from db.engine import make_engine, make_sessionmaker
 from db.models import Delivery, OutboxMessage, Subscriber, Subscription
 from db.outbox import OutboxRepo
 from tests.fakes.telegram_server import PHOTO_REFUSED, FakeTelegram
+from tests.waiting import wait_until
 
 START = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
 Sessions = async_sessionmaker[AsyncSession]
@@ -652,3 +653,34 @@ async def test_repo_due_drop_and_retarget(sessions: Sessions) -> None:
         assert await repo.pending_count() == 1
     rows = await outbox_rows(sessions)
     assert [(r.chat_id, r.status) for r in rows] == [(-1007, "pending"), (101, "dropped"), (101, "dropped")]
+
+
+# --- several senders: a lease that ran out --------------------------------------------------------------
+
+
+async def test_a_sender_whose_lease_ran_out_while_stalled_sends_nothing_another_took_over(
+    sessions: Sessions, other_process: Sessions, fake_telegram: FakeTelegram, bot: Bot, clock: FakeClock
+) -> None:
+    """Sender A's request hangs (a stalled VM, a slow network) past its lease; B takes the lease and the
+    claims and sends the chat's messages. A once went on from its memory and sent the rest a second time."""
+    (alice,) = await subscribe(sessions, (101, "private"))
+    await enqueue(sessions, alice, ["m0", "m1", "m2"])
+    fake_telegram.stall(101, 1.0)  # A's request for m0 is answered a second late
+    # A looks at its lease again only after 2 s: its chat's worker goes on meanwhile
+    a = OutboxSender(
+        sessions, bot, limits=SendLimits(), clock=clock, holder="A", lease_seconds=30, poll_interval=2.0
+    )
+    b = OutboxSender(other_process, bot, limits=SendLimits(), clock=clock, holder="B", lease_seconds=30)
+    sending = asyncio.create_task(a.send_due())
+    await wait_until(lambda: fake_telegram.calls_to("sendMessage"), "A's request for m0", 10, poll=0.01)
+    clock.advance(31)  # meanwhile A's lease and its claims ran out
+
+    by_b = await b.send_due()
+    by_a = await sending
+
+    assert by_b.sent == 3
+    sent = texts(fake_telegram, 101)
+    # m0 was in flight at A when B took over: Telegram may well have it twice; nothing else may be
+    assert (sent.count("m1"), sent.count("m2")) == (1, 1)
+    assert by_a.sent <= 1
+    assert {r.status for r in await outbox_rows(sessions)} == {"sent"}
