@@ -125,6 +125,10 @@ def prepare_file(
         return Failure(where, exc.reason)
     except OSError as exc:
         return Failure(where, f"cannot read: {exc.strerror or exc}")
+    except (ValueError, ArithmeticError, LookupError, TypeError, RecursionError) as exc:
+        # a parser's error on hostile bytes that nobody foresaw: this file's failure, not the whole import's
+        log.exception("parsing %s failed", where)
+        return Failure(where, f"cannot parse ({exc.__class__.__name__}), see the log")
     if isinstance(document, ParsedFeed):
         # readers see the feed's title; untitled feeds go by their site's host or the file's name
         publisher = document.title or urlsplit(document.link or "").hostname or path.stem

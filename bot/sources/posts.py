@@ -204,6 +204,13 @@ def _load_front_matter(source: str, first_line: int) -> object:
         raise PostParseError("", f"front matter: {exc.reason}{where}") from None
     except yaml.YAMLError as exc:
         raise PostParseError("", _yaml_error(exc, first_line)) from None
+    except (ValueError, OverflowError, TypeError) as exc:
+        # YAML itself, but a value its constructors refuse: "date: 2021-13-01", an integer of 5,000 digits
+        raise PostParseError("", f"front matter: a value YAML cannot read ({_first_line(exc)})") from None
+
+
+def _first_line(exc: Exception) -> str:
+    return " ".join(str(exc).splitlines()[:1])[:120] or exc.__class__.__name__
 
 
 def _yaml_error(exc: yaml.YAMLError, first_line: int) -> str:

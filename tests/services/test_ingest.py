@@ -126,6 +126,7 @@ async def test_bad_inputs_are_named_and_the_rest_is_imported(
     write_post(folder, "good1.md", title="好文章一", link="https://example.com/1")
     write_post(folder, "good2.md", title="好文章二", body=BODY.replace("1056", "403"), link="https://example.com/2")
     (folder / "broken-yaml.md").write_text("---\ntitle: [unclosed\n---\n<p>正文</p>\n", encoding="utf-8")
+    (folder / "bad-month.md").write_text("---\ntitle: t\ndate: 2021-13-01\n---\n<p>x</p>\n", encoding="utf-8")
     (folder / "no-front-matter.md").write_text("just some words\n", encoding="utf-8")
     (folder / "nothing.md").write_text("---\nauthor: 某人\n---\n\n", encoding="utf-8")
     (folder / "junk.md").write_bytes(os.urandom(4096))
@@ -139,8 +140,8 @@ async def test_bad_inputs_are_named_and_the_rest_is_imported(
     result = await make_service(sessions).import_paths([folder], on_failure=lambda f: failures.append(str(f)))
 
     assert result.imported == 2
-    bad_names = {"broken-yaml.md", "no-front-matter.md", "nothing.md", "junk.md", "empty.md", "huge.md",
-                 "broken.xml", "page.xml"}
+    bad_names = {"broken-yaml.md", "bad-month.md", "no-front-matter.md", "nothing.md", "junk.md", "empty.md",
+                 "huge.md", "broken.xml", "page.xml"}
     assert {Path(f.where).name for f in result.failed} == bad_names
     assert len(failures) == len(bad_names)
     for line in failures:
@@ -150,7 +151,8 @@ async def test_bad_inputs_are_named_and_the_rest_is_imported(
     assert "empty" in reasons["empty.md"]
     assert "limit" in reasons["huge.md"]
     assert "YAML" in reasons["broken-yaml.md"] or "yaml" in reasons["broken-yaml.md"]
-    assert result.summary_line() == "imported 2, duplicates 0, failed 8"
+    assert "month must be in 1..12" in reasons["bad-month.md"]
+    assert result.summary_line() == "imported 2, duplicates 0, failed 9"
 
 
 async def test_a_failing_article_leaves_stored_ones_intact(

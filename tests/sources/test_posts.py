@@ -234,6 +234,10 @@ def test_gb18030_post_is_decoded() -> None:
         (b"\n---\njust a string\n---\nbody\n", "front matter is a str, not a mapping"),
         (b"\n---\ncomments: false\n---\n\n", "no title and no body"),
         (b"\n---\n---\n", "no title and no body"),
+        # YAML, but values its constructors refuse: a ValueError once ended the whole import
+        (b"\n---\ntitle: t\ndate: 2021-13-01\n---\nbody\n", "front matter: a value YAML cannot read (month"),
+        (b"\n---\ntitle: t\ndate: 2021-02-30 25:61:00\n---\nbody\n", "front matter: a value YAML cannot"),
+        (b"\n---\ntitle: t\nx: " + b"9" * 5000 + b"\n---\nbody\n", "front matter: a value YAML cannot read"),
     ],
 )
 def test_rejected(data: bytes, reason: str) -> None:
