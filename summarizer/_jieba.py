@@ -14,7 +14,7 @@ import logging
 import os
 import re
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from functools import cache, lru_cache
 from importlib import resources
 from pathlib import Path
@@ -62,14 +62,39 @@ __all__ = [
 ]
 
 
+# jieba's HMM copies its path at every character: a run of 60,000 characters it has no words for took
+# minutes (quadratic). No sentence runs this long without punctuation (the corpus' longest run: 154), so a
+# longer run is cut in pieces of this many characters; shorter runs are cut exactly as jieba cuts them.
+MAX_RUN = 1000
+
+
+def _pieces(text: str) -> Iterator[str]:
+    """`text` in consecutive pieces, split only inside runs longer than MAX_RUN."""
+    if len(text) <= MAX_RUN:
+        yield text
+        return
+    start = 0
+    for run in run_pattern().finditer(text):
+        for split in range(run.start() + MAX_RUN, run.end(), MAX_RUN):
+            yield text[start:split]
+            start = split
+    yield text[start:]
+
+
+def _cut(text: str, *, for_search: bool = False) -> Iterator[str]:
+    jieba = _jieba()
+    for piece in _pieces(text):
+        yield from (jieba.cut_for_search(piece) if for_search else jieba.cut(piece))
+
+
 def cut(text: str) -> list[str]:
     """Tokens of `text` (precise mode, HMM on for unknown names)."""
-    return [t for t in _jieba().lcut(text) if t.strip()]
+    return [t for t in _cut(text) if t.strip()]
 
 
 def cut_for_search(text: str) -> list[str]:
     """Tokens of `text` plus the shorter words inside long ones (足球比赛 -> 足球, 比赛, 足球比赛)."""
-    return [t for t in _jieba().lcut_for_search(text) if t.strip()]
+    return [t for t in _cut(text, for_search=True) if t.strip()]
 
 
 def search_words(words: Iterable[str]) -> list[str]:
@@ -90,7 +115,7 @@ def search_words(words: Iterable[str]) -> list[str]:
 
 def cut_keep_spaces(text: str) -> list[str]:
     """Tokens of `text` including the spaces between them, so that "".join(...) == text."""
-    return list(_jieba().cut(text))
+    return list(_cut(text))
 
 
 def _flag(word: str, tags: dict[str, str]) -> str:

@@ -7,6 +7,7 @@ sentence boundaries, not a model. Must not depend on jieba or any other tokenize
 from __future__ import annotations
 
 import re
+import string
 
 from summarizer.language import is_cjk_char
 
@@ -17,6 +18,7 @@ _TERMINATOR = re.compile(r"[。！？；!?]+…*|…+[。！？!?]*|\.{3,}|\.")
 # Closing quotes and brackets belong to the sentence they end: 他说：“好。”|然后……
 _CLOSERS = re.compile(r"[”’」』）)\]】》〉\"']*")
 _WORD_BEFORE = re.compile(r"([A-Za-z](?:[A-Za-z.]*[A-Za-z])?)$")
+_WORD_CHARS = frozenset(string.ascii_letters + ".")
 
 # Words that end in "." without ending the sentence (compared in lower case).
 _ABBREVIATIONS = frozenset(
@@ -49,7 +51,7 @@ def _ends_sentence(line: str, start: int, end: int, after: int) -> bool:
     rest = line[after:].lstrip()
     if rest[:1].islower():
         return False  # a sentence does not start in lower case: "approx. three", "e.g. this"
-    word_match = _WORD_BEFORE.search(line[:start])
+    word_match = _word_before(line, start)
     if word_match:
         word = word_match.group(1)
         if "." in word or word.lower() in _ABBREVIATIONS:
@@ -57,6 +59,15 @@ def _ends_sentence(line: str, start: int, end: int, after: int) -> bool:
         if len(word) == 1 and word.isupper():
             return False  # an initial: J. K. Rowling
     return True
+
+
+def _word_before(line: str, end: int) -> re.Match[str] | None:
+    """`_WORD_BEFORE` at `end`, searched from where the run of letters and dots ending there begins: from
+    the line's start, a line of "A. A. A. ..." was searched anew at every period, quadratic time."""
+    begin = end
+    while begin > 0 and line[begin - 1] in _WORD_CHARS:
+        begin -= 1
+    return _WORD_BEFORE.search(line, begin, end)
 
 
 def _split_line(line: str) -> list[str]:

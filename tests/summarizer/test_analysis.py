@@ -129,3 +129,23 @@ def test_corpus_results_are_the_same_with_the_analysis(corpus: Path) -> None:
         for sentence in split_sentences(text):
             assert shared.cut(sentence) == cut(sentence), sentence
             assert shared.cut_for_search(sentence) == cut_for_search(sentence), sentence
+
+
+def test_a_run_longer_than_any_sentence_is_cut_in_pieces() -> None:
+    """jieba's HMM is quadratic in a run it has no words for (60,000 characters: minutes); such a run is
+    handed to jieba in pieces of MAX_RUN characters. Everything else is cut as jieba cuts it."""
+    from summarizer._jieba import MAX_RUN, _pieces, cut_keep_spaces
+
+    long_run = "中" * (2 * MAX_RUN + 10)
+    text = "标题 " + long_run + "。新闻正文 " + "短" * 10
+    pieces = list(_pieces(text))
+    assert "".join(pieces) == text
+    assert [len(p) for p in pieces] == [3 + MAX_RUN, MAX_RUN, 10 + len("。新闻正文 ") + 10]
+    assert "".join(cut_keep_spaces(text)) == text
+    # runs up to MAX_RUN are never split, however long the text
+    short_runs = "中国人造太阳运行时间突破千秒。" * 200
+    assert list(_pieces(short_runs)) == [short_runs]
+    assert list(_pieces("a" * MAX_RUN)) == ["a" * MAX_RUN]
+    import jieba
+
+    assert cut_keep_spaces(short_runs) == jieba.lcut(short_runs)
