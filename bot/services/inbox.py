@@ -12,7 +12,9 @@ Parsing and storing articles is `IngestService.import_file`'s work, not this mod
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -31,6 +33,7 @@ log = logging.getLogger(__name__)
 # How long a claim on an inbox file lasts: far longer than importing one file takes (files are capped at
 # MAX_FILE_BYTES), so it runs out only when its process died mid-import; another process imports it then.
 CLAIM_TTL = timedelta(minutes=10)
+MAX_KEY_CHARS = 2048  # inbox_files.path
 
 # a file's version: size in bytes and mtime in integer nanoseconds (compared exactly, unlike float seconds)
 Signature = tuple[int, int]
@@ -84,6 +87,20 @@ class InboxReport:
     result: ImportResult = field(default_factory=ImportResult)
 
 
+def claim_key(path: Path) -> str:
+    """The file's key among the claims: its path, or a digest of it for a path the column cannot hold (a
+    name in bytes that are not UTF-8, as Windows archives unpack; over 2,048 characters). Such a path once
+    failed every look at the folder, and no file after it was imported."""
+    text = str(path)
+    try:
+        text.encode("utf-8")  # such bytes are lone surrogates in `text`
+    except UnicodeEncodeError:
+        text = ""
+    if text and len(text) <= MAX_KEY_CHARS:
+        return text
+    return "sha256:" + hashlib.sha256(os.fsencode(path)).hexdigest()
+
+
 class InboxService:
     def __init__(
         self,
@@ -108,12 +125,13 @@ class InboxService:
         """Import the files that have settled and that no process has imported in their current version."""
         report = InboxReport()
         for path, signature in await asyncio.to_thread(self._watcher.ready_files):
-            claim = await self._claim(str(path), signature)
+            key = claim_key(path)
+            claim = await self._claim(key, signature)
             if claim == BUSY:
                 continue  # being imported elsewhere: looked at again next time
             if claim == CLAIMED:
                 result = await self._ingest.import_file(path)
-                await self._finish(str(path), result)
+                await self._finish(key, result)
                 report.files += 1
                 report.result.add(result)
                 if on_failure is not None:

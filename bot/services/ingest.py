@@ -117,7 +117,9 @@ def prepare_file(
     """Read, parse and prepare one file; pure CPU work after the read, run in a worker process or thread."""
     from bot.sources.files import parse_feed_or_post
 
-    where = str(path)
+    # named in failures and stored as the articles' origin: bytes of the name that are not UTF-8 (a name
+    # from a Windows archive) as U+FFFD, or no database stores it
+    where = str(path).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
     try:
         data = read_article_bytes(path, max_bytes=max_file_bytes)
         document = parse_feed_or_post(data, origin=where, suffix=path.suffix, default_tz=default_tz)

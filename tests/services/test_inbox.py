@@ -5,6 +5,7 @@ the same article counted as a duplicate without stopping the rest of the batch."
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -244,4 +245,31 @@ async def test_hostile_files_are_named_failures_and_the_files_after_them_are_imp
     assert "aliases are not allowed" in failures[0]
     assert "nested more than 20 levels deep" in failures[1]
     assert await article_count(sessions) == 2
+    assert (await watcher.import_ready()).files == 0  # each looked at once
+
+
+async def test_names_no_column_holds_do_not_stop_the_inbox(
+    sessions: async_sessionmaker[AsyncSession], inbox: Path
+) -> None:
+    """A post named in GBK bytes (a Windows archive unpacked here) and one under a path of over 2,048
+    characters: their claims once failed every look at the folder, and no file after them was imported."""
+    watcher = inbox_service(sessions, inbox, holder="host-a:1:aaaa", now=Clock().now)
+    gbk_name = os.fsdecode("a-国家".encode("gbk") + b".md")
+    write_post(inbox, "b-chips", "The first report about chips, with enough words to summarize it.")
+    (inbox / "b-chips.md").rename(inbox / gbk_name)
+    deep = inbox / "c" / ("d" * 200) / ("e" * 200) / ("f" * 200) / ("g" * 200) / ("h" * 200)
+    deep = deep / ("i" * 200) / ("j" * 200) / ("k" * 200) / ("l" * 200) / ("m" * 200) / ("n" * 200)
+    deep.mkdir(parents=True)
+    write_post(deep, "post", "A report found deep in the folder, with enough words to summarize it.")
+    write_post(inbox, "z-rain", "The last report about rain, with enough words to summarize it.")
+    assert len(str(deep / "post.md")) > 2048
+
+    await watcher.import_ready()  # notes the sizes
+    failures: list[str] = []
+    report = await watcher.import_ready(on_failure=lambda f: failures.append(str(f)))
+
+    assert (report.files, report.result.imported, failures) == (3, 3, [])
+    async with sessions() as session:
+        origins = set(await session.scalars(select(Article.origin)))
+    assert str(inbox / "a-\ufffd\ufffd\ufffd\ufffd.md") in origins
     assert (await watcher.import_ready()).files == 0  # each looked at once
