@@ -683,13 +683,15 @@ class SubscriberRepo:
         self, subscriber: Subscriber, kind: str, values: Sequence[str], *, now: datetime
     ) -> None:
         existing = {v.casefold() for v in await self.values(subscriber.id, kind)}
+        rows = []
         for value in values:
             if value.casefold() not in existing:
                 existing.add(value.casefold())
-                self._session.add(
-                    Subscription(subscriber_id=subscriber.id, kind=kind, value=value, created_at=now)
-                )
-        await self._session.flush()
+                rows.append({"subscriber_id": subscriber.id, "kind": kind, "value": value, "created_at": now})
+        if rows:
+            # the same button pressed twice at once: both read no row, the second insert finds the first's
+            insert = postgresql.insert if self._session.bind.dialect.name == "postgresql" else sqlite.insert
+            await self._session.execute(insert(Subscription).on_conflict_do_nothing(), rows)
 
     async def remove_values(self, subscriber_id: int, kind: str, values: Sequence[str] | None) -> list[str]:
         """Remove these values (all of this kind when None); returns the values removed."""
@@ -701,13 +703,13 @@ class SubscriberRepo:
             )
         )
         wanted = None if values is None else {v.casefold() for v in values}
-        removed = []
-        for row in rows:
-            if wanted is None or row.value.casefold() in wanted:
-                removed.append(row.value)
-                await self._session.delete(row)
-        await self._session.flush()
-        return removed
+        gone = [row for row in rows if wanted is None or row.value.casefold() in wanted]
+        if gone:
+            # by id, not the ORM's delete: a row another press removed meanwhile is simply not there
+            await self._session.execute(
+                delete(Subscription).where(Subscription.id.in_([row.id for row in gone]))
+            )
+        return [row.value for row in gone]
 
 
 async def stats(session: AsyncSession, *, since: datetime) -> BotStats:

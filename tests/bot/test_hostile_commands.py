@@ -3,6 +3,7 @@ words, none raises (issue #11)."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 
 import pytest
@@ -149,3 +150,19 @@ async def test_the_console_survives_hostile_lines(services: Services) -> None:
     assert "Items per digest must be 1 to" in out
     assert t("en", "unknown_command") in out  # the lone "/"
     assert out.count(t("en", "free_text")) == 2  # "²" and the long number: no button to press
+
+
+async def test_the_same_press_twice_at_once_is_one_change_not_an_error(services: Services) -> None:
+    """A double tap: both presses read no row and both inserted it; the second met the unique key and the
+    reader was told "something went wrong". Removing twice at once warned of a row already gone."""
+    commands = services.commands
+    await commands.handle(ENGLISH, "start", [])
+    for i in range(5):
+        muted = await asyncio.gather(*(commands.handle(ENGLISH, "mute", [f"word{i}"]) for _ in range(2)))
+        assert all(f"word{i}" in reply.chunks[0] for reply in muted)
+        await commands.handle(ENGLISH, "subscribe", [f"topic{i}", f"other{i}"])
+        dropped = await asyncio.gather(*(commands.button(ENGLISH, f"uns:topic{i}") for _ in range(2)))
+        assert all(reply.chunks for reply in dropped)
+    following = await services.subscriptions.following(ENGLISH)
+    assert sorted(following.mutes) == [f"word{i}" for i in range(5)]
+    assert sorted(following.topics) == [f"other{i}" for i in range(5)]
