@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 # is renewed each time the process stores a result of the same poll, so only a process that stopped working
 # loses its claims; another one fetches those feeds once they have run out.
 CLAIM_TTL = timedelta(minutes=5)
+NAME_CHARS = 256  # sources.name and sources.category
 # A feed fetched less than this share of the poll interval ago is not due. The slack absorbs the time a poll
 # takes (the fetch time is recorded when its result is stored), so the process that fetched a feed at its
 # last tick finds it due again at its next one.
@@ -147,9 +148,10 @@ class FeedService:
             source = Source(
                 kind="feed",
                 url=url,
-                # until the first fetch tells us the feed's own title
-                name=one_line(name or "") or url,
-                category=one_line(category or "") or None,
+                # until the first fetch tells us the feed's own title; cut to the columns (PostgreSQL refuses
+                # longer: one long OPML title once ended the import of the rest)
+                name=(one_line(name or "") or url)[:NAME_CHARS],
+                category=one_line(category or "")[:NAME_CHARS] or None,
                 active=True,
                 created_at=self._now(),
                 error_streak=0,
@@ -381,7 +383,7 @@ class FeedService:
                 outcome.status, outcome.error = "error", exc.reason
             else:
                 title = feed.title
-                publisher = outcome.name if source.name != source.url else (feed.title or outcome.url)
+                publisher = outcome.name if not _unnamed(source) else (feed.title or outcome.url)
                 outcome.result = await self._ingest.store_articles(
                     feed.entries, source_id=source.id, publisher=publisher, stop=stop
                 )
@@ -434,12 +436,19 @@ class FeedService:
         stored.last_error = None
         stored.error_streak = 0
         stored.last_success_at = now
-        if not isinstance(fetched, FeedFetchError) and not fetched.not_modified:
+        if not isinstance(fetched, FeedFetchError):
+            # a 304 may bring new validators too (RFC 9110 15.4.5); sending the old ones forever costs a
+            # full answer each time from a server that rotates them
             stored.etag = fetched.etag
             stored.last_modified = fetched.last_modified
-            if title and stored.name == stored.url:
-                stored.name = one_line(title)[:256]
+            if title and _unnamed(stored):
+                stored.name = one_line(title)[:NAME_CHARS]
                 outcome.name = stored.name
+
+
+def _unnamed(source: Source) -> bool:
+    """Named after its URL (the operator gave no name): the feed's own title is shown once known."""
+    return source.name == source.url[:NAME_CHARS]
 
 
 async def _end_claims(session: AsyncSession, source_ids: Collection[int], *, holder: str) -> None:

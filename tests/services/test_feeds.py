@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 import aiohttp
 import pytest
+from aiohttp import web
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -121,6 +122,55 @@ async def test_add_remove_and_opml_round_trip(
     added, skipped = await feeds.import_opml(document.encode("utf-8"), origin="subs.opml")
     assert [s.url for s in added] == ["https://example.com/rss"]
     assert skipped == ["https://news.example.org/atom.xml"]
+
+
+async def test_an_opml_title_or_category_longer_than_the_columns_is_cut_not_fatal(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """PostgreSQL refused a 300-character OPML title (or folder, the category) and the import of every feed
+    after it was lost."""
+    long_title, long_category = "T" * 300, "C" * 300
+    document = (
+        '<?xml version="1.0"?><opml version="2.0"><head><title>subs</title></head><body>'
+        f'<outline text="{long_category}"><outline text="{long_title}" type="rss" xmlUrl="https://a.example/feed"/>'
+        '</outline><outline text="B" type="rss" xmlUrl="https://b.example/feed"/>'
+        "</body></opml>"
+    ).encode()
+    added, skipped = await make_service(sessions).import_opml(document, origin="subs.opml")
+    assert ([f.url for f in added], skipped) == (["https://a.example/feed", "https://b.example/feed"], [])
+    async with sessions() as session:
+        first = (await session.scalars(select(Source).order_by(Source.id))).first()
+    assert first is not None
+    assert (first.name, first.category) == ("T" * 256, "C" * 256)
+
+
+async def test_new_validators_on_a_304_are_kept(sessions: async_sessionmaker[AsyncSession]) -> None:
+    body = (
+        b'<rss version="2.0"><channel><title>Rotating</title><item><title>One</title>'
+        b"<link>https://news.example.com/1</link><description>Words.</description></item></channel></rss>"
+    )
+    asked: list[str | None] = []
+
+    async def rotating(request: web.Request) -> web.Response:
+        asked.append(request.headers.get("If-None-Match"))
+        if request.headers.get("If-None-Match"):
+            return web.Response(status=304, headers={"ETag": f'"v{len(asked)}"'})
+        return web.Response(body=body, headers={"ETag": '"v1"', "Content-Type": "application/rss+xml"})
+
+    server = FeedServer()
+    server.add_route("/rotating.xml", rotating)
+    await server.start()
+    try:
+        feeds = make_service(sessions)
+        await feeds.add(server.url("/rotating.xml"))
+        async with aiohttp.ClientSession() as http:
+            for _ in range(3):
+                await feeds.fetch_all(http, force=True)
+        assert asked == [None, '"v1"', '"v2"']
+        async with sessions() as session:
+            assert (await session.scalars(select(Source.etag))).one() == '"v3"'
+    finally:
+        await server.close()
 
 
 class StopAfter(asyncio.Event):
