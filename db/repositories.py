@@ -679,6 +679,20 @@ class SubscriberRepo:
         )
         return list(rows)
 
+    async def release_digest_dates(self, subscriber_id: int, *, since: date) -> None:
+        """The chat's digests dated `since` or later keep no date (their rows stay, as history): the key
+        (subscriber, kind, date) is free for the digests of those days in a new time zone."""
+        await self._session.execute(
+            update(Delivery)
+            .where(
+                Delivery.subscriber_id == subscriber_id,
+                Delivery.kind == "digest",
+                Delivery.digest_date >= since,
+            )
+            .values(digest_date=None)
+            .execution_options(synchronize_session=False)
+        )
+
     async def add_values(
         self, subscriber: Subscriber, kind: str, values: Sequence[str], *, now: datetime
     ) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import datetime, time, timedelta
 from functools import cache
-from zoneinfo import available_timezones
+from zoneinfo import ZoneInfo, available_timezones
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -238,7 +238,13 @@ class SubscriptionService:
                 subscriber.summary_language = summary_language or None
             if digest_time is not None:
                 subscriber.digest_time = digest_time
-            if timezone is not None:
+            if timezone is not None and timezone != subscriber.timezone:
+                # digests already stored carry dates of the old zone; from today on in the new one such a date
+                # would hold the key (chat, date) a digest still to come needs: Tokyo's 26th, moved to Los
+                # Angeles, refused Los Angeles' 26th all day. Whether a day was served is read from
+                # last_digest_at, not from these dates.
+                today = self._now().astimezone(ZoneInfo(timezone)).date()
+                await SubscriberRepo(session).release_digest_dates(subscriber.id, since=today)
                 subscriber.timezone = timezone
             if digest_size is not None:
                 subscriber.digest_size = digest_size

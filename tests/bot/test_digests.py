@@ -128,6 +128,36 @@ async def test_digest_is_due_at_local_time_once_a_day(sessions: async_sessionmak
         assert len((await outbox_by_chat(sessions))[2]) == 1
 
 
+async def test_a_chat_moving_west_across_a_date_gets_the_next_day_s_digest(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """Tokyo's digest of the 26th goes out at 23:00 UTC on the 25th; the reader flies to Los Angeles, where
+    it is still the 25th. Los Angeles' digest of the 26th once met the Tokyo row's date in the unique key
+    (chat, date): counted as already done, at every run, all day."""
+    clock = Clock(datetime(2026, 11, 25, 10, 0, tzinfo=UTC))
+    digests, subs, ingest = await setup(sessions, clock)
+    reader = ChatContext(7, "private", 7, "en")
+    await subs.subscribe(reader, [])
+    await subs.update_settings(reader, timezone="Asia/Tokyo")
+    for n, at in enumerate(
+        [datetime(2026, 11, 25, 23, 0, tzinfo=UTC), datetime(2026, 11, 26, 16, 0, tzinfo=UTC)]
+    ):
+        clock.value = at - timedelta(minutes=30)
+        title, body = (CHIP, FOOTBALL)[n]
+        await ingest.store_articles([article(20 + n, title, body, clock())])
+        if n == 1:
+            clock.value = datetime(2026, 11, 25, 23, 30, tzinfo=UTC)  # landed: 15:30 on the 25th in LA
+            await subs.update_settings(reader, timezone="America/Los_Angeles")
+        clock.value = at  # 08:00 on the 26th, in Tokyo, then in Los Angeles
+        report = await digests.run()
+        assert (report.enqueued, report.already_done) == (1, 0)
+    sent = (await outbox_by_chat(sessions))[7]
+    assert len(sent) == 2
+    assert FOOTBALL[0] in sent[1]
+    clock.value = datetime(2026, 11, 26, 17, 0, tzinfo=UTC)
+    assert (await digests.run()).enqueued == 0  # once a day, in the new zone too
+
+
 async def test_after_downtime_one_digest_not_one_per_missed_day(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
