@@ -544,6 +544,8 @@ class DigestService:
                     Subscriber.chat_id,
                     Subscriber.kind,
                     Subscriber.active,
+                    Subscriber.wants_digest,
+                    Subscriber.paused_until,
                     Subscriber.timezone,
                     Subscriber.last_digest_at,
                 )
@@ -551,10 +553,15 @@ class DigestService:
                 .order_by(Subscriber.id)
                 .with_for_update()
             )
+            # read again under the lock: a chat that unsubscribed or paused while the run was building its
+            # digest (a run of many batches takes a while) was told so, and gets none
             fresh = {
                 row.id: row
                 for row in rows
-                if row.active and not _served_on_local_day(row.last_digest_at, row.timezone, now)
+                if row.active
+                and row.wants_digest
+                and not (row.paused_until is not None and now < row.paused_until)
+                and not _served_on_local_day(row.last_digest_at, row.timezone, now)
             }
             digests = [build(s) for s in batch if s.id in fresh]
             if not digests:

@@ -8,7 +8,9 @@ PostgreSQL. Small batches make the two runs interleave batch by batch.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, time, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -131,3 +133,41 @@ async def test_a_batch_that_meets_another_process_is_stored_chat_by_chat(session
         assert await session.scalar(select(func.count()).select_from(Delivery)) == CHATS
         assert await session.scalar(select(func.count()).select_from(OutboxMessage)) == CHATS - 1
         assert await session.scalar(select(func.count()).where(OutboxMessage.chat_id == 7)) == 0
+
+
+class _CommandsMeanwhile(DigestService):
+    """Our own service, with another process's commands injected between the run's reading of the due
+    chats and its storing of their digests (a run of many batches leaves time for that)."""
+
+    def __init__(self, sessions: Sessions, meanwhile: Callable[[], Awaitable[None]]) -> None:
+        super().__init__(sessions, writer=DigestMessages(), now=lambda: NOW, batch_size=CHATS)
+        self._meanwhile: Callable[[], Awaitable[None]] | None = meanwhile
+
+    async def _store(self, *args: Any, **kwargs: Any) -> Any:
+        if self._meanwhile is not None:
+            meanwhile, self._meanwhile = self._meanwhile, None
+            await meanwhile()
+        return await super()._store(*args, **kwargs)
+
+
+async def test_a_chat_that_unsubscribes_or_pauses_during_the_run_gets_no_digest(
+    sessions: Sessions, other_process: Sessions
+) -> None:
+    """The store re-read only `active` and the served day under its lock: a chat told "unsubscribed" or
+    "paused" a moment before still got the digest."""
+    await add_chats_and_news(sessions)
+
+    async def commands_elsewhere() -> None:
+        async with other_process() as session, session.begin():
+            first, second = (
+                await session.scalars(select(Subscriber).order_by(Subscriber.id).limit(2))
+            ).all()
+            first.wants_digest = False
+            second.paused_until = NOW + timedelta(days=7)
+
+    report = await _CommandsMeanwhile(sessions, commands_elsewhere).run()
+    assert report.enqueued + report.empty == CHATS - 2
+    async with sessions() as session:
+        served = set(await session.scalars(select(Delivery.subscriber_id)))
+    assert not {1, 2} & served
+    assert len(served) == CHATS - 2
