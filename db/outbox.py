@@ -425,6 +425,14 @@ class OutboxRepo:
             .values(as_plain_text=True, last_error=error)
         )
 
+    async def drop_markup(self, message_id: int, *, error: str) -> None:
+        """Telegram refused the buttons (a URL it will not take): the message goes out without them."""
+        await self._session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == message_id)
+            .values(reply_markup=None, last_error=error)
+        )
+
     async def drop_photo(self, message_id: int, *, error: str) -> None:
         """Telegram refused the photo: the message goes out as text (its caption) instead."""
         await self._session.execute(

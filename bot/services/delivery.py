@@ -87,6 +87,8 @@ _CHAT_GONE = (
     "not enough rights to send",
     "chat_write_forbidden",
 )
+# BadRequest texts meaning Telegram refused the buttons (the text can still go out)
+_MARKUP_REFUSED = ("button_url_invalid", "reply markup", "button_data_invalid", "inline keyboard")
 # BadRequest texts meaning Telegram could not use the photo (the caption can still go out)
 _PHOTO_REFUSED = (
     "not enough rights to send photos",
@@ -814,6 +816,12 @@ class OutboxSender:
             return _Step.AGAIN
         if _matches(exc, _CHAT_GONE):
             return await self._chat_gone(message, error, report)
+        if message.reply_markup and _matches(exc, _MARKUP_REFUSED):
+            # the text can still go: resending the same buttons as plain text would fail the same way
+            async with self._sessions() as session, session.begin():
+                await OutboxRepo(session).drop_markup(message.id, error=error)
+            message.reply_markup = None
+            return _Step.AGAIN
         if not message.as_plain_text:
             async with self._sessions() as session, session.begin():
                 await OutboxRepo(session).send_as_plain_text(message.id, error=error)

@@ -43,7 +43,12 @@ def parse_digest_time(value: str) -> time:
 def _zone_names() -> dict[str, str]:
     """Every time zone name the zone database has, by its case-folded spelling. A name that is not here is
     not looked up at all: `ZoneInfo` opens files, and 'America' is a folder of them."""
-    return {name.casefold(): name for name in available_timezones()}
+    # "localtime" is the server's own zone (its /etc/localtime, absent in many containers: then every command
+    # of that chat failed) and "Factory" no place's; neither is a reader's zone
+    return {name.casefold(): name for name in available_timezones() if name not in _NOT_PLACES}
+
+
+_NOT_PLACES = frozenset({"localtime", "Factory", "posixrules"})
 
 
 def parse_timezone(value: str) -> str:
@@ -101,7 +106,7 @@ class SubscriptionService:
             subscriber = Subscriber(
                 chat_id=ctx.chat_id,
                 kind=ctx.chat_kind,
-                title=(ctx.chat_title or "")[:256] or None,
+                title=one_line(ctx.chat_title or "")[:256] or None,
                 language=None,
                 telegram_language=ctx.language_code,
                 timezone=self._timezone,

@@ -55,7 +55,8 @@ async def test_settings_size_answers_a_bad_size_in_words(services: Services, siz
 )
 async def test_settings_tz_answers_an_unknown_zone_in_words(services: Services, zone: str) -> None:
     reply = await services.commands.handle(ENGLISH, "settings", ["tz", zone])
-    assert reply.chunks == said("settings_bad_tz", value=escape(zone), max=MAX_DIGEST_SIZE)
+    typed = zone.replace("\x00", "")  # a NUL is no character a reader types: left out
+    assert reply.chunks == said("settings_bad_tz", value=escape(typed), max=MAX_DIGEST_SIZE)
 
 
 @pytest.mark.parametrize(
@@ -166,3 +167,24 @@ async def test_the_same_press_twice_at_once_is_one_change_not_an_error(services:
     following = await services.subscriptions.following(ENGLISH)
     assert sorted(following.mutes) == [f"word{i}" for i in range(5)]
     assert sorted(following.topics) == [f"other{i}" for i in range(5)]
+
+
+@pytest.mark.parametrize("zone", ["localtime", "Factory", "posixrules"])
+async def test_zones_that_are_no_place_are_refused(services: Services, zone: str) -> None:
+    """'localtime' is the server's own zone (and fails where the server has none), 'Factory' nobody's."""
+    reply = await services.commands.handle(ENGLISH, "settings", ["tz", zone])
+    assert reply.chunks == said("settings_bad_tz", value=escape(zone), max=MAX_DIGEST_SIZE)
+    assert (await services.subscriptions.touch(ENGLISH)).timezone != zone
+
+
+async def test_control_characters_in_words_and_buttons_are_left_out(services: Services) -> None:
+    """A NUL echoed in a reply could not be queued on PostgreSQL ("something went wrong"); a direction
+    override turned the echoed word around."""
+    found = await services.commands.handle(ENGLISH, "search", ["chi\x00ps\u202e"])
+    assert "\x00" not in found.chunks[0]
+    assert "\u202e" not in found.chunks[0]
+    assert "chips" in found.chunks[0]
+    refused = await services.commands.handle(ENGLISH, "settings", ["tz", "Asia/Tok\x00yo"])
+    assert "\x00" not in refused.chunks[0]
+    pressed = await services.commands.button(ENGLISH, "set:tz:X\x00")
+    assert all("\x00" not in chunk for chunk in pressed.chunks)

@@ -252,6 +252,7 @@ class FakeTelegram(LocalServer):
         self._faults: dict[int, list[_Fault]] = defaultdict(list)
         self._refuse_photos = False
         self._expire_queries = False
+        self._refuse_button_urls = False
         self.callback_answers = 0  # answerCallbackQuery calls, refused ones too
         self._photo_refusal = PHOTO_REFUSED
         self._limits: Limits | None = None
@@ -311,6 +312,10 @@ class FakeTelegram(LocalServer):
                 times,
             )
         )
+
+    def refuse_button_urls(self, refuse: bool = True) -> None:
+        """Refuse every sendMessage carrying a URL button, as Telegram does a URL it will not take."""
+        self._refuse_button_urls = refuse
 
     def expire_callback_queries(self, expire: bool = True) -> None:
         """Refuse answerCallbackQuery as Telegram does a query older than ~15 s (a press handled after a
@@ -644,6 +649,11 @@ class FakeTelegram(LocalServer):
             raise bad_request("message is too long")
         if not visible.strip():
             raise bad_request("message text is empty")
+        markup = params.get("reply_markup")
+        if self._refuse_button_urls and isinstance(markup, dict):
+            buttons = [b for row in markup.get("inline_keyboard", []) for b in row]
+            if any("url" in b for b in buttons):
+                raise bad_request("BUTTON_URL_INVALID")
         self._sent.append({"method": "sendMessage", **params})
         return self._message(chat_id, text=visible)
 

@@ -425,6 +425,30 @@ async def test_migrated_into_a_supergroup_where_a_command_made_a_blank_record(
     assert {r.subscriber_id for r in await outbox_rows(sessions)} == {old.id}
 
 
+async def test_buttons_telegram_refuses_are_dropped_and_the_text_goes(
+    sessions: Sessions, fake_telegram: FakeTelegram, bot: Bot, clock: FakeClock
+) -> None:
+    """An item's "Open" button with a URL Telegram will not take (BUTTON_URL_INVALID): the plain-text retry
+    once sent the same buttons, failed the same way, and the reader got nothing."""
+    markup = '{"inline_keyboard": [[{"text": "Open", "url": "http://intranet/a"}]]}'
+    async with sessions() as session, session.begin():
+        await OutboxRepo(session).enqueue_reply(
+            chat_id=101, chat_kind="private", chunks=["<b>one</b> item"], reply_markup=markup, now=START
+        )
+    fake_telegram.refuse_button_urls()
+
+    report = await make_sender(sessions, bot, clock).send_due()
+
+    assert (report.sent, report.dead) == (1, 0)
+    (sent,) = fake_telegram.sent(101)
+    assert sent["text"] == "<b>one</b> item"
+    assert "reply_markup" not in sent
+    (row,) = await outbox_rows(sessions)
+    assert (row.status, row.reply_markup) == ("sent", None)
+    assert row.last_error is not None
+    assert "button_url_invalid" in row.last_error.lower()
+
+
 async def test_rejected_markup_is_resent_as_plain_text(
     sessions: Sessions, fake_telegram: FakeTelegram, bot: Bot, clock: FakeClock
 ) -> None:
