@@ -25,11 +25,11 @@ from datetime import tzinfo
 from urllib.parse import urlsplit
 
 import yaml
-from selectolax.lexbor import LexborHTMLParser
 
 from bot.sources.dates import parse_date
 from bot.sources.types import BodyFormat, PostParseError, RawArticle
 from bot.urls import is_http_url
+from summarizer.clean import parse_html
 
 _FRONT_MATTER = re.compile(
     r"\A\s*---[ \t]*\r?\n(?P<yaml>.*?)^---[ \t]*\r?$\n?",
@@ -183,7 +183,7 @@ def body_format_of(body: str) -> BodyFormat:
 def title_from_body(body: str, limit: int = TITLE_FALLBACK_CHARS) -> str | None:
     """The first `limit` characters of the body's visible text, as a stand-in title; None if no text."""
     # selectolax decodes entities (including the archive's &#123;) while extracting text.
-    text = " ".join(LexborHTMLParser(body).text(separator=" ").split())
+    text = " ".join(parse_html(body).text(separator=" ").split())
     if not text:
         return None
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"

@@ -110,3 +110,17 @@ def test_strip_control_characters_keeps_line_breaks_and_tabs() -> None:
     text = "<p>a\x1b[2Jb</p>\r\n<p>c\td\x07</p>\re\x00f\x9bg"
     assert strip_control_characters(text) == "<p>a[2Jb</p>\n<p>c\td</p>\nefg"
     assert strip_control_characters("plain\ntext\t中文") == "plain\ntext\t中文"
+
+
+def test_block_elements_nested_deeper_than_any_page_are_read_as_text() -> None:
+    """lexbor's cost is quadratic in the depth of nested <div>s (200,000 of them, a 1 MB post: six
+    minutes); past MAX_BLOCK_DEPTH the markup is dropped before parsing and the text kept."""
+    from summarizer.clean import MAX_BLOCK_DEPTH, parse_html
+
+    deep = "<div>" * (MAX_BLOCK_DEPTH + 1) + "<p>深处的正文</p>" + "</div>" * (MAX_BLOCK_DEPTH + 1)
+    assert parse_html(deep).css_first("div") is None
+    assert html_to_text(deep).text == "深处的正文"
+    # as deep as real pages go, and many blocks side by side: the structure stays
+    shallow = ("<div>" * 50 + "<p>一段</p>" + "</div>" * 50) * 100
+    assert parse_html(shallow).css_first("div") is not None
+    assert html_to_text(shallow).text.count("一段") == 100
