@@ -19,6 +19,7 @@ never with the API key.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import logging
 import math
@@ -41,7 +42,7 @@ from openai import (
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.services.ingest import utc_now
+from bot.services.ingest import process_name, utc_now
 from bot.services.llm_budget import BUDGET_WINDOW, LlmBudget
 from db.llm import (
     OFFLINE_METHODS,
@@ -58,6 +59,7 @@ from db.llm import (
     translation_targets,
 )
 from db.models import LlmCacheEntry, LlmRequest, Summary
+from db.outbox import OutboxRepo
 from summarizer.llm import PROMPT_VERSION, InvalidAnswer, LlmAnswer, build_messages, read_answer
 from summarizer.matching import search_terms
 
@@ -372,6 +374,13 @@ def translation_version(language: str) -> str:
     return f"{PROMPT_VERSION}:{language}"
 
 
+# The background upgrades run in one process at a time (the lease's holder renews it while it works): every
+# `newsbot run` would otherwise ask the LLM for the same articles, each counting only its own requests in
+# flight against the daily cap (two processes: 8 requests for 4 articles at a cap of 4).
+UPGRADES_LEASE = "llm-upgrades"
+UPGRADES_LEASE_LENGTH = timedelta(minutes=5)
+
+
 class LlmService:
     """Replaces extractive summaries and tags with the LLM's. Owns its sessions: one per article."""
 
@@ -400,6 +409,8 @@ class LlmService:
         # into rows, both hold the gate (see `_recording`)
         self._in_flight = 0
         self._budget_gate = asyncio.Lock()
+        self.holder = process_name()
+        self._lease_renew_at: datetime | None = None  # set while `run` holds the upgrades' lease
 
     @property
     def model(self) -> str:
@@ -469,6 +480,8 @@ class LlmService:
 
         async def one(target: LlmTarget) -> ArticleOutcome:
             async with gate:
+                if self._lease_renew_at is not None and not await self._keep_lease():
+                    return "left"  # another process does the upgrades now
                 return then(await each(target))
 
         async with asyncio.TaskGroup() as group:
@@ -679,30 +692,56 @@ class LlmService:
         """One pass over articles ingested within `recent` that still want an LLM summary."""
         return await self.upgrade_pending(self.pending(ingested_since=self._now() - self._recent))
 
+    async def _keep_lease(self, *, force: bool = False) -> bool:
+        """Take or renew the upgrades' lease (renewed once a third has passed); False: another has it."""
+        now = self._now()
+        if not force and self._lease_renew_at is not None and now < self._lease_renew_at:
+            return True
+        async with self._sessions() as session, session.begin():
+            lease = await OutboxRepo(session).take_lease(
+                UPGRADES_LEASE, holder=self.holder, now=now, until=now + UPGRADES_LEASE_LENGTH
+            )
+        self._lease_renew_at = now + UPGRADES_LEASE_LENGTH / 3 if lease.held else None
+        return lease.held
+
     async def run(self, stop: asyncio.Event) -> None:
-        """Upgrade recent articles until `stop` is set: a pass, then a pause of `interval`
-        (or until woken).
-        """
+        """Upgrade recent articles until `stop` is set: a pass, then a pause of `interval` (or until woken).
+        Only the process holding the upgrades' lease works; the others look again after each pause."""
+        try:
+            await self._run(stop)
+        finally:
+            if self._lease_renew_at is not None:
+                self._lease_renew_at = None
+                with contextlib.suppress(SQLAlchemyError):  # it runs out by itself
+                    async with self._sessions() as session, session.begin():
+                        await OutboxRepo(session).release_lease(
+                            UPGRADES_LEASE, holder=self.holder, now=self._now()
+                        )
+
+    async def _run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             self._wake.clear()
             try:
-                report = await self.upgrade_recent()
-                translated = await self.translate_recent()
-                report.upgraded += translated.upgraded
-                report.cached += translated.cached
-                report.fallback += translated.fallback
+                if await self._keep_lease(force=True):  # else another process upgrades: look again later
+                    await self._pass()
             except* SQLAlchemyError as errors:  # articles go side by side: their errors come grouped
                 name = errors.exceptions[0].__class__.__name__
                 log.warning("LLM upgrades: database error %s; trying again later", name)
-            else:
-                if report.upgraded or report.cached or report.fallback:
-                    log.info(report.line())
             waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wake.wait())]
             try:
                 await asyncio.wait(waiters, timeout=self._interval, return_when=asyncio.FIRST_COMPLETED)
             finally:
                 for waiter in waiters:
                     waiter.cancel()
+
+    async def _pass(self) -> None:
+        report = await self.upgrade_recent()
+        translated = await self.translate_recent()
+        report.upgraded += translated.upgraded
+        report.cached += translated.cached
+        report.fallback += translated.fallback
+        if report.upgraded or report.cached or report.fallback:
+            log.info(report.line())
 
 
 def build_llm_service(

@@ -133,6 +133,7 @@ class World:
         failures: int = 3,
         concurrency: int = 2,
         budget: LlmBudget | None = None,
+        sessions: async_sessionmaker[AsyncSession] | None = None,
     ) -> LlmService:
         client = AsyncOpenAI(base_url=self.fake.base_url, api_key="test-key", max_retries=0, timeout=timeout)
         self.clients.append(client)
@@ -148,7 +149,7 @@ class World:
             breaker=CircuitBreaker(failures=failures, cooldown=60, clock=self.clock),
             sleep=self.sleeps,
         )
-        return LlmService(self.sessions, summarizer, concurrency=concurrency, budget=budget)
+        return LlmService(sessions or self.sessions, summarizer, concurrency=concurrency, budget=budget)
 
     async def store(self, *articles: RawArticle) -> None:
         ingest = IngestService(self.sessions, default_tz=UTC, summary_max_chars=150, max_file_bytes=10**6)
@@ -509,6 +510,33 @@ async def test_a_database_error_in_a_pass_is_logged_and_the_loop_goes_on(
     await wait_until(lambda: world.upgraded(ZH.title), "an LLM summary of ZH", 10)
     stop.set()
     await asyncio.wait_for(loop_task, 5)
+
+
+async def test_two_processes_ask_the_llm_for_each_article_once(
+    world: World, other_process: async_sessionmaker[AsyncSession]
+) -> None:
+    """Every `newsbot run` ran the background upgrades over the same articles: each was asked once per
+    process, and each process counted only its own requests in flight against the daily cap."""
+    world.fake.default = slow(0.2)
+    await world.store(*numbered(4))
+    first, second = world.service(), world.service(sessions=other_process)
+    second.holder = "another-host:2:bbbb"  # what process_name() gives another process
+    stop = asyncio.Event()
+    loops = [asyncio.create_task(service.run(stop)) for service in (first, second)]
+
+    async def all_upgraded() -> bool:
+        return all(view[0] == "llm" for view in (await world.views()).values())
+
+    await wait_until(all_upgraded, "every article's LLM summary", 20)
+    await asyncio.sleep(0.5)  # time for a second process's requests, had it made any
+    stop.set()
+    await asyncio.wait_for(asyncio.gather(*loops), 10)
+    assert world.fake.count == 4
+    async with world.sessions() as session:
+        current = await session.scalar(
+            select(func.count()).where(Summary.is_current.is_(True), Summary.method == "llm")
+        )
+    assert current == 4
 
 
 async def test_a_daily_request_budget_stops_spending_and_keeps_offline_summaries(world: World) -> None:
