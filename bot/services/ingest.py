@@ -64,9 +64,10 @@ def utc_now() -> datetime:
 
 
 def listing_time(raw: RawArticle, now: datetime) -> datetime:
-    """When an article is listed: its date; undated, now, unless its document says it is older than that."""
+    """When an article is listed: its date, but never later than now (a post dated 2990, or a zone slip,
+    would stay at the top of /latest); undated, now, unless its document says it is older than that."""
     if raw.published is not None:
-        return raw.published
+        return min(raw.published, now)
     if raw.dated_no_later_than is not None:
         return min(now, raw.dated_no_later_than)
     return now

@@ -78,3 +78,26 @@ async def test_an_old_feeds_undated_item_does_not_top_latest(
         titles = [view.title for view in await latest_articles(session, limit=10)]
     assert titles[0] == "今天的新闻"
     assert titles.index("没有日期的旧文章") > 0
+
+
+async def test_an_item_dated_in_the_future_is_listed_now_not_above_today_s_news(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """A post dated 2990 (or a zone slip of some hours) stayed at the top of /latest until that date."""
+    ingest = IngestService(sessions, default_tz=SHANGHAI, summary_max_chars=150, max_file_bytes=10_000_000)
+    hour_ago = (datetime.now(UTC) - timedelta(hours=1)).strftime("%a, %d %b %Y %H:%M:%S GMT")
+    items = (
+        "<item><title>来自未来的文章</title><link>https://future.example.com/1</link>"
+        "<pubDate>Mon, 01 Jan 2990 00:00:00 GMT</pubDate><description>日期写错了。</description></item>"
+        "<item><title>今天的新闻</title><link>https://future.example.com/2</link>"
+        f"<pubDate>{hour_ago}</pubDate><description>今天发生的事情。</description></item>"
+    )
+    before = datetime.now(UTC)
+    parsed = parse_feed(feed(items=items), origin="https://future.example.com/rss", default_tz=SHANGHAI)
+    await ingest.store_articles(parsed.entries)
+    async with sessions() as session:
+        listed = {view.title: view for view in await latest_articles(session, limit=10)}
+    future = listed["来自未来的文章"]
+    assert future.published_at is not None  # its own date is kept
+    assert future.published_at.year == 2990
+    assert before <= future.listed_at <= datetime.now(UTC)
