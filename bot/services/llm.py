@@ -727,6 +727,10 @@ class LlmService:
             except* SQLAlchemyError as errors:  # articles go side by side: their errors come grouped
                 name = errors.exceptions[0].__class__.__name__
                 log.warning("LLM upgrades: database error %s; trying again later", name)
+            except* Exception:
+                # a bug met by some article: the loop lives on (it once died silently for the life of the
+                # process); the pass is tried again after the pause
+                log.exception("LLM upgrades: a pass failed; trying again later")
             waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wake.wait())]
             try:
                 await asyncio.wait(waiters, timeout=self._interval, return_when=asyncio.FIRST_COMPLETED)

@@ -577,8 +577,10 @@ class HostLimiter:
 
     @staticmethod
     def host_of(url: str) -> str:
+        """The host a URL asks, in one spelling: user info, port, case and a trailing dot each made another
+        host of one blog, with a limit of its own."""
         parts = urlsplit(url)
-        return (parts.netloc or parts.path).lower()
+        return (parts.hostname or parts.path.lower()).rstrip(".")
 
     @asynccontextmanager
     async def slot(self, url: str) -> AsyncIterator[None]:

@@ -26,6 +26,7 @@ from bot.services.llm import (
     LlmLimits,
     LlmService,
     LlmSummarizer,
+    UpgradeReport,
     retry_after_seconds,
 )
 from bot.services.llm_budget import LlmBudget
@@ -508,6 +509,35 @@ async def test_a_database_error_in_a_pass_is_logged_and_the_loop_goes_on(
         await session.run_sync(lambda sync: LlmCacheEntry.__table__.create(sync.connection()))
     service.wake()
     await wait_until(lambda: world.upgraded(ZH.title), "an LLM summary of ZH", 10)
+    stop.set()
+    await asyncio.wait_for(loop_task, 5)
+
+
+class _FailingFirstPass(LlmService):
+    """A fault injected into our own service: its first pass meets an error nobody foresaw."""
+
+    failed = False
+
+    async def upgrade_recent(self) -> UpgradeReport:
+        if not self.failed:
+            self.failed = True
+            raise KeyError("unforeseen")
+        return await super().upgrade_recent()
+
+
+async def test_a_pass_that_fails_unforeseen_is_logged_and_the_loop_goes_on(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    await world.store(ZH)
+    made = world.service()
+    service = _FailingFirstPass(world.sessions, made.summarizer, concurrency=2)
+    stop = asyncio.Event()
+    loop_task = asyncio.create_task(service.run(stop))
+    await wait_until(lambda: service.failed, "the failing pass", 10)
+    service.wake()
+    await wait_until(lambda: world.upgraded(ZH.title), "an LLM summary of ZH", 10)
+    assert not loop_task.done()
+    assert "LLM upgrades: a pass failed" in caplog.text
     stop.set()
     await asyncio.wait_for(loop_task, 5)
 

@@ -248,6 +248,17 @@ async def test_host_limiter_caps_concurrency_per_host() -> None:
     assert peak == {"a.example": 2, "b.example": 2}
 
 
+def test_host_limiter_knows_one_host_however_it_is_spelled() -> None:
+    spellings = [
+        "https://blog.example/a.xml",
+        "https://blog.example:443/b.xml",
+        "https://x@blog.example/c.xml",
+        "https://BLOG.example./d.xml",
+        "http://user:pw@Blog.Example:8080/e.xml",
+    ]
+    assert {HostLimiter.host_of(url) for url in spellings} == {"blog.example"}
+
+
 async def test_host_limiter_with_real_fetches(feed_server: FeedServer, http: aiohttp.ClientSession) -> None:
     limiter = HostLimiter(1)
 
