@@ -58,6 +58,7 @@ from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from telegram import Bot, InlineKeyboardMarkup, LinkPreviewOptions, ReplyParameters
 from telegram.constants import MessageLimit, ParseMode
@@ -68,6 +69,7 @@ from bot.services.ingest import process_name
 from bot.telegram_html import html_to_plain, utf16_len
 from db.models import OutboxMessage
 from db.outbox import REPLY, SCHEDULED, OutboxRepo, SentRecord, chat_order
+from summarizer.clean import one_line
 
 logger = logging.getLogger(__name__)
 
@@ -294,8 +296,13 @@ class _SentLog:
         while self._buffer:
             try:
                 await self.flush()
+            except SQLAlchemyError as exc:
+                # a database hiccup (a deadlock with another transaction, a lost connection): keep the records
+                # and try again shortly (they are in memory only); no traceback for what is retried
+                reason = one_line(str(exc))[:200]
+                logger.warning("outbox: recording sent messages failed (%s); retrying", reason)
+                await asyncio.sleep(1.0)
             except Exception:
-                # a database hiccup: keep the records and try again shortly (they are in memory only)
                 logger.exception("outbox: recording sent messages failed; retrying")
                 await asyncio.sleep(1.0)
 

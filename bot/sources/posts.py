@@ -29,7 +29,7 @@ import yaml
 from bot.sources.dates import parse_date
 from bot.sources.types import BodyFormat, PostParseError, RawArticle
 from bot.urls import is_http_url
-from summarizer.clean import parse_html
+from summarizer.clean import one_line, parse_html
 
 _FRONT_MATTER = re.compile(
     r"\A\s*---[ \t]*\r?\n(?P<yaml>.*?)^---[ \t]*\r?$\n?",
@@ -206,11 +206,8 @@ def _load_front_matter(source: str, first_line: int) -> object:
         raise PostParseError("", _yaml_error(exc, first_line)) from None
     except (ValueError, OverflowError, TypeError) as exc:
         # YAML itself, but a value its constructors refuse: "date: 2021-13-01", an integer of 5,000 digits
-        raise PostParseError("", f"front matter: a value YAML cannot read ({_first_line(exc)})") from None
-
-
-def _first_line(exc: Exception) -> str:
-    return " ".join(str(exc).splitlines()[:1])[:120] or exc.__class__.__name__
+        reason = one_line(str(exc))[:120]
+        raise PostParseError("", f"front matter: a value YAML cannot read ({reason})") from None
 
 
 def _yaml_error(exc: yaml.YAMLError, first_line: int) -> str:

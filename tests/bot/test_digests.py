@@ -169,9 +169,9 @@ async def test_after_downtime_one_digest_not_one_per_missed_day(
     assert (await digests.run()).enqueued == 1
     # down from the 20th to the 24th at noon; articles kept arriving meanwhile
     missed = [FOOTBALL, WEATHER, ("上海发布新的交通管理办法", "上海市今天发布新的交通管理办法，明年起施行。")]
-    await ingest.store_articles(
-        [article(2 + d, *missed[d], clock() + timedelta(days=d + 1)) for d in range(3)]
-    )
+    for d in range(3):
+        clock.set_local(21 + d, 8, 0)
+        await ingest.store_articles([article(2 + d, *missed[d], clock())])
     clock.set_local(24, 12, 0)
     report = await digests.run()
     assert report.enqueued == 1
