@@ -9,7 +9,6 @@ by their code (`bot/commands/buttons.py`).
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -44,6 +43,7 @@ from bot.services.llm_budget import LlmBudget
 from bot.services.reading import ReadingService
 from bot.services.subscriptions import SubscriptionService
 from readmodels import ChatContext
+from summarizer.clean import strip_control_characters
 
 if TYPE_CHECKING:
     # for annotations only: its module imports python-telegram-bot, which read commands do without
@@ -77,16 +77,6 @@ class Command:
     @property
     def in_menu(self) -> bool:
         return self.listed and not self.admin
-
-
-# Characters no reader types: controls (a NUL, which PostgreSQL stores nowhere, so a reply echoing the word
-# could not be queued) and direction marks and overrides (an echoed word turned around)
-_UNTYPED = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-
-
-def _typed(text: str) -> str:
-    """A command's word or a button's data, without the characters no reader types."""
-    return _UNTYPED.sub("", text)
 
 
 class CommandService:
@@ -176,7 +166,9 @@ class CommandService:
         await self._subs.migrate_chat(old_chat_id, new_chat_id)
 
     async def _request(self, ctx: ChatContext, args: Sequence[str]) -> Request:
-        args = [word for word in (_typed(arg) for arg in args) if word]
+        # without control characters (a NUL, which PostgreSQL stores nowhere: a reply echoing the word
+        # could not be queued) and direction overrides (an echoed word turned around)
+        args = [word for word in (strip_control_characters(arg) for arg in args) if word]
         subscriber = await self._subs.touch(ctx)
         # a group speaks the language set for it (or else the one it was first spoken to in), whoever asks
         spoken = subscriber.telegram_language if ctx.is_group else ctx.language_code
@@ -202,7 +194,7 @@ class CommandService:
     async def button(self, ctx: ChatContext, data: str) -> Reply:
         """Answer a button press; `data` is what a client says one of our buttons carried (unchecked)."""
         req = await self._request(ctx, [])
-        pressed = parse_button(_typed(data))
+        pressed = parse_button(strip_control_characters(data))
         if pressed is None:
             return say(req, "button_expired")
         code, values = pressed
