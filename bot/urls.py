@@ -19,6 +19,10 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 _HTTP_SCHEMES = frozenset({"http", "https"})
 _UNIQUE_LOCAL = ipaddress.IPv6Network("fc00::/7")
 _SHARED = ipaddress.IPv4Network("100.64.0.0/10")  # carrier-grade NAT: neither private nor global
+# IPv6 addresses that carry an IPv4 one a gateway or the host's own stack may deliver to: 6to4 (2002::/16,
+# the IPv4 address in bits 16-48) and the NAT64 well-known prefix (64:ff9b::/96, in the last 32 bits).
+# Python calls 2002:7f00:1:: global; it is judged as 127.0.0.1 here.
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 
 
 def is_http_url(url: str) -> bool:
@@ -75,9 +79,14 @@ def literal_host_address(host: str) -> IPAddress | None:
 
 def address_refusal(address: IPAddress) -> str | None:
     """Why a feed must not be fetched from `address` ("127.0.0.1 is a loopback address"), or None when the
-    address is public. An IPv4-mapped IPv6 address (::ffff:127.0.0.1) is judged as the IPv4 one it maps."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address_refusal(address.ipv4_mapped)
+    address is public. An IPv6 address carrying an IPv4 one (IPv4-mapped ::ffff:127.0.0.1, 6to4 2002:7f00:1::,
+    NAT64 64:ff9b::7f00:1) is judged as the IPv4 address it carries."""
+    if isinstance(address, ipaddress.IPv6Address):
+        carried = address.ipv4_mapped or address.sixtofour
+        if carried is None and address in _NAT64:
+            carried = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+        if carried is not None:
+            return address_refusal(carried)
     kind = (
         "an unspecified"
         if address.is_unspecified
@@ -89,6 +98,8 @@ def address_refusal(address: IPAddress) -> str | None:
         if address.is_multicast
         else "a unique-local"
         if address in _UNIQUE_LOCAL
+        else "a site-local"
+        if isinstance(address, ipaddress.IPv6Address) and address.is_site_local
         else "a reserved"
         if address.is_reserved
         else "a private"

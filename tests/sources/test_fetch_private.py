@@ -97,6 +97,11 @@ def port_of(server: FeedServer) -> int:
         ("http://0177.0.0.1/feed", "127.0.0.1 is a loopback address"),
         ("http://127.1/feed", "127.0.0.1 is a loopback address"),
         ("http://[::ffff:127.0.0.1]/feed", "127.0.0.1 is a loopback address"),
+        # IPv6 addresses that carry an IPv4 one (Python calls the first two global)
+        ("http://[2002:7f00:1::]/feed", "127.0.0.1 is a loopback address"),  # 6to4
+        ("http://[2002:c0a8:101::1]/feed", "192.168.1.1 is a private address"),
+        ("http://[64:ff9b::a9fe:a9fe]/feed", "169.254.169.254 is a link-local address"),  # NAT64
+        ("http://[fec0::1]/feed", "fec0::1 is a site-local address"),  # deprecated, still routed on some LANs
         ("http://169.254.169.254/latest/meta-data/", "169.254.169.254 is a link-local address"),
         ("http://[fe80::1%25eth0]/feed", "fe80::1 is a link-local address"),
         ("http://10.0.0.1/feed", "10.0.0.1 is a private address"),
@@ -119,6 +124,8 @@ def test_private_hosts_are_named(url: str, reason: str) -> None:
     [
         "http://93.184.216.34/feed",
         "http://[2606:4700::1111]/feed",
+        "http://[2002:808:808::1]/feed",  # 6to4 of 8.8.8.8
+        "http://[64:ff9b::808:808]/feed",  # NAT64 of 8.8.8.8, how an IPv6-only host reaches it
         "https://example.com/feed",
         "http://1.2.3.4.5/feed",  # not an address: a name, for the resolver to judge
         "not a url",
