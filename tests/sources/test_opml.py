@@ -103,7 +103,18 @@ def test_render_needs_aware_now() -> None:
             b'<opml><body><outline text="&b;" xmlUrl="https://x.example/"/></body></opml>',
             "DOCTYPE/ENTITY declarations are not allowed in OPML",
         ),
-        (b"<!doctype opml><opml><body/></opml>", "DOCTYPE/ENTITY declarations are not allowed in OPML"),
+        (b"<!DOCTYPE opml><opml><body/></opml>", "DOCTYPE/ENTITY declarations are not allowed in OPML"),
+        (b"<!doctype opml><opml><body/></opml>", "not XML: "),  # XML spells it in capitals
+        # a UTF-16 document hid its declarations from a scan of the bytes, and its entities were expanded
+        (
+            '<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE opml [<!ENTITY a "https://x.example/">]>'
+            '<opml><body><outline text="x" xmlUrl="&a;"/></body></opml>'.encode("utf-16"),
+            "DOCTYPE/ENTITY declarations are not allowed in OPML",
+        ),
+        (
+            '<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE opml><opml><body/></opml>'.encode("utf-16-be"),
+            "DOCTYPE/ENTITY declarations are not allowed in OPML",
+        ),
     ],
 )
 def test_garbage_is_refused(data: bytes, reason: str) -> None:
