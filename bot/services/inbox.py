@@ -54,16 +54,18 @@ class InboxWatcher:
     settling: dict[Path, Signature] = field(default_factory=dict)  # as at the last look
 
     def ready_files(self) -> list[tuple[Path, Signature]]:
-        """Files that have settled and were not dealt with in this version; they stay ready until `done`."""
+        """Files that have settled and were not dealt with in this version; they stay ready until `done`.
+
+        Hidden files and folders are passed over, as `newsbot import` does: writers stage files there
+        (".tmp/post.md", then renamed into place), and a staged file imported too would be a second copy.
+        Links to folders are not followed; a link to a file is listed, for `InboxService` to judge."""
         if not self.folder.is_dir():
             return []
         ready = []
-        for path in sorted(self.folder.rglob("*")):
+        for path in self._article_files():
             try:
-                if not path.is_file() or not is_article_file(path):
-                    continue
                 stat = path.stat()
-            except OSError:  # removed or renamed since the listing
+            except OSError:  # removed or renamed since the listing, or a dangling link
                 continue
             signature = (stat.st_size, stat.st_mtime_ns)
             if self.seen.get(path) == signature:
@@ -77,6 +79,18 @@ class InboxWatcher:
     def done(self, path: Path, signature: Signature) -> None:
         self.seen[path] = signature
         self.settling.pop(path, None)
+
+    def _article_files(self) -> list[Path]:
+        found = []
+        for root, dirs, files in os.walk(self.folder):  # os.walk does not descend into links to folders
+            dirs[:] = [d for d in dirs if not d.startswith(".")]
+            found += [path for path in map(Path(root).joinpath, files) if is_article_file(path)]
+        return sorted(found)
+
+    def outside(self, path: Path) -> bool:
+        """Whether `path` (a file of the folder) is a link that leads out of the folder: whoever may drop
+        files here must not get newsbot to read, and publish, a file elsewhere on the server."""
+        return path.is_symlink() and not path.resolve().is_relative_to(self.folder)
 
 
 @dataclass(slots=True)
@@ -130,7 +144,10 @@ class InboxService:
             if claim == BUSY:
                 continue  # being imported elsewhere: looked at again next time
             if claim == CLAIMED:
-                result = await self._ingest.import_file(path)
+                if await asyncio.to_thread(self._watcher.outside, path):
+                    result = ImportResult(failed=[Failure(str(path), "a link to a file outside the inbox")])
+                else:
+                    result = await self._ingest.import_file(path)
                 await self._finish(key, result)
                 report.files += 1
                 report.result.add(result)

@@ -623,14 +623,18 @@ def _where(raw: RawArticle) -> str:
 def read_article_bytes(path: Path, *, max_bytes: int) -> bytes:
     """The bytes of an article file; SourceError for what is not a regular file (a FIFO would block the read
     forever), is empty, or is over `max_bytes` (also when it grows while being read)."""
-    if not stat.S_ISREG(path.stat().st_mode):
-        raise SourceError(str(path), "not a regular file")
-    with path.open("rb") as file:
+    # Opened without waiting and judged by what was opened: a FIFO put in the file's place after a look at
+    # its name once blocked the open itself, for ever.
+    descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with open(descriptor, "rb") as file:
+        status = os.fstat(file.fileno())
+        if not stat.S_ISREG(status.st_mode):
+            raise SourceError(str(path), "not a regular file")
         data = file.read(max_bytes + 1)
     if not data:
         raise SourceError(str(path), "empty file")
     if len(data) > max_bytes:
-        size = max(path.stat().st_size, len(data))
+        size = max(status.st_size, len(data))
         raise SourceError(str(path), f"file is {size:,} bytes, over the {max_bytes:,}-byte limit")
     return data
 

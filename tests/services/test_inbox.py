@@ -273,3 +273,34 @@ async def test_names_no_column_holds_do_not_stop_the_inbox(
         origins = set(await session.scalars(select(Article.origin)))
     assert str(inbox / "a-\ufffd\ufffd\ufffd\ufffd.md") in origins
     assert (await watcher.import_ready()).files == 0  # each looked at once
+
+
+async def test_links_out_of_the_inbox_and_hidden_folders_are_not_imported(
+    sessions: async_sessionmaker[AsyncSession], inbox: Path, tmp_path: Path
+) -> None:
+    """Whoever may drop files into the inbox once got newsbot to read, and publish to every subscriber, a
+    post file anywhere on the server through a link; and a file staged in a hidden folder (".tmp/x.md", then
+    renamed into place) was imported twice."""
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "drafts").mkdir(parents=True)
+    secret = write_post(elsewhere, "secret", "A private draft that nobody meant to publish, with many words.")
+    write_post(elsewhere / "drafts", "draft", "Another private draft that was never meant for readers here.")
+    (inbox / "a-link.md").symlink_to(secret)
+    (inbox / "b-folder").symlink_to(elsewhere / "drafts", target_is_directory=True)
+    (inbox / ".tmp").mkdir()
+    write_post(inbox / ".tmp", "c-staged", "A report still being written, with enough words to summarize it.")
+    (inbox / "sub").mkdir()
+    inside = write_post(inbox / "sub", "d-rain", "A report about rain, with enough words to summarize it.")
+    (inbox / "e-alias.md").symlink_to(inside)  # a link within the inbox is read as its file
+    watcher = inbox_service(sessions, inbox, holder="host-a:1:aaaa", now=Clock().now)
+
+    await watcher.import_ready()  # notes the sizes
+    failures: list[str] = []
+    report = await watcher.import_ready(on_failure=lambda f: failures.append(str(f)))
+
+    assert failures == [f"{inbox / 'a-link.md'}: a link to a file outside the inbox"]
+    assert (report.files, report.result.imported, report.result.duplicates) == (3, 1, 1)
+    async with sessions() as session:
+        titles = list(await session.scalars(select(Article.title)))
+    assert titles == ["Story d-rain"]
+    assert (await watcher.import_ready()).files == 0  # each looked at once
