@@ -211,10 +211,15 @@ class FeedService:
         async with feed_http_session(self._limits.allow_private) as http:
             outcomes = await self.fetch_all(http, force=True, only={feed.id})
         outcome = next((o for o in outcomes if o.source_id == feed.id), None)
-        if outcome is None or outcome.status not in ("ok", "not modified"):
+        # "not modified" is no answer to a first request, which names no version: nothing shows it is a feed
+        if outcome is None or outcome.status != "ok":
             async with self._sessions() as session, session.begin():
                 await session.execute(delete(Source).where(Source.id == feed.id))
-            why = outcome.error if outcome is not None and outcome.error else "it was removed meanwhile"
+            why = (
+                "it was removed meanwhile"
+                if outcome is None
+                else outcome.error or f"no feed in its answer ({outcome.status})"
+            )
             raise FeedError(f"not added: {without_credentials(feed.url)}: {why}")
         return outcome
 

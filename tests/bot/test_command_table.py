@@ -154,6 +154,11 @@ async def test_admin_commands_refuse_everyone_else(services: Services) -> None:
             ADMIN, "addfeed", [feeds.url("/corpus/rssant__http-yx-bsh-me-feed.xml")]
         )
         assert not_a_feed.chunks[0].startswith("出错了：not added:")
+        # nor is a 304 to a request that named no version (it was once followed, with no feed ever seen)
+        feeds.add_status("/unmodified.xml", 304)
+        unmodified = await commands.handle(ADMIN, "addfeed", [feeds.url("/unmodified.xml")])
+        assert unmodified.chunks[0].startswith("出错了：not added:"), unmodified.chunks[0]
+        assert unmodified.chunks[0].endswith("unmodified.xml: no feed in its answer (not modified)")
     refused = await commands.handle(ADMIN, "addfeed", ["javascript:alert(1)"])
     assert refused.chunks[0].startswith("出错了")
     listed = (await commands.handle(ADMIN, "feeds", [])).chunks[0]
