@@ -156,16 +156,7 @@ async def translation_targets(
 async def store_translation(session: AsyncSession, article_id: int, summary: Summary) -> bool:
     """Make `summary` (with its `language` set) the article's current summary in that language; False when
     the article is gone."""
-    await session.execute(
-        update(Summary)
-        .where(
-            Summary.article_id == article_id,
-            Summary.language == summary.language,
-            Summary.is_current.is_(True),
-        )
-        .values(is_current=False)
-    )
-    if await session.scalar(select(Article.id).where(Article.id == article_id)) is None:
+    if await _retire_current_summary(session, article_id, summary.language) is None:
         return False
     summary.article_id = article_id
     summary.is_current = True
@@ -226,16 +217,9 @@ async def replace_summary(
     session: AsyncSession, article_id: int, summary: Summary, tags: Sequence[str], *, tagger: str, terms: str
 ) -> bool:
     """Make `summary` the article's current one, `tags` its tags and `terms` its search terms, in the caller's
-    transaction.
-
-    The update comes first so SQLite takes its write lock at once. False when the article is gone.
+    transaction. False when the article is gone.
     """
-    await session.execute(
-        update(Summary)
-        .where(Summary.article_id == article_id, Summary.is_current.is_(True), Summary.language.is_(None))
-        .values(is_current=False)
-    )
-    listed_at = await session.scalar(select(Article.listed_at).where(Article.id == article_id))
+    listed_at = await _retire_current_summary(session, article_id, None)
     if listed_at is None:
         return False
     summary.article_id = article_id
@@ -245,6 +229,40 @@ async def replace_summary(
     await set_terms(session, article_id, terms)
     await session.flush()
     return True
+
+
+async def _retire_current_summary(
+    session: AsyncSession, article_id: int, language: str | None
+) -> datetime | None:
+    """Mark the article's current summary in `language` (None: its own language) not current, before the
+    caller adds the new one; the article's listing time, or None when the article is gone.
+
+    Replacements of one article's summary take turns, so that exactly one stays current (the unique indexes
+    ix_summaries_one_current_* refuse a second). On PostgreSQL the article's row is locked first: under READ
+    COMMITTED, an UPDATE that waited for another transaction's replacement would skip the row it retired and
+    miss the row it added, and both new summaries would stay current. FOR NO KEY UPDATE, as an UPDATE of the
+    row takes: it does not hold up inserts elsewhere that merely reference the article (foreign keys). On
+    SQLite, which runs one writer at a time, the UPDATE comes first, so the write lock is taken at once (a
+    read first could fail with SQLITE_BUSY when it turns into a write).
+    """
+    retire = (
+        update(Summary)
+        .where(
+            Summary.article_id == article_id,
+            Summary.is_current.is_(True),
+            Summary.language.is_(None) if language is None else Summary.language == language,
+        )
+        .values(is_current=False)
+    )
+    article = select(Article.listed_at).where(Article.id == article_id)
+    if session.bind.dialect.name == "postgresql":
+        listed_at = await session.scalar(article.with_for_update(key_share=True))
+        if listed_at is not None:
+            await session.execute(retire)
+    else:
+        await session.execute(retire)
+        listed_at = await session.scalar(article)
+    return listed_at
 
 
 async def llm_stats(session: AsyncSession, *, since: datetime) -> LlmStats:

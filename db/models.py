@@ -24,6 +24,7 @@ from sqlalchemy import (
     false,
     true,
 )
+from sqlalchemy import text as sql_text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from db.types import UTCDateTime
@@ -117,10 +118,31 @@ class Article(Base):
 
 
 class Summary(Base):
-    """A summary of an article. Exactly one per article is current; older ones stay for comparison."""
+    """A summary of an article. Exactly one per article and language is current; older ones stay for
+    comparison."""
 
     __tablename__ = "summaries"
-    __table_args__ = (Index("ix_summaries_article_current", "article_id", "is_current"),)
+    __table_args__ = (
+        Index("ix_summaries_article_current", "article_id", "is_current"),
+        # the database refuses a second current summary of an article in one language (migration 0011). Two
+        # indexes, as a unique index lets any number of NULLs through, and SQLAlchemy cannot read back (so
+        # Alembic cannot compare) an index on coalesce(language, '') from SQLite
+        Index(
+            "ix_summaries_one_current_own",
+            "article_id",
+            unique=True,
+            postgresql_where=sql_text("is_current AND language IS NULL"),
+            sqlite_where=sql_text("is_current AND language IS NULL"),
+        ),
+        Index(
+            "ix_summaries_one_current_translated",
+            "article_id",
+            "language",
+            unique=True,
+            postgresql_where=sql_text("is_current"),
+            sqlite_where=sql_text("is_current"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
