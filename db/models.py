@@ -266,8 +266,11 @@ class Subscriber(Base):
     silent: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())  # digests: no sound
     link_previews: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     paused_until: Mapped[datetime | None] = mapped_column(UTCDateTime)  # no digest before then
-    # a digest time that had passed when a setting changed waits for the next day (see digests.is_due)
+    # when any setting last changed (a chat that never did may give way to another record: OutboxRepo)
     settings_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # when the digest time or time zone last changed: a digest time that had passed then waits for the next
+    # day (see digests.is_due)
+    schedule_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     summary_language: Mapped[str | None] = mapped_column(String(8))  # None: the article's own language
 
 

@@ -95,6 +95,7 @@ def subscriber_view(subscriber: Subscriber) -> SubscriberView:
         link_previews=subscriber.link_previews,
         paused_until=subscriber.paused_until,
         settings_changed_at=subscriber.settings_changed_at,
+        schedule_changed_at=subscriber.schedule_changed_at,
         summary_language=subscriber.summary_language,
     )
 

@@ -113,6 +113,7 @@ class SubscriberView:
     link_previews: bool = False
     paused_until: datetime | None = None  # no digest before then
     settings_changed_at: datetime | None = None
+    schedule_changed_at: datetime | None = None  # the digest time or time zone
     summary_language: str | None = None  # summaries in this language where the LLM made one; None: as written
 
     def reads(self, language: str) -> bool:

@@ -261,14 +261,15 @@ def local_now(subscriber: SubscriberView, now: datetime) -> datetime:
 
 def is_due(subscriber: SubscriberView, now: datetime) -> bool:
     """The chat's local digest time has come today, today's digest has not been decided yet, the chat is not
-    paused, and no setting changed after today's digest time had passed (a change never sends a digest by
-    itself: at 23:00, moving the digest time to 08:00 means tomorrow's)."""
+    paused, and the digest was not moved (time or time zone) after today's digest time had passed (a move
+    never sends a digest by itself: at 23:00, moving the digest time to 08:00 means tomorrow's). Other
+    settings do not count: a reader who turns on link previews at 08:00:30 still gets the 08:00 digest."""
     if is_paused(subscriber, now):
         return False
     local = local_now(subscriber, now)
     if local.time() < subscriber.digest_time:
         return False
-    changed = subscriber.settings_changed_at
+    changed = subscriber.schedule_changed_at
     if changed is not None and changed >= datetime.combine(
         local.date(), subscriber.digest_time, local.tzinfo
     ):

@@ -228,11 +228,15 @@ class SubscriptionService:
         link_previews: bool | None = None,
         summary_language: str | None = None,
     ) -> SubscriberView:
-        """Change the given settings. A change never sends a digest by itself: a digest time that has passed
-        today waits for tomorrow (`settings_changed_at`, see digests.is_due)."""
+        """Change the given settings. Moving the digest never sends one by itself: a digest time that has
+        passed today waits for tomorrow (`schedule_changed_at`, see digests.is_due)."""
         async with self._sessions() as session, session.begin():
             subscriber = await self._subscriber(session, ctx)
             subscriber.settings_changed_at = self._now()
+            if (digest_time is not None and digest_time != subscriber.digest_time) or (
+                timezone is not None and timezone != subscriber.timezone
+            ):
+                subscriber.schedule_changed_at = self._now()
             if article_languages is not None:
                 subscriber.article_languages = ",".join(article_languages) or None
             if silent is not None:

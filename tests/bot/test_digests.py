@@ -183,6 +183,32 @@ async def test_after_downtime_one_digest_not_one_per_missed_day(
         assert await session.scalar(select(func.count(Delivery.id))) == 2
 
 
+async def test_a_setting_changed_after_the_digest_time_cancels_only_a_moved_digest(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """Back after downtime at 09:30 (or behind a long run), a reader turns on link previews before the
+    digest job comes round: today's 08:00 digest once stayed cancelled, as if the digest had been moved.
+    Moving it (a time that has passed, another time zone) still waits for the next day."""
+    clock = Clock(datetime(2026, 11, 24, tzinfo=UTC))
+    clock.set_local(24, 7, 0)
+    digests, subs, ingest = await setup(sessions, clock)
+    previews, silent, mover, traveller = (ChatContext(n, "private", n, "zh") for n in (1, 2, 3, 4))
+    for chat in (previews, silent, mover, traveller):
+        await subs.subscribe(chat, [])
+    await ingest.store_articles([article(1, *CHIP, clock() - timedelta(hours=1))])
+    clock.set_local(24, 9, 30)
+    await subs.update_settings(previews, link_previews=True, digest_size=5)
+    await subs.update_settings(silent, silent=True, language="en", digest_time=time(8, 0))  # the same time
+    await subs.update_settings(mover, digest_time=time(9, 0))
+    await subs.update_settings(traveller, timezone="Asia/Hong_Kong")  # the same hour, another zone
+
+    assert (await digests.run()).enqueued == 2
+    assert set(await outbox_by_chat(sessions)) == {1, 2}
+    clock.set_local(25, 9, 0)
+    await ingest.store_articles([article(2, *WEATHER, clock() - timedelta(hours=1))])
+    assert (await digests.run()).enqueued == 4
+
+
 async def test_concurrent_runs_store_each_digest_once(sessions: async_sessionmaker[AsyncSession]) -> None:
     clock = Clock(datetime(2026, 11, 24, tzinfo=UTC))
     clock.set_local(25, 9, 0)
