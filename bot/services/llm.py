@@ -484,9 +484,13 @@ class LlmService:
                     return "left"  # another process does the upgrades now
                 return then(await each(target))
 
-        async with asyncio.TaskGroup() as group:
-            tasks = [group.create_task(one(t)) for t in targets]
-        return [t.result() for t in tasks]
+        # not a TaskGroup: one article's error would cancel the others mid-request, and answers already paid
+        # for would be lost; each finishes, then the errors are raised together
+        results = await asyncio.gather(*(one(t) for t in targets), return_exceptions=True)
+        errors = [r for r in results if isinstance(r, BaseException)]
+        if errors:
+            raise BaseExceptionGroup("LLM upgrades: articles failed", errors)
+        return [r for r in results if not isinstance(r, BaseException)]
 
     async def upgrade_article(self, target: LlmTarget) -> ArticleOutcome:
         """Cache first, then the LLM; store the new summary and tags, or account for the fallback."""

@@ -22,6 +22,7 @@ from bot.composition import open_services
 from bot.config import load_settings
 from bot.services.ingest import IngestService, utc_now
 from bot.services.llm import (
+    ArticleOutcome,
     CircuitBreaker,
     LlmLimits,
     LlmService,
@@ -31,7 +32,7 @@ from bot.services.llm import (
 )
 from bot.services.llm_budget import LlmBudget
 from bot.sources.types import RawArticle
-from db.llm import count_pending, llm_stats
+from db.llm import LlmTarget, count_pending, llm_stats
 from db.models import Article, ArticleTag, LlmCacheEntry, LlmRequest, Summary
 from db.repositories import latest_articles
 from readmodels import ChatContext
@@ -567,6 +568,27 @@ async def test_two_processes_ask_the_llm_for_each_article_once(
             select(func.count()).where(Summary.is_current.is_(True), Summary.method == "llm")
         )
     assert current == 4
+
+
+async def test_one_article_s_error_does_not_cancel_the_others_mid_request(world: World) -> None:
+    """Articles are upgraded side by side; a bug met by one once cancelled the others while their requests
+    were out, and answers already paid for were thrown away. The others finish; the error is raised after."""
+    service = world.service(concurrency=3)
+    targets = [LlmTarget(n, f"t{n}", "text", "zh", f"h{n}", world.clock()) for n in (1, 2, 3)]
+    finished: list[int] = []
+
+    async def upgrade(target: LlmTarget) -> ArticleOutcome:
+        if target.id == 1:
+            await asyncio.sleep(0.01)
+            raise RuntimeError("a bug met by this article")
+        await asyncio.sleep(0.2)  # its request is out
+        finished.append(target.id)
+        return "upgraded"
+
+    with pytest.raises(ExceptionGroup) as raised:
+        await service._upgrade_many(targets, upgrade)
+    assert [type(e) for e in raised.value.exceptions] == [RuntimeError]
+    assert sorted(finished) == [2, 3]
 
 
 async def test_a_daily_request_budget_stops_spending_and_keeps_offline_summaries(world: World) -> None:
