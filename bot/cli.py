@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, TextIO
 from bot import __version__
 from bot.composition import Services, open_services
 from bot.config import Settings, load_settings
-from bot.errors import BadInput, CannotRun, NewsbotError, SourceError
+from bot.errors import BadInput, CannotRun, NewsbotError, SourceError, printable
 from bot.numbers import parse_bounded_int
 from bot.services.ingest import read_article_bytes
 from bot.sources.types import RawArticle
@@ -177,7 +177,7 @@ async def cmd_fetch(args: argparse.Namespace, app: Services, out: TextIO, err: T
         imported += o.result.imported
         duplicates += o.result.duplicates
         if o.status == "error":
-            print(f"failed: {o.url}: {o.error}", file=err)
+            print(f"failed: {o.url}: {printable(o.error or '')}", file=err)
         for failure in o.result.failed:
             if failure.where != o.url:
                 print(f"failed: {failure}", file=err)
@@ -209,7 +209,7 @@ async def cmd_feeds(args: argparse.Namespace, app: Services, out: TextIO, err: T
                 f"error streak {s.error_streak}"
             )
             if s.last_error:
-                line += f" ({s.last_error})"
+                line += f" ({printable(s.last_error)})"
             print(line, file=out)
     elif args.feeds_command == "import":
         path = Path(args.opml)

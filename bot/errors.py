@@ -17,6 +17,19 @@ The command line maps the tree to exit statuses in one place (`bot/cli.py:exit_s
 
 from __future__ import annotations
 
+import re
+
+# C0 and C1 controls, and the marks that reorder text on screen
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """`text` with its control characters written out ("\\x1b", "\\n", "\\u202e"): what a file name, a
+    server or a document puts in a message must not move the cursor, recolour or retitle the terminal, reorder
+    the line, or start a second one. Lone surrogates (bytes of a name that are not UTF-8) become U+FFFD."""
+    text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return _UNPRINTABLE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
 
 class NewsbotError(Exception):
     """Base of every error newsbot raises on purpose."""
@@ -41,7 +54,7 @@ class SourceError(BadInput):
     """A source (post file, feed, OPML) cannot be used. `str(err)` says what went wrong and where."""
 
     def __init__(self, where: str, reason: str) -> None:
-        super().__init__(f"{where}: {reason}")
+        super().__init__(f"{printable(where)}: {printable(reason)}")
         self.where = where
         self.reason = reason
 

@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.errors import printable
 from bot.services.import_workers import prepare_in_workers
 from bot.sources.types import ParsedFeed, RawArticle, SourceError
 from db.models import Article, StoryCopy, Summary
@@ -84,7 +85,7 @@ class Failure:
     reason: str
 
     def __str__(self) -> str:
-        return f"{self.where}: {self.reason}"
+        return f"{printable(self.where)}: {printable(self.reason)}"
 
 
 @dataclass(slots=True)
@@ -119,8 +120,8 @@ def prepare_file(
     from bot.sources.files import parse_feed_or_post
 
     # named in failures and stored as the articles' origin: bytes of the name that are not UTF-8 (a name
-    # from a Windows archive) as U+FFFD, or no database stores it
-    where = str(path).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    # from a Windows archive) as U+FFFD, or no database stores it; control characters written out
+    where = printable(str(path))
     try:
         data = read_article_bytes(path, max_bytes=max_file_bytes)
         document = parse_feed_or_post(data, origin=where, suffix=path.suffix, default_tz=default_tz)

@@ -209,6 +209,25 @@ def test_a_reader_that_stops_early_gets_no_traceback(newsbot: str, corpus: Path)
     assert status == 1
 
 
+def test_a_file_name_cannot_drive_the_terminal(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A post named with escape sequences (recolour, retitle the window) or a right-to-left override once
+    reached the operator's terminal as they were, inside "failed: NAME: ..."; they are written out now."""
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    for name in ("a\x1b]0;owned\x07.md", "b\u202edm.exe.md", "c\rline.md"):
+        (tmp_path / name).write_text("---\ntitle: [\n---\nx\n", encoding="utf-8")
+    code, out, err = run(["import", str(tmp_path)])
+    assert (code, out) == (1, "imported 0, duplicates 0, failed 3\n")
+    lines = err.splitlines()
+    assert [line.split(": ", 2)[1] for line in lines] == [
+        f"{tmp_path}/a\\x1b]0;owned\\x07.md",
+        f"{tmp_path}/b\\u202edm.exe.md",
+        f"{tmp_path}/c\\rline.md",
+    ]
+    assert not any(ch in err for ch in "\x1b\x07\u202e\r")
+
+
 def test_hostile_command_lines_are_one_named_failure_each(
     database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
