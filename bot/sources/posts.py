@@ -87,6 +87,44 @@ class _FrontMatterLoader(yaml.SafeLoader):  # type: ignore[misc]  # yaml is unty
             self._depth -= 1
 
 
+class _AsWritten(str):
+    """A plain YAML number or boolean of the front matter, kept as written: a title "Yes", "0x10" or "12:30"
+    once read "True", "16" or "750". `typed()` is YAML's own reading, for the date ("date: 1626074710")."""
+
+    node: yaml.ScalarNode
+
+    def typed(self) -> object:
+        return _TYPED_READING[self.node.tag](_PLAIN_CONSTRUCTOR, self.node)
+
+
+_PLAIN_CONSTRUCTOR = yaml.constructor.SafeConstructor()  # reads a node without a stream
+_TYPED_READING = {
+    "tag:yaml.org,2002:bool": yaml.SafeLoader.construct_yaml_bool,
+    "tag:yaml.org,2002:int": yaml.SafeLoader.construct_yaml_int,
+    "tag:yaml.org,2002:float": yaml.SafeLoader.construct_yaml_float,
+}
+
+
+def _as_written(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> _AsWritten:
+    value = _AsWritten(loader.construct_scalar(node))
+    value.node = node
+    return value
+
+
+for _tag in _TYPED_READING:
+    _FrontMatterLoader.add_constructor(_tag, _as_written)  # this loader's own table: SafeLoader is unchanged
+
+
+def _typed(value: object) -> object:
+    """`value` as YAML reads it: a number for "date: 1626074710"; None for 5,000 digits."""
+    if not isinstance(value, _AsWritten):
+        return value
+    try:
+        return value.typed()
+    except (ValueError, OverflowError):
+        return None
+
+
 def _decode(data: bytes) -> str:
     try:
         text = data.decode("utf-8-sig")
@@ -265,7 +303,7 @@ def parse_post(data: bytes, *, origin: str, default_tz: tzinfo) -> RawArticle:
         link=_http_url(_first(meta, _LINK_KEYS)),
         guid=_text(_first(meta, _GUID_KEYS)),
         author=_author(meta.get("author")),
-        published=parse_date(meta.get("date"), default_tz=default_tz),
+        published=parse_date(_typed(meta.get("date")), default_tz=default_tz),
         categories=_dedupe([*_terms(meta.get("categories")), *_terms(meta.get("tags"))]),
         image_url=_image(meta),
         is_excerpt=False,
