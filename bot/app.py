@@ -13,6 +13,8 @@ from telegram import (
     Bot,
     BotCommand,
     BotCommandScopeDefault,
+    Chat,
+    ChatMember,
     LinkPreviewOptions,
     Message,
     Update,
@@ -23,6 +25,7 @@ from telegram.ext import (
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
+    ChatMemberHandler,
     CommandHandler,
     ContextTypes,
     Defaults,
@@ -100,6 +103,15 @@ class TelegramAdapter:
             await self._commands.chat_migrated(message.chat_id, message.migrate_to_chat_id)
         elif message.migrate_from_chat_id:
             await self._commands.chat_migrated(message.migrate_from_chat_id, message.chat_id)
+
+    async def on_membership(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """The bot's own standing in a chat changed: only leaving matters here (joining waits for /start)."""
+        change = update.my_chat_member
+        if change is None or change.new_chat_member.status not in (ChatMember.BANNED, ChatMember.LEFT):
+            return
+        private = change.chat.type == Chat.PRIVATE
+        reason = "the user blocked the bot" if private else "the bot was removed from the chat"
+        await self._commands.chat_left(change.chat.id, reason)
 
     async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
@@ -220,6 +232,7 @@ def build_application(
     application.add_handler(MessageHandler(filters.COMMAND, adapter.on_other_command))
     application.add_handler(CallbackQueryHandler(adapter.on_button))
     application.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, adapter.on_migration))
+    application.add_handler(ChatMemberHandler(adapter.on_membership, ChatMemberHandler.MY_CHAT_MEMBER))
     application.add_handler(
         MessageHandler(filters.TEXT & ~filters.COMMAND & filters.ChatType.PRIVATE, adapter.on_text)
     )

@@ -165,6 +165,10 @@ class CommandService:
         """A group became a supergroup (Telegram's service message): what it follows moves with it."""
         await self._subs.migrate_chat(old_chat_id, new_chat_id)
 
+    async def chat_left(self, chat_id: int, reason: str) -> None:
+        """The bot was blocked or removed from the chat (Telegram's my_chat_member update)."""
+        await self._subs.chat_left(chat_id, reason)
+
     async def _request(self, ctx: ChatContext, args: Sequence[str]) -> Request:
         # without control characters (a NUL, which PostgreSQL stores nowhere: a reply echoing the word
         # could not be queued) and direction overrides (an echoed word turned around)

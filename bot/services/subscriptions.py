@@ -136,6 +136,17 @@ class SubscriptionService:
             )
             return True
 
+    async def chat_left(self, chat_id: int, reason: str) -> bool:
+        """Telegram says the bot may no longer write to the chat (blocked, removed from the group): the chat
+        is inactive and its pending messages dropped now, not at the next failed send. False when there was
+        nothing to stop. /start (a user who unblocked, a group that added the bot again) makes it active."""
+        async with self._sessions() as session, session.begin():
+            subscriber = await SubscriberRepo(session).by_chat(chat_id)
+            if subscriber is None or not subscriber.active:
+                return False
+            await OutboxRepo(session).deactivate_subscriber(subscriber.id, reason=reason, now=self._now())
+            return True
+
     async def touch(self, ctx: ChatContext) -> SubscriberView:
         """The chat's record, created on first contact; remembers the user's Telegram language."""
         try:

@@ -382,3 +382,29 @@ async def test_a_group_upgraded_to_a_supergroup_keeps_what_it_follows(running_bo
     assert (moved.wants_digest, moved.timezone, moved.active) == (True, "Europe/Berlin", True)
     async with running_bot.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(Subscriber)) == 1
+
+
+async def test_a_chat_that_blocks_or_removes_the_bot_gets_nothing_until_start(running_bot: RunningBot) -> None:
+    """Telegram says at once when a user blocks the bot or a group removes it (my_chat_member); the chat
+    once stayed active, and its digest was built, queued and refused. /start makes it active again."""
+    group = {"chat_type": "supergroup", "chat_title": "读报小组", "as_chat": True}
+    await running_bot.say(PRIVATE, "/subscribe")
+    await running_bot.say(GROUP, "/subscribe", **group)
+    running_bot.fake.push_membership(PRIVATE, "kicked")
+    running_bot.fake.push_membership(GROUP, "left", chat_type="supergroup")
+    running_bot.fake.push_membership(-100888, "kicked", chat_type="supergroup")  # never spoke to the bot
+
+    async def both_inactive() -> bool:
+        return not any([(await subscriber(running_bot, c)).active for c in (PRIVATE, GROUP)])
+
+    await wait_until(both_inactive, "both chats inactive", 10)
+    assert (await subscriber(running_bot, PRIVATE)).inactive_reason == "the user blocked the bot"
+    assert (await subscriber(running_bot, GROUP)).inactive_reason == "the bot was removed from the chat"
+    assert await subscriber_or_none(running_bot, -100888) is None
+    assert (await running_bot.digests.run(force=True)).enqueued == 0
+
+    # unblocked, and the user says /start again (Telegram's "Restart" button)
+    running_bot.fake.push_membership(PRIVATE, "member", old_status="kicked")
+    await running_bot.say(PRIVATE, "/start")
+    assert (await subscriber(running_bot, PRIVATE)).active
+    assert (await running_bot.digests.run(force=True)).enqueued == 1

@@ -414,6 +414,26 @@ class FakeTelegram(LocalServer):
             message = {"message_id": next(self._message_ids), "from": user, "chat": chat, key: other}
             self._push({"message": {**message, "date": int(time.time())}})
 
+    def push_membership(
+        self, chat_id: int, status: str, *, chat_type: str = "private", old_status: str = "member"
+    ) -> None:
+        """Telegram's my_chat_member update: the bot's own status in the chat changed, as when a user blocks
+        the bot ("kicked" in a private chat) or a group removes it ("left", "kicked")."""
+        chat = self._chat(chat_id, chat_type)
+        by = self._user(abs(chat_id), "Test", "zh-hans")
+
+        def member(state: str) -> dict[str, Any]:
+            return {"user": self.me, "status": state} | ({"until_date": 0} if state == "kicked" else {})
+
+        update = {
+            "chat": chat,
+            "from": by,
+            "date": int(time.time()),
+            "old_chat_member": member(old_status),
+            "new_chat_member": member(status),
+        }
+        self._push({"my_chat_member": update})
+
     def push_callback(
         self,
         chat_id: int,
