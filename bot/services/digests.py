@@ -347,7 +347,7 @@ class _DigestBuilder:
         self._now = now
         self._prepared = _Candidates(articles, cache)
         self._windows: dict[tuple[datetime, ReaderFilter], tuple[int, list[ArticleView]]] = {}
-        self._window_ids: dict[tuple[int, ...], int] = {}
+        self._window_ids: dict[tuple[str | None | int, ...], int] = {}
         self._labels: dict[Hashable, str] = {}
         self._groups: dict[_GroupsKey, _Groups] = {}
         self._choices: dict[_ChoiceKey, list[DigestGroup]] = {}
@@ -360,13 +360,17 @@ class _DigestBuilder:
         found = self._windows.get((since, sources))
         if found is None:
             candidates = [a for a in self._articles if a.listed_at > since and sources.keeps_source(a)]
+            # the same articles with other summaries are another list: the summaries' language is in its key
+            language = None
             if sources.summary_language is not None:
                 translated = self._translations.get(sources.summary_language, {})
+                if any(a.id in translated for a in candidates):
+                    language = sources.summary_language
                 candidates = [
                     replace(a, summary=translated[a.id], summary_method="llm") if a.id in translated else a
                     for a in candidates
                 ]
-            key = tuple(a.id for a in candidates)
+            key = (language, *(a.id for a in candidates))
             found = (self._window_ids.setdefault(key, len(self._window_ids)), candidates)
             self._windows[since, sources] = found
         return found
