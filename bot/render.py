@@ -391,9 +391,11 @@ def render_digest(
     header: str,
     limit: int = MESSAGE_LIMIT,
     first_limit: int | None = None,
+    first_number: int = 1,
 ) -> list[str]:
     """The header (HTML, escaped by the caller), then each group's heading (its tag, as a hashtag; none for a
-    group labelled "") and its items, numbered across the whole digest; chunked like `render_items`. Items
+    group labelled "") and its items, numbered across the whole digest from `first_number` (a later page
+    goes on from the one before, as its Open buttons do); chunked like `render_items`. Items
     show no tags of their own: a group's tag is shown once, on its heading. A heading always travels with its
     first item; empty groups are left out.
 
@@ -401,7 +403,7 @@ def render_digest(
     caption, CAPTION_LIMIT), the rest follow in chunks of `limit`.
     """
     blocks: list[str] = []
-    number = 1
+    number = first_number
     for group in groups:
         if not group.items:
             continue

@@ -24,10 +24,13 @@ def digest_buttons(
     offset: int = 0,
     topic: str = "",
     back: bool = False,
+    page_size: int | None = None,
     pause: bool = True,
 ) -> list[list[Button]]:
-    """Open (a link button per numbered item), « Back (on a next page), More (the next items of the digest,
-    or of `topic`'s), mute a group's topic, pause 7 days."""
+    """Open (a link button per numbered item), « Back (on a next page: `page_size` items before, the chat's
+    digest size, which a short last page is not), More (the next items of the digest, or of `topic`'s), mute
+    a group's topic (not the catch-all "Other": that word would hide every item mentioning it), pause 7
+    days."""
     items = [view for group in groups for view in group.items]
     opens = [
         Button(str(offset + number), url=link)
@@ -36,10 +39,13 @@ def digest_buttons(
     ]
     rows = button_rows(opens, OPEN_PER_ROW)
     size = len(items)
-    back_button = DIGEST_MORE.button(t(lang, "button_back"), max(0, offset - size), topic) if back else None
+    previous = max(0, offset - (page_size or size))
+    back_button = DIGEST_MORE.button(t(lang, "button_back"), previous, topic) if back else None
     more = DIGEST_MORE.button(t(lang, "button_more"), offset + size, topic)
     rows += button_rows([back_button, more], 2)
-    named = sorted((g for g in groups if g.topic and len(g.items) > 1), key=lambda g: -len(g.items))
+    named = sorted(
+        (g for g in groups if g.topic and not g.plain and len(g.items) > 1), key=lambda g: -len(g.items)
+    )
     mutes = [MUTE_TOPIC.button(t(lang, "button_mute_topic", topic=g.topic), g.topic) for g in named]
     rows += button_rows(mutes[:MUTE_BUTTONS], MUTE_BUTTONS)
     if pause:

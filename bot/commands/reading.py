@@ -158,9 +158,15 @@ class ReadingCommands:
             header = t(lang, "digest_header", date=format_local_time(self._now(), tz)[:10])
         if offset:
             header += t(lang, "digest_page", first=offset + 1, last=offset + shown)
-        chunks = render_digest(groups, tz=tz, header=header)
+        chunks = render_digest(groups, tz=tz, header=header, first_number=offset + 1)
         buttons = digest_buttons(
-            lang, groups, offset=offset, topic=topic or "", back=offset > 0, pause=subscriber.wants_digest
+            lang,
+            groups,
+            offset=offset,
+            topic=topic or "",
+            back=offset > 0,
+            page_size=subscriber.digest_size,
+            pause=subscriber.wants_digest,
         )
         if topic and topic.casefold() not in {x.casefold() for x in following.topics}:
             follow = SUBSCRIBE.button(t(lang, "button_subscribe_topic", topic=topic), topic)

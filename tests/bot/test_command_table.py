@@ -106,6 +106,22 @@ async def stored_sample(services: Services) -> None:
     )
 
 
+async def test_a_digest_s_next_page_numbers_on_and_goes_back_a_whole_page(services: Services) -> None:
+    """Page 2 once numbered its items from 1 while its Open buttons and header said 5-6, and « Back after a
+    short last page went back by that page's length, to a page overlapping the first."""
+    await stored_sample(services)
+    commands = services.commands
+    await commands.handle(CHAT, "settings", ["size", "4"])
+    first = await commands.handle(CHAT, "digest", [])
+    assert "dg:4:" in data_of(first)
+    second = await commands.button(CHAT, "dg:4:")
+    text = "".join(second.chunks)
+    assert " · 第 5–6 条" in text
+    numbers = [line.split(". ", 1)[0] for line in text.splitlines() if line[:1].isdigit() and ". " in line]
+    assert numbers == ["5", "6"]
+    assert "dg:0:" in data_of(second)  # back to the first page, not to items 3-6
+
+
 async def test_latest_pages_through_its_more_button(services: Services) -> None:
     await stored_sample(services)
     commands = services.commands

@@ -198,6 +198,8 @@ async def test_a_digest_groups_only_shared_tags_and_carries_its_buttons(running_
     assert len(opens) == len(SAMPLE)  # every sample story has a link
     assert data_of(digest, "dg:")
     assert "mt:芯片" in data_of(digest, "mt:")
+    # not the catch-all group: muting the word "其他" would hide every item that says it
+    assert "mt:其他" not in data_of(digest, "mt:")
     assert data_of(digest, "pz:") == ["pz:7"]
 
     # "mute this topic" mutes it for the chat's next digests and listings
