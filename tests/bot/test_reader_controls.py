@@ -386,7 +386,9 @@ async def test_a_group_upgraded_to_a_supergroup_keeps_what_it_follows(running_bo
         assert await session.scalar(select(func.count()).select_from(Subscriber)) == 1
 
 
-async def test_a_chat_that_blocks_or_removes_the_bot_gets_nothing_until_start(running_bot: RunningBot) -> None:
+async def test_a_chat_that_blocks_or_removes_the_bot_gets_nothing_until_start(
+    running_bot: RunningBot,
+) -> None:
     """Telegram says at once when a user blocks the bot or a group removes it (my_chat_member); the chat
     once stayed active, and its digest was built, queued and refused. /start makes it active again."""
     group = {"chat_type": "supergroup", "chat_title": "读报小组", "as_chat": True}
