@@ -122,6 +122,10 @@ class TelegramAdapter:
             await query.answer()  # stops the button's spinner; the press counts whether or not this works
         except TelegramError as exc:  # "query is too old": handled after a restart or a backlog
             log.info("answering a button press failed (%s); handling it anyway", exc)
+        if ctx.chat_kind == "channel":
+            # any reader of a channel may press a button, and the answer would go to every reader (a
+            # channel's digest has only Open buttons, which are links; these are older messages' or forged)
+            return
         reply = await self._commands.button(ctx, query.data or "")
         message = query.message
         if reply.edit and isinstance(message, Message) and len(reply.chunks) == 1:

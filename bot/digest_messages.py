@@ -50,4 +50,5 @@ class DigestMessages:
         chunks = render_digest(
             groups, tz=tz, header=header, first_limit=CAPTION_LIMIT if photo is not None else None
         )
-        return DigestDraft(chunks, photo_url=photo, reply_markup=keyboard_json(digest_buttons(lang, groups)))
+        buttons = digest_buttons(lang, groups, controls=subscriber.kind != "channel")
+        return DigestDraft(chunks, photo_url=photo, reply_markup=keyboard_json(buttons))

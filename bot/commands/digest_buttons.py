@@ -26,11 +26,13 @@ def digest_buttons(
     back: bool = False,
     page_size: int | None = None,
     pause: bool = True,
+    controls: bool = True,
 ) -> list[list[Button]]:
     """Open (a link button per numbered item), « Back (on a next page: `page_size` items before, the chat's
     digest size, which a short last page is not), More (the next items of the digest, or of `topic`'s), mute
     a group's topic (not the catch-all "Other": that word would hide every item mentioning it), pause 7
-    days."""
+    days. Without `controls` (a channel's digest), only Open: anyone reading a channel may press its buttons,
+    and the answer would be posted to the whole channel."""
     items = [view for group in groups for view in group.items]
     opens = [
         Button(str(offset + number), url=link)
@@ -38,6 +40,8 @@ def digest_buttons(
         if (link := safe_link(item_link(view))) is not None
     ]
     rows = button_rows(opens, OPEN_PER_ROW)
+    if not controls:
+        return rows
     size = len(items)
     previous = max(0, offset - (page_size or size))
     back_button = DIGEST_MORE.button(t(lang, "button_back"), previous, topic) if back else None

@@ -91,7 +91,19 @@ async def test_runs_serves_imports_sends_digests_and_stops_cleanly(newsbot: str,
                 "the digest to the subscriber",
             )
             await wait_until(lambda: fake.sent(channel), "the digest to the channel")
-            assert "国产芯片企业融资创新高" in fake.sent(channel)[0]["text"]
+            (posted,) = fake.sent(channel)
+            assert "国产芯片企业融资创新高" in posted["text"]
+            # only Open buttons: any reader may press a channel's buttons, and a reply would go to all of them
+            rows = posted["reply_markup"]["inline_keyboard"]
+            assert rows
+            assert all("url" in button and "callback_data" not in button for row in rows for button in row)
+            posted_id = max(mid for (chat, mid) in fake._messages if chat == channel)
+            fake.push_callback(channel, "dg:10:", message_id=posted_id, chat_type="channel")
+            fake.push_callback(channel, "pz:7", message_id=posted_id, chat_type="channel")
+            fake.push_message(42, "/mysubs")  # handled after the presses
+            await wait_until(lambda: "我的订阅" in fake.sent(42)[-1]["text"], "a reply to /mysubs")
+            await asyncio.sleep(1)  # the outbox's time to send anything queued with it
+            assert len(fake.sent(channel)) == 1
 
             # a post dropped into INBOX_DIR is imported while the bot runs
             dropped = POST.format(date="2026-01-01 08:00:00")
