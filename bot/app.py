@@ -13,6 +13,7 @@ from telegram import (
     Bot,
     BotCommand,
     BotCommandScopeDefault,
+    CallbackQuery,
     Chat,
     ChatMember,
     LinkPreviewOptions,
@@ -41,6 +42,7 @@ from bot.i18n import LANGUAGES, choose_language, t
 from bot.keyboards import keyboard, keyboard_json
 from bot.services.replies import ReplyService
 from bot.services.subscriptions import SubscriptionService
+from bot.telegram_html import html_to_plain
 from bot.telegram_request import AiohttpRequest
 from readmodels import ChatContext
 
@@ -62,6 +64,14 @@ def chat_context(update: Update) -> ChatContext | None:
         message_id=message.message_id if message is not None else None,
         as_chat=message is not None and message.sender_chat is not None and message.sender_chat.id == chat.id,
     )
+
+
+async def _answer(query: CallbackQuery, alert: str | None = None) -> None:
+    """Answer a button press, with `alert` shown to the one who pressed it."""
+    try:
+        await query.answer(alert, show_alert=alert is not None)
+    except TelegramError as exc:  # "query is too old": after a restart or a backlog; the press still counts
+        log.info("answering a button press failed (%s)", exc)
 
 
 class TelegramAdapter:
@@ -118,15 +128,17 @@ class TelegramAdapter:
         ctx = chat_context(update)
         if query is None or ctx is None:
             return
-        try:
-            await query.answer()  # stops the button's spinner; the press counts whether or not this works
-        except TelegramError as exc:  # "query is too old": handled after a restart or a backlog
-            log.info("answering a button press failed (%s); handling it anyway", exc)
         if ctx.chat_kind == "channel":
             # any reader of a channel may press a button, and the answer would go to every reader (a
             # channel's digest has only Open buttons, which are links; these are older messages' or forged)
+            await _answer(query)
             return
         reply = await self._commands.button(ctx, query.data or "")
+        if reply.notice and ctx.is_group:
+            # a member's refused or expired press: told to them alone (Telegram allows 200 characters)
+            await _answer(query, html_to_plain("\n".join(reply.chunks))[:200])
+            return
+        await _answer(query)  # stops the button's spinner; the press counts whether or not this works
         message = query.message
         if reply.edit and isinstance(message, Message) and len(reply.chunks) == 1:
             try:

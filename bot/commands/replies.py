@@ -25,3 +25,6 @@ class Reply:
     buttons: list[list[Button]] = field(default_factory=list)
     # a button press may replace the message it came from instead of sending a new one
     edit: bool = False
+    # for the one who pressed a button only (a refusal, an expired button): in a group it is shown to them
+    # as an alert, not posted for every member to read
+    notice: bool = False

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -200,10 +200,10 @@ class CommandService:
         req = await self._request(ctx, [])
         pressed = parse_button(strip_control_characters(data))
         if pressed is None:
-            return say(req, "button_expired")
+            return replace(say(req, "button_expired"), notice=True)
         code, values = pressed
         if code in CHANGING_BUTTONS and not await self.may_change(ctx):
-            return say(req, "group_admins_only")
+            return replace(say(req, "group_admins_only"), notice=True)
         return await self._buttons[code](req, values)
 
     # ---- /help -------------------------------------------------------------------------------------------

@@ -61,15 +61,17 @@ async def test_only_a_groups_admins_change_what_it_gets(running_bot: RunningBot)
     (latest,) = await running_bot.say(GROUP, "/latest 1", user_id=MEMBER, **group)
     assert "华为" in latest["text"]
     (menu,) = await running_bot.say(GROUP, "/settings", user_id=MEMBER, **group)
-    # ... but not press them
-    pressed = await running_bot.press(
-        GROUP,
-        "set:size:5",
-        message_id=running_bot.last_message_id(GROUP),
-        user_id=MEMBER,
-        chat_type="supergroup",
-    )
-    assert "管理员" in pressed[-1]["text"]
+    # ... but not press them: the refusal is theirs alone, an alert (it was once posted to the group)
+    before = len(fake.sent(GROUP))
+    for data in ("set:size:5", "zz:1"):  # a changing button, then one that expired (or was forged)
+        fake.push_callback(
+            GROUP, data, message_id=running_bot.last_message_id(GROUP), user_id=MEMBER, chat_type="supergroup"
+        )
+    await wait_until(lambda: len(fake.callback_alerts) == 2, "two alerts")
+    refused, expired = sorted(fake.callback_alerts, key=lambda alert: "失效" in alert)  # handled side by side
+    assert "管理员" in refused
+    assert "失效" in expired
+    await running_bot.quiet(GROUP, before)
     assert (await subscriber(running_bot, GROUP)).digest_size != 5
 
     (done,) = await running_bot.say(GROUP, "/subscribe 芯片", user_id=ADMIN, **group)
@@ -82,10 +84,10 @@ async def test_only_a_groups_admins_change_what_it_gets(running_bot: RunningBot)
     assert group_row.wants_digest
     assert group_row.digest_size == 5
 
-    # each answer to a command is threaded to it (the answer to the button press is not: it has no command)
+    # each answer to a command is threaded to it (the refused presses were alerts, not messages)
     answers = [c for c in fake.calls_to("sendMessage") if c["chat_id"] == GROUP]
     threaded = [c["reply_parameters"]["message_id"] for c in answers if "reply_parameters" in c]
-    assert len(threaded) == len(answers) - 1 == 7
+    assert len(threaded) == len(answers) == 7
     assert len(set(threaded)) == 7
     # Telegram was asked once per member within the cache time
     asked = [(c["chat_id"], int(c["user_id"])) for c in fake.calls_to("getChatMember")]

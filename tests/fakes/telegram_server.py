@@ -254,6 +254,7 @@ class FakeTelegram(LocalServer):
         self._expire_queries = False
         self._refuse_button_urls = False
         self.callback_answers = 0  # answerCallbackQuery calls, refused ones too
+        self.callback_alerts: list[str] = []  # the texts of answers shown as an alert
         self._photo_refusal = PHOTO_REFUSED
         self._limits: Limits | None = None
         self._windows = _Windows()
@@ -741,6 +742,10 @@ class FakeTelegram(LocalServer):
         self.callback_answers += 1
         if self._expire_queries:
             raise bad_request("query is too old and response timeout expired or query ID is invalid")
+        if len(str(params.get("text") or "")) > 200:
+            raise bad_request("MESSAGE_TOO_LONG")
+        if str(params.get("show_alert")).lower() == "true":
+            self.callback_alerts.append(str(params.get("text") or ""))
         return True
 
     async def _m_sendchataction(self, params: dict[str, Any], chat_id: int | None) -> Any:
