@@ -16,6 +16,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from summarizer.clean import one_line
 from summarizer.language import detect_language
 
 __all__ = [
@@ -134,23 +135,34 @@ def build_messages(
 
 _THINKING = re.compile(r"<think>.*?(?:</think>|$)", re.S | re.I)
 _FENCE = re.compile(r"```(?:json|JSON)?\s*(.*?)```", re.S)
+# An answer is a summary and a few tags: one far longer is not one, and reading it costs (each failed decode
+# counts the lines before it, so trying every "{" of a long text grows with its square: 200 KB of "{" took
+# 5.6 s of the event loop). Thinking aloud is dropped before the length counts.
+MAX_ANSWER_CHARS = 20_000
+_MAX_OBJECT_TRIES = 50  # the "{" tried per candidate text
 
 
-def parse_answer(content: str | None) -> tuple[object, object]:
+def parse_answer(content: object) -> tuple[object, object]:
     """The raw `summary` and `tags` of a reply: a JSON object, possibly fenced or wrapped in prose."""
+    if content is not None and not isinstance(content, str):  # a server's list or number: no reply text
+        raise InvalidAnswer(f"answer is a {type(content).__name__}, not text")
     if content is not None:
         # reasoning models (DeepSeek-R1, Qwen3) may think aloud before answering
         content = _THINKING.sub("", content)
     if content is None or not content.strip():
         raise InvalidAnswer("empty answer")
+    if len(content) > MAX_ANSWER_CHARS:
+        raise InvalidAnswer(f"answer is {len(content):,} characters long")
     candidates = [m.group(1) for m in _FENCE.finditer(content)] + [content]
     decoder = json.JSONDecoder()
     for candidate in candidates:
         start = candidate.find("{")
-        while start != -1:
+        tries = 0
+        while start != -1 and tries < _MAX_OBJECT_TRIES:
+            tries += 1
             try:
                 value, _ = decoder.raw_decode(candidate, start)
-            except json.JSONDecodeError:
+            except ValueError:  # not JSON here, or a number Python will not read (over 4,300 digits)
                 start = candidate.find("{", start + 1)
                 continue
             except RecursionError:  # deeper than the decoder goes: no summary needs it, so the answer is bad
@@ -233,9 +245,9 @@ def _phrase(piece: str) -> str:
 
 
 def _clean_tag(value: object) -> str | None:
-    if not isinstance(value, str):
+    if not isinstance(value, str) or not _storable(value):
         return None
-    tag = " ".join(value.split()).strip().lstrip("#＃").strip()
+    tag = one_line(value).lstrip("#＃").strip()
     if not tag or len(tag) > MAX_TAG_CHARS or _URL.search(tag) or re.search(r"[<>\[\]{}|`*\\]", tag):
         return None
     if not any(ch.isalnum() for ch in tag):
@@ -291,7 +303,10 @@ def validate_answer(
     """Check a parsed answer against the article; raise InvalidAnswer saying what is wrong."""
     if not isinstance(summary, str):
         raise InvalidAnswer("summary is not text")
-    summary = _LABEL.sub("", " ".join(summary.split()), count=1)
+    if not _storable(summary):
+        raise InvalidAnswer("summary is not valid Unicode text")
+    # one line without control characters or direction overrides (a terminal escape, a reversed line)
+    summary = _LABEL.sub("", one_line(summary), count=1)
     if not summary:
         raise InvalidAnswer("empty summary")
     if len(summary) > 2 * max_chars:
@@ -313,7 +328,16 @@ def validate_answer(
     return LlmAnswer(summary=summary, tags=checked)
 
 
-def read_answer(content: str | None, *, title: str, text: str, language: str, max_chars: int) -> LlmAnswer:
+def _storable(text: str) -> bool:
+    """Whether `text` is valid Unicode: JSON's "\\ud800" is a lone surrogate, which no database stores."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def read_answer(content: object, *, title: str, text: str, language: str, max_chars: int) -> LlmAnswer:
     """Parse and validate a reply in one step."""
     summary, tags = parse_answer(content)
     return validate_answer(summary, tags, title=title, text=text, language=language, max_chars=max_chars)

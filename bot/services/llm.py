@@ -37,6 +37,7 @@ from openai import (
     APITimeoutError,
     AsyncOpenAI,
     BadRequestError,
+    OpenAIError,
     UnprocessableEntityError,
 )
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
@@ -303,22 +304,40 @@ class LlmSummarizer:
                     wait = delay if asked is None else asked
                     if retries <= 0 or wait > self._limits.max_wait:
                         raise _RequestFailed(kind, _status_reason(exc)) from None
+                except (OpenAIError, ValueError, TypeError, AttributeError, LookupError) as exc:
+                    # an answer the client could not read (a 200 with an HTML page, "null", bytes that are
+                    # not UTF-8): a failed request, counted like the others, not an error out of the pass
+                    reason = f"unreadable response ({exc.__class__.__name__})"
+                    attempts.append(Attempt("error", reason))
+                    raise _RequestFailed("error", reason) from None
             if wait is not None:  # slept outside the semaphore, so other articles go on meanwhile
                 retries -= 1
                 delay *= 2
                 await self._sleep(wait)
                 continue
-            usage = response.usage
-            choice = response.choices[0] if response.choices else None
+            # the envelope as the server sent it: the client does not check its types
+            usage = getattr(response, "usage", None)
+            choices = getattr(response, "choices", None)
+            choice = choices[0] if isinstance(choices, list) and choices else None
+            message = getattr(choice, "message", None)
             attempts.append(
                 Attempt(
                     "ok",
                     None,
-                    usage.prompt_tokens if usage else None,
-                    usage.completion_tokens if usage else None,
+                    _token_count(getattr(usage, "prompt_tokens", None)),
+                    _token_count(getattr(usage, "completion_tokens", None)),
                 )
             )
-            return choice.message.content if choice else None
+            content: str | None = getattr(message, "content", None)  # anything but text: an invalid answer
+            return content
+
+
+def _token_count(value: object) -> int | None:
+    """A usage figure the budget can add up: a whole number within reason (a string, a negative or a number
+    over 2**31 once failed the store, or loosened the cap), else unknown."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**31:
+        return value
+    return None
 
 
 def _rejects_json_mode(exc: APIStatusError) -> bool:

@@ -168,6 +168,29 @@ def server_error() -> Behaviour:
     return error(500, "The server had an error while processing your request.")
 
 
+def raw(body: bytes, *, content_type: str = "text/html", status: int = 200) -> Behaviour:
+    """These bytes as the whole response (a proxy's HTML page with status 200, "null", bytes not UTF-8)."""
+
+    async def respond(request_body: dict[str, Any]) -> web.Response:
+        return web.Response(body=body, status=status, headers={"Content-Type": content_type})
+
+    return respond
+
+
+def envelope(message_content: object, *, usage: object = None) -> Behaviour:
+    """A completion whose content (a list, a number) or usage (text, a negative) is not what the API
+    promises: the client reads it without checking the types."""
+
+    async def respond(body: dict[str, Any]) -> web.Response:
+        sent = json.loads((completion(body, "x")).text or "{}")
+        sent["choices"][0]["message"]["content"] = message_content
+        if usage is not None:
+            sent["usage"] = usage
+        return web.json_response(sent)
+
+    return respond
+
+
 def slow(delay: float, then: Behaviour | None = None) -> Behaviour:
     """Wait `delay` seconds, then answer; the client should give up first."""
 

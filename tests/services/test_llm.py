@@ -45,7 +45,9 @@ from tests.fakes.openai_server import (
     answer,
     content,
     echo_url,
+    envelope,
     rate_limited,
+    raw,
     server_error,
     slow,
     too_long,
@@ -301,6 +303,47 @@ async def test_invalid_answers_are_retried_once_then_given_up(world: World, beha
     assert await upgrade(service) == (0, 0, 0, 0)
     async with world.sessions() as session:
         assert await count_pending(session, service.pending(skip_given_up=False)) == 1
+
+
+GAVE_UP = ["invalid", "invalid", "fallback"]
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "outcomes"),
+    [
+        # the client hands these back as they are, a text or None: no reply in them
+        (raw(b"<html><body>502 Bad Gateway</body></html>"), ["invalid", "invalid", "fallback"]),
+        (raw(b"null", content_type="application/json"), ["invalid", "invalid", "fallback"]),
+        (raw(b'{"choices": "\xff\xfe"}', content_type="application/json"), ["error", "fallback"]),
+        (envelope(["a", "list"]), ["invalid", "invalid", "fallback"]),
+        (envelope(42), ["invalid", "invalid", "fallback"]),
+        (envelope(None, usage="many"), ["invalid", "invalid", "fallback"]),
+        (content('{"summary": "国产\\ud800交付", "tags": ["a", "b", "c"]}'), GAVE_UP),
+        (content('{"summary": ' + "9" * 5000 + "}"), ["invalid", "invalid", "fallback"]),
+    ],
+    ids=["html", "null", "not utf-8", "content list", "content number", "usage text", "surrogate", "digits"],
+)
+async def test_an_answer_the_client_cannot_read_is_a_counted_failure(
+    world: World, behaviour: object, outcomes: list[str]
+) -> None:
+    """Each of these once escaped the pass after the request was made (and perhaps paid for): nothing was
+    recorded, the budget never counted it, and the same article was asked again every pass for 48 hours."""
+    world.fake.default = behaviour  # type: ignore[assignment]
+    await world.store(ZH)
+    assert await upgrade(world.service()) == (0, 0, 1, 0)
+    assert await world.outcomes() == outcomes
+    assert (await world.views())[ZH.title][0] == "extractive"
+
+
+async def test_a_usage_the_budget_cannot_add_is_unknown(world: World) -> None:
+    good = json.dumps({"summary": SUMMARIES["zh"], "tags": TAGS["zh"]}, ensure_ascii=False)
+    usage = {"prompt_tokens": "9", "completion_tokens": -5}
+    world.fake.default = envelope(good, usage=usage)  # type: ignore[assignment]
+    await world.store(ZH)
+    assert await upgrade(world.service()) == (1, 0, 0, 0)
+    async with world.sessions() as session:
+        rows = (await session.execute(select(LlmRequest.prompt_tokens, LlmRequest.completion_tokens))).all()
+    assert [tuple(row) for row in rows] == [(None, None)]
 
 
 async def test_an_invalid_answer_then_a_good_one_is_used(world: World) -> None:

@@ -69,8 +69,17 @@ def test_answers_without_json_mode_are_parsed_robustly(content: str) -> None:
         ("I am sorry, I cannot help with that.", "no JSON object"),
         ("{not json at all", "no JSON object"),
         ('{"title": "x"}', "no JSON object"),
-        ('{"summary": ' + "[" * 100_000, "nested too deeply"),
-        ('{"a": ' * 50_000, "nested too deeply"),
+        ('{"summary": ' + "[" * 100_000, "characters long"),  # too long to be a summary and tags
+        ('{"a": ' * 50_000, "characters long"),
+        ('{"summary": ' + "[" * 15_000, "nested too deeply"),
+        ("{" * 2_000_000, "characters long"),  # every "{" tried took 518 s of the event loop
+        ("{" * 19_000, "no JSON object"),  # under the limit: a few tried, quickly
+        # what a server may put in the content: not text (the client does not check)
+        (["summary"], "not text"),
+        (42, "not text"),
+        ('{"summary": ' + "9" * 5_000 + "}", "no JSON object"),  # a number Python will not read
+        ('{"summary": "国产芯片\\ud800企业融资", "tags": ["a", "b", "c"]}', "not valid Unicode"),
+        (reply(ZH_SUMMARY, ["芯片", "融资", "\ud800"]), "tag"),
         ('{"summary": "x", "tags": ' + "[" * 5_000 + "]" * 5_000 + "}", "nested too deeply"),
         (reply(""), "empty summary"),
         (reply(["a", "b"]), "not text"),
@@ -95,6 +104,15 @@ def test_answers_without_json_mode_are_parsed_robustly(content: str) -> None:
 def test_bad_answers_are_rejected_with_a_reason(content: str | None, reason: str) -> None:
     with pytest.raises(InvalidAnswer, match=reason):
         read(content)
+
+
+def test_control_characters_and_direction_overrides_never_reach_a_reader() -> None:
+    """A terminal escape, a NUL (which PostgreSQL refuses) or a right-to-left override in an answer once
+    went into the stored summary and tags, and on to readers and the operator's terminal."""
+    summary = "国产芯片\x1b]0;pwned\x07企业融资\x00创新高，\u202e投资机构看好。"
+    answer = read(reply(summary, ["芯片\u202e", "融资\x1b", "\x00投资"]))
+    assert answer.summary == "国产芯片 ]0;pwned 企业融资 创新高，投资机构看好。"
+    assert answer.tags == ["芯片", "融资", "投资"]
 
 
 def test_more_than_six_tags_keep_the_first_six() -> None:
