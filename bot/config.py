@@ -31,6 +31,8 @@ class Settings(BaseSettings):
         case_sensitive=False,
         hide_input_in_errors=True,
         env_ignore_empty=True,  # `KEY=` in .env means "use the default"
+        # "inf" and "nan" are no number of seconds or bytes: FETCH_INTERVAL=inf once failed every command
+        allow_inf_nan=False,
     )
 
     # what newsbot logs to stderr: debug, info, warning (the default) or error
@@ -44,11 +46,11 @@ class Settings(BaseSettings):
     # how alike two reports must be to be one story (0-1): lower groups more, higher groups less
     story_threshold: float = Field(default=0.40, gt=0.0, le=1.0)
     # ingestion
-    max_file_bytes: int = Field(default=10_000_000, ge=1024)
+    max_file_bytes: int = Field(default=10_000_000, ge=1024, le=2**31)
     # processes of `newsbot import`, the storing one included (0: a preparing one per core besides it; 1: one)
     import_workers: int = Field(default=0, ge=0, le=64)
     fetch_timeout: float = Field(default=20.0, gt=0, le=600)
-    fetch_max_bytes: int = Field(default=5_000_000, ge=1024)
+    fetch_max_bytes: int = Field(default=5_000_000, ge=1024, le=2**31)
     fetch_per_host: int = Field(default=2, ge=1, le=32)
     fetch_concurrency: int = Field(default=16, ge=1, le=256)
     fetch_max_redirects: int = Field(default=5, ge=0, le=20)
@@ -69,15 +71,15 @@ class Settings(BaseSettings):
     # receives none (Telegram serves one receiver per bot; the other processes still send and run jobs)
     updates: Literal["auto", "polling", "webhook", "off"] = "auto"
     # the running bot
-    fetch_interval: float = Field(default=600.0, ge=10)  # seconds between feed polls
+    fetch_interval: float = Field(default=600.0, ge=10, le=604_800)  # seconds between feed polls (a week)
     # seconds between looks for due digests
     digest_check_interval: float = Field(default=30.0, ge=0.1, le=3600)
     inbox_dir: Path | None = None  # post files dropped here are imported as they appear
-    inbox_interval: float = Field(default=5.0, ge=0.5)  # seconds between looks at INBOX_DIR
+    inbox_interval: float = Field(default=5.0, ge=0.5, le=86_400)  # seconds between looks at INBOX_DIR
     # outbox sending budgets (Telegram's documented limits)
-    send_global_per_second: float = Field(default=30.0, gt=0)
-    send_private_per_second: float = Field(default=1.0, gt=0)
-    send_group_per_minute: float = Field(default=20.0, gt=0)
+    send_global_per_second: float = Field(default=30.0, gt=0, le=10_000)
+    send_private_per_second: float = Field(default=1.0, gt=0, le=10_000)
+    send_group_per_minute: float = Field(default=20.0, gt=0, le=600_000)
     send_max_attempts: int = Field(default=8, ge=1, le=100)
     send_concurrency: int = Field(default=32, ge=1, le=200)  # requests to Telegram in flight at once
     # several processes: one sends for the bot while it renews this lease; another takes over when it lapses
@@ -136,8 +138,12 @@ class Settings(BaseSettings):
         # the messages never repeat the URL: it may hold a password
         try:
             url = make_url(value)
-        except ArgumentError:
-            raise ValueError("is not a database URL") from None
+            url.port  # noqa: B018 - read here: a password with an unescaped "@" or ":" spills into the port
+        except (ArgumentError, ValueError):
+            # sqlalchemy's own message quotes what it could not read, which may be part of the password
+            raise ValueError(
+                "is not a database URL (write '@', ':' and '/' in the password as %40, %3A and %2F)"
+            ) from None
         # libpq's sslmode, as hosted PostgreSQL providers write it; db.engine.make_engine hands it to asyncpg
         ssl_modes = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
         if url.get_backend_name() == "postgresql" and url.query.get("sslmode", "disable") not in ssl_modes:
@@ -178,6 +184,15 @@ class Settings(BaseSettings):
             raise ValueError("must be 1-256 characters of A-Z, a-z, 0-9, _ and -")
         return value
 
+    @field_validator("openai_api_key", "telegram_bot_token")
+    @classmethod
+    def _header_safe(cls, value: SecretStr | None) -> SecretStr | None:
+        # sent in an HTTP header or URL: anything but printable ASCII (a pasted curly quote, a line break)
+        # failed every request with a traceback; the message never shows the key
+        if value is not None and not all(" " < c < "\x7f" for c in value.get_secret_value()):
+            raise ValueError("must be printable ASCII without spaces (check for a pasted quote or space)")
+        return value
+
     @model_validator(mode="after")
     def _llm_reachable(self) -> Settings:
         if self.summarizer == "llm" and self.openai_api_key is None and self.openai_base_url is None:
@@ -213,3 +228,5 @@ def load_settings(env_file: Path | str | None = ".env", **overrides: object) -> 
         return Settings(_env_file=env_file, **overrides)  # type: ignore[call-arg, arg-type]
     except ValidationError as exc:
         raise SettingsError(_describe(exc)) from None
+    except UnicodeDecodeError:
+        raise SettingsError(f"{env_file} is not UTF-8 text") from None

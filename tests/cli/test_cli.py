@@ -258,3 +258,33 @@ def test_hostile_command_lines_are_one_named_failure_each(
     with pytest.raises(SystemExit) as exit_:
         run(["latest", "-n", "99999999999999999999999"])
     assert exit_.value.code == 2  # argparse's usage line and "must be 1 to 10000", not an OverflowError
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "said"),
+    [
+        # a password with an unescaped "@": sqlalchemy's message quoted "Secr3t@host"
+        ("DATABASE_URL", "postgresql+asyncpg://user:pa@ss:Secr3t@host/db", "is not a database URL"),
+        ("FETCH_INTERVAL", "inf", "finite number"),  # once failed every command with a traceback
+        ("FETCH_INTERVAL", "1e14", "less than or equal to 604800"),
+        ("LLM_TIMEOUT", "nan", "finite number"),
+        ("OPENAI_API_KEY", "sk-Secr3t\u201d", "printable ASCII"),  # a pasted quote: a traceback per article
+        ("TELEGRAM_BOT_TOKEN", "123456:Secr3t token", "printable ASCII"),
+    ],
+)
+def test_garbage_settings_are_one_line_without_the_secret(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, said: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    code, out, err = run(["latest"])
+    assert (code, out) == (2, "")
+    assert err.startswith(f"newsbot: invalid setting {name}: ")
+    assert said in err
+    assert len(err.splitlines()) == 1
+    assert "Secr3t" not in err
+
+
+def test_a_dotenv_that_is_not_utf8_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_bytes(b"TIMEZONE=\xff\xfe\n")  # the autouse fixture runs each test in tmp_path
+    code, out, err = run(["latest"])
+    assert (code, out, err) == (2, "", "newsbot: .env is not UTF-8 text\n")
