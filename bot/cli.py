@@ -214,9 +214,13 @@ async def cmd_feeds(args: argparse.Namespace, app: Services, out: TextIO, err: T
     elif args.feeds_command == "import":
         path = Path(args.opml)
         try:
-            data = await asyncio.to_thread(path.read_bytes)
+            # as article files are read: a FIFO does not hang the read, /dev/zero is not read for ever
+            data = await asyncio.to_thread(read_article_bytes, path, max_bytes=app.settings.max_file_bytes)
+        except SourceError as exc:
+            print(f"failed: {exc}", file=err)
+            return EXIT_FAILURES
         except OSError as exc:
-            print(f"failed: {path}: cannot read: {exc.strerror or exc}", file=err)
+            print(f"failed: {printable(str(path))}: cannot read: {exc.strerror or exc}", file=err)
             return EXIT_FAILURES
         try:
             added, skipped = await app.feeds.import_opml(data, origin=str(path))
@@ -229,7 +233,11 @@ async def cmd_feeds(args: argparse.Namespace, app: Services, out: TextIO, err: T
     elif args.feeds_command == "export":
         document = await app.feeds.export_opml()
         if args.output:
-            await asyncio.to_thread(Path(args.output).write_text, document, encoding="utf-8")
+            try:
+                await asyncio.to_thread(Path(args.output).write_text, document, encoding="utf-8")
+            except OSError as exc:
+                print(f"failed: {printable(args.output)}: cannot write: {exc.strerror or exc}", file=err)
+                return EXIT_FAILURES
         else:
             out.write(document)
     return EXIT_OK
@@ -510,9 +518,12 @@ def render_article_text(view: ArticleView, tz: object) -> str:
 
 def _date(value: str) -> date:
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}") from None
+    if not 1900 <= day.year <= 2999:  # 0001-01-01 in a zone east of UTC is no instant Python can hold
+        raise argparse.ArgumentTypeError(f"not a date from 1900 to 2999: {value!r}")
+    return day
 
 
 def _bounded(high: int) -> Callable[[str], int]:

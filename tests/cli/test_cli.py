@@ -288,3 +288,25 @@ def test_a_dotenv_that_is_not_utf8_is_one_line(tmp_path: Path) -> None:
     (tmp_path / ".env").write_bytes(b"TIMEZONE=\xff\xfe\n")  # the autouse fixture runs each test in tmp_path
     code, out, err = run(["latest"])
     assert (code, out, err) == (2, "", "newsbot: .env is not UTF-8 text\n")
+
+
+def test_feed_files_and_dates_that_once_hung_or_raised(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`feeds import` of a FIFO hung (Ctrl-C could not stop it) and of /dev/zero read until memory ran out;
+    `feeds export -o` into a missing folder and `resummarize --since 0001-01-01` ended in a traceback."""
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    fifo = tmp_path / "feeds.opml"
+    os.mkfifo(fifo)
+    assert run(["feeds", "import", str(fifo)]) == (1, "", f"failed: {fifo}: not a regular file\n")
+    code, out, err = run(["feeds", "import", "/dev/zero"])
+    assert (code, out, err) == (1, "", "failed: /dev/zero: not a regular file\n")
+    missing = tmp_path / "missing" / "feeds.opml"
+    assert run(["feeds", "export", "-o", str(missing)]) == (
+        1,
+        "",
+        f"failed: {missing}: cannot write: No such file or directory\n",
+    )
+    with pytest.raises(SystemExit) as exit_:
+        run(["resummarize", "--since", "0001-01-01"])
+    assert exit_.value.code == 2
