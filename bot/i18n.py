@@ -6,6 +6,7 @@ result is HTML.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Literal
 
 Lang = Literal["zh", "en"]
@@ -90,6 +91,7 @@ MESSAGES: dict[Lang, dict[str, str]] = {
         "mysubs_digest_off": "未开启",
         "all_topics": "全部",
         "none": "无",
+        "list_separator": "、",
         "topics_header": "<b>最近 {days} 天的热门话题</b>\n点一个话题查看摘要。",
         "topics_none": "还没有热门话题（至少两条新闻共有的标签）。",
         "topic_week_count": "• {topic}：最近 7 天 {count} 条",
@@ -172,8 +174,7 @@ MESSAGES: dict[Lang, dict[str, str]] = {
         "feed_error": "出错了：{error}",
         "feeds_header": "<b>订阅源</b>",
         "feed_admin_line": (
-            "{id}. {name}\n   {url}\n"
-            "   最近抓取 {fetched}，状态 {status}，连续失败 {streak}{error}"
+            "{id}. {name}\n   {url}\n   最近抓取 {fetched}，状态 {status}，连续失败 {streak}{error}"
         ),
         "stats": (
             "<b>统计</b>\n订阅者：{active} 活跃 / {subscribers} 总计\n"
@@ -270,6 +271,7 @@ MESSAGES: dict[Lang, dict[str, str]] = {
         "mysubs_digest_off": "off",
         "all_topics": "everything",
         "none": "none",
+        "list_separator": ", ",
         "topics_header": "<b>Popular topics of the last {days} days</b>\nTap one for its digest.",
         "topics_none": "No popular topics yet (tags two or more items share).",
         "topic_week_count": "• {topic}: {count} items in the last 7 days",
@@ -357,8 +359,7 @@ MESSAGES: dict[Lang, dict[str, str]] = {
         "feed_error": "Could not do that: {error}",
         "feeds_header": "<b>Feeds</b>",
         "feed_admin_line": (
-            "{id}. {name}\n   {url}\n"
-            "   last fetch {fetched}, status {status}, error streak {streak}{error}"
+            "{id}. {name}\n   {url}\n   last fetch {fetched}, status {status}, error streak {streak}{error}"
         ),
         "stats": (
             "<b>Statistics</b>\nSubscribers: {active} active / {subscribers} in all\n"
@@ -377,6 +378,7 @@ MESSAGES: dict[Lang, dict[str, str]] = {
     },
 }
 
+
 def choose_language(stored: str | None, language_code: str | None) -> Lang:
     """A chat's own choice wins; otherwise English for Telegram clients set to English, else Chinese."""
     if stored == "en":
@@ -386,6 +388,11 @@ def choose_language(stored: str | None, language_code: str | None) -> Lang:
     if language_code and language_code.lower().startswith("en"):
         return "en"
     return "zh"
+
+
+def listed(lang: Lang, items: Iterable[str]) -> str:
+    """`items` as a list in running text: "芯片、融资" in Chinese, "chips, funding" in English."""
+    return t(lang, "list_separator").join(items)
 
 
 def t(lang: Lang, key: str, /, **values: object) -> str:

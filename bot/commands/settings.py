@@ -15,7 +15,7 @@ from bot.commands.base import Request, button_rows, say, text_reply
 from bot.commands.buttons import MAX_PAUSE_DAYS, SETTINGS, ButtonValue
 from bot.commands.replies import Reply
 from bot.errors import InvalidSetting
-from bot.i18n import choose_language, t
+from bot.i18n import choose_language, listed, t
 from bot.numbers import parse_bounded_int
 from bot.render import format_local_time
 from bot.services.subscriptions import (
@@ -109,7 +109,7 @@ class SettingsCommands:
     def _languages_shown(subscriber: SubscriberView, req: Request) -> str:
         if not subscriber.article_languages:
             return t(req.lang, "all_languages")
-        return "、".join(ARTICLE_LANGUAGES.get(code, code) for code in subscriber.article_languages)
+        return listed(req.lang, (ARTICLE_LANGUAGES.get(code, code) for code in subscriber.article_languages))
 
     def _menu(self, subscriber: SubscriberView, req: Request, *, edit: bool) -> Reply:
         lang = req.lang

@@ -9,13 +9,12 @@ from zoneinfo import ZoneInfo
 from bot.commands.base import Request, button_rows, say, text_reply
 from bot.commands.buttons import PAUSE, SUBSCRIBE, TOPICS, UNSUBSCRIBE, ButtonValue
 from bot.commands.replies import Reply
-from bot.i18n import t
+from bot.i18n import listed, t
 from bot.render import format_local_time
 from bot.services.reading import ReadingService
 from bot.services.subscriptions import MAX_TOPIC_CHARS, MAX_TOPICS, SubscriptionService, clean_topic
 from bot.telegram_html import escape
 
-TOPIC_SEPARATOR = "、"
 RECENT_CAP = 99  # "99+" stories of the last week
 
 
@@ -47,7 +46,7 @@ class SubscriptionCommands:
         following = await self._subs.subscribe(req.ctx, topics)
         s = following.subscriber
         if topics:
-            followed = t(req.lang, "subscribed_topics", topics=escape(TOPIC_SEPARATOR.join(following.topics)))
+            followed = t(req.lang, "subscribed_topics", topics=escape(listed(req.lang, following.topics)))
             return text_reply(followed + "\n\n" + await self._topic_report(req, topics))
         return say(
             req,
@@ -68,7 +67,7 @@ class SubscriptionCommands:
             if found == 0:
                 near = await self._reading.near_topics(topic)
                 hint = "topic_near" if near else "topic_nothing_near"
-                line += t(req.lang, hint, tags=escape(TOPIC_SEPARATOR.join(near)))
+                line += t(req.lang, hint, tags=escape(listed(req.lang, near)))
             lines.append(line)
         return "\n".join(lines)
 
@@ -85,9 +84,9 @@ class SubscriptionCommands:
         topics = [topic for topic in (clean_topic(a) for a in req.args) if topic]
         removed, following = await self._subs.unsubscribe(req.ctx, topics)
         if not removed:
-            return say(req, "not_subscribed_topics", topics=escape(TOPIC_SEPARATOR.join(topics)))
+            return say(req, "not_subscribed_topics", topics=escape(listed(req.lang, topics)))
         key = "unsubscribed_topics" if following.subscriber.wants_digest else "unsubscribed_last_topic"
-        return say(req, key, topics=escape(TOPIC_SEPARATOR.join(removed)))
+        return say(req, key, topics=escape(listed(req.lang, removed)))
 
     async def _ask_what_to_drop(self, req: Request) -> Reply:
         """A bare /unsubscribe drops nothing by itself: it asks, with a button per topic and one for all."""
@@ -146,9 +145,9 @@ class SubscriptionCommands:
             "mysubs",
             digest=t(lang, "mysubs_digest_on" if s.wants_digest else "mysubs_digest_off"),
             topics=(
-                escape(TOPIC_SEPARATOR.join(following.topics)) if following.topics else t(lang, "all_topics")
+                escape(listed(req.lang, following.topics)) if following.topics else t(lang, "all_topics")
             ),
-            mutes=escape(TOPIC_SEPARATOR.join(following.mutes)) if following.mutes else t(lang, "none"),
+            mutes=escape(listed(req.lang, following.mutes)) if following.mutes else t(lang, "none"),
             time=s.digest_time.strftime("%H:%M"),
             tz=escape(s.timezone),
             size=s.digest_size,

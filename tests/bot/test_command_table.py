@@ -235,3 +235,13 @@ async def test_garbage_and_unknown_input_get_a_defined_answer(services: Services
         assert len(reply.chunks) == 1
     assert (await commands.button(CHAT, "t:")).chunks == ["这个按钮已失效，请重新发送命令。"]
     assert (await commands.free_text(CHAT)).chunks[0].startswith("我只懂命令")
+
+
+async def test_lists_in_running_text_follow_the_chat_s_language(services: Services) -> None:
+    """An English chat was told "Following topics: Windows、AI", with the Chinese list mark."""
+    commands = services.commands
+    english = (await commands.handle(ENGLISH, "subscribe", ["Windows", "AI"])).chunks[0]
+    assert "Windows, AI" in english
+    assert "、" not in english
+    chinese = (await commands.handle(CHAT, "subscribe", ["芯片", "融资"])).chunks[0]
+    assert "芯片、融资" in chinese
