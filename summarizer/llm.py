@@ -183,9 +183,13 @@ def _first(value: dict[str, object], keys: tuple[str, ...]) -> object:
     return None
 
 
+# Addresses a reader could follow: what Telegram itself makes a link of (t.me/..., bit.ly/..., a domain of a
+# common top-level domain, @name_bot) is what an article planting an instruction asks a model to add.
 _URL = re.compile(
     r"(?i)\b(?:https?://|ftp://|www\.)\S+|\b[\w.+-]+@[\w-]+\.[\w.]+\b"
-    r"|\b[a-z0-9][a-z0-9-]*(?:\.[a-z0-9-]+)*\.(?:com|net|org|io|cn|ru|xyz|top|info|biz)\b(?:/\S*)?"
+    r"|\b[a-z0-9][a-z0-9-]*(?:\.[a-z0-9-]+)*\.(?:com|net|org|io|cn|ru|xyz|top|info|biz|me|ly|gl|co|cc|tk|gg"
+    r"|to|ai|app|dev|shop|store|site|online|link|live|vip|club|fun|win|icu|pro|tv|us|uk|hk|tw|jp)\b(?:/\S*)?"
+    r"|(?<![\w@])@[a-z]\w{2,30}bot\b"
 )
 _MARKUP = re.compile(
     r"<\s*/?\s*[a-zA-Z][^>]*>"  # HTML tags

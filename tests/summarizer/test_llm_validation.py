@@ -88,6 +88,11 @@ def test_answers_without_json_mode_are_parsed_robustly(content: str) -> None:
         (reply(ZH_SUMMARY + "详见 https://example.com/a"), "URL"),
         (reply(ZH_SUMMARY + "详见 www.example.cn"), "URL"),
         (reply(ZH_SUMMARY + "联系 press@example.com"), "URL"),
+        # what Telegram makes a link of, which the list of domains once missed
+        (reply(ZH_SUMMARY + "详情加入 t.me/freecoins"), "URL"),
+        (reply(ZH_SUMMARY + "详见 bit.ly/3xYz"), "URL"),
+        (reply(ZH_SUMMARY + "联系 @free_coins_bot"), "URL"),
+        (reply(ZH_SUMMARY + "访问 deals.shop"), "URL"),
         (reply("**国产芯片**企业融资创新高，投资机构看好产业长期发展。"), "markup"),
         (reply("<b>国产芯片</b>企业融资创新高，投资机构看好产业长期发展。"), "markup"),
         (reply("- 国产芯片企业融资创新高，投资机构看好产业长期发展。"), "markup"),
@@ -220,3 +225,9 @@ def test_a_cut_falls_at_a_clause_when_no_sentence_ends_in_budget() -> None:
 def test_labels_before_the_summary_are_dropped() -> None:
     assert read(reply("摘要：" + ZH_SUMMARY)).summary == ZH_SUMMARY
     assert read(reply("Summary: " + ZH_SUMMARY)).summary == ZH_SUMMARY
+
+
+def test_abbreviations_and_figures_are_no_address() -> None:
+    summary = "U.S. chip sales grew 3.5% as Node.js and St. Louis firms, e.g. Acme Co., hired at 9 a.m."
+    good = reply(summary, ["chips", "sales", "jobs"])
+    assert read(good, title=EN_TITLE, text=EN_TEXT, language="en").summary == summary
