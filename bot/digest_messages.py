@@ -10,6 +10,7 @@ from collections.abc import Hashable, Sequence
 from datetime import date
 from zoneinfo import ZoneInfo
 
+from bot.commands.buttons import MY_TOPICS
 from bot.commands.digest_buttons import digest_buttons
 from bot.i18n import Lang, choose_language, t
 from bot.keyboards import keyboard_json
@@ -50,5 +51,11 @@ class DigestMessages:
         chunks = render_digest(
             groups, tz=tz, header=header, first_limit=CAPTION_LIMIT if photo is not None else None
         )
-        buttons = digest_buttons(lang, groups, controls=subscriber.kind != "channel")
+        buttons = digest_buttons(
+            lang,
+            groups,
+            topic=MY_TOPICS,  # its More pages through the chat's own topics, not through everything
+            page_size=subscriber.digest_size,
+            controls=subscriber.kind != "channel",
+        )
         return DigestDraft(chunks, photo_url=photo, reply_markup=keyboard_json(buttons))

@@ -90,6 +90,8 @@ SEARCH_MORE = ButtonCode("s", (OFFSET, str))  # s:OFFSET:QUERY, the next page of
 SETTINGS = ButtonCode("set", (str, str))  # set:NAME opens a choice, set:NAME:VALUE saves it
 MAX_PAUSE_DAYS = 30
 DIGEST_MORE = ButtonCode("dg", (OFFSET, str))  # dg:OFFSET:TOPIC, the digest's next items (TOPIC "" for all)
+# DIGEST_MORE's TOPIC under a daily digest: the chat's own topics. No topic is "#" (clean_topic drops it).
+MY_TOPICS = "#"
 MUTE_TOPIC = ButtonCode("mt", (str,))  # mt:WORD, mute a digest's topic
 PAUSE = ButtonCode("pz", (Bounded(0, MAX_PAUSE_DAYS),))  # pz:DAYS, no digest for DAYS days (0: resume)
 UNSUBSCRIBE = ButtonCode("uns", (str,))  # uns:TOPIC drops one topic, "uns:" the daily digest

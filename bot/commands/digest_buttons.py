@@ -45,7 +45,10 @@ def digest_buttons(
     size = len(items)
     previous = max(0, offset - (page_size or size))
     back_button = DIGEST_MORE.button(t(lang, "button_back"), previous, topic) if back else None
-    more = DIGEST_MORE.button(t(lang, "button_more"), offset + size, topic)
+    # a page shorter than a whole one is the last
+    more = (
+        DIGEST_MORE.button(t(lang, "button_more"), offset + size, topic) if size >= (page_size or 0) else None
+    )
     rows += button_rows([back_button, more], 2)
     named = sorted(
         (g for g in groups if g.topic and not g.plain and len(g.items) > 1), key=lambda g: -len(g.items)

@@ -10,6 +10,7 @@ from bot.commands.base import Request, button_rows, say, text_reply
 from bot.commands.buttons import (
     LATEST_MORE,
     MAX_PAGE_SIZE,
+    MY_TOPICS,
     PUBLISHER_CHOICE,
     SEARCH_MORE,
     SUBSCRIBE,
@@ -131,14 +132,16 @@ class ReadingCommands:
         return await self._digest(req, topic)
 
     async def digest_more(self, req: Request, values: tuple[ButtonValue, ...]) -> Reply:
-        offset, topic = int(values[0]), clean_topic(str(values[1])) if values[1] else None
-        return await self._digest(req, topic, offset=offset)
+        offset, value = int(values[0]), str(values[1])
+        if value == MY_TOPICS:  # under a daily digest: the chat's own topics
+            return await self._digest(req, None, offset=offset, mine=True)
+        return await self._digest(req, clean_topic(value) if value else None, offset=offset)
 
-    async def _digest(self, req: Request, topic: str | None, *, offset: int = 0) -> Reply:
+    async def _digest(self, req: Request, topic: str | None, *, offset: int = 0, mine: bool = False) -> Reply:
         subscriber, lang = req.subscriber, req.lang
         following = await self._subs.following_by_id(subscriber)
         groups = await self._reading.digest(
-            topic=topic,
+            topics=[topic] if topic else following.topics if mine else [],
             reader=following.filter,
             size=subscriber.digest_size,
             other_label=t(lang, "digest_other"),
@@ -163,7 +166,7 @@ class ReadingCommands:
             lang,
             groups,
             offset=offset,
-            topic=topic or "",
+            topic=MY_TOPICS if mine else topic or "",
             back=offset > 0,
             page_size=subscriber.digest_size,
             pause=subscriber.wants_digest,

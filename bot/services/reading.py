@@ -117,9 +117,16 @@ class ReadingService:
         return Page(kept, position)
 
     async def digest(
-        self, *, topic: str | None, reader: ReaderFilter, size: int, other_label: str, offset: int = 0
+        self,
+        *,
+        topics: Sequence[str],
+        reader: ReaderFilter,
+        size: int,
+        other_label: str,
+        offset: int = 0,
     ) -> list[DigestGroup]:
-        """The last day's digest as a chat would get it now; `offset`: its items after the first `offset`."""
+        """The last day's digest of `topics` (none: of everything); `offset`: its items after the first
+        `offset`."""
         async with self._sessions() as session:
             candidates = await articles_since(session, self._now() - ON_DEMAND_WINDOW)
             if reader.summary_language is not None:
@@ -132,7 +139,7 @@ class ReadingService:
                 ]
         return select_digest(
             [view for view in candidates if reader.keeps_source(view)],
-            topics=[topic] if topic else [],
+            topics=list(topics),
             mutes=reader.mutes,
             size=size,
             other_label=other_label,

@@ -198,7 +198,7 @@ async def test_a_digest_groups_only_shared_tags_and_carries_its_buttons(running_
     opens = [(label, data) for label, data in buttons(digest) if data.startswith("https://")]
     assert [label for label, _ in opens] == [str(n) for n in range(1, len(opens) + 1)]
     assert len(opens) == len(SAMPLE)  # every sample story has a link
-    assert data_of(digest, "dg:")
+    assert data_of(digest, "dg:") == []  # all of today's news fits the chat's 10 items: no More
     assert "mt:芯片" in data_of(digest, "mt:")
     # not the catch-all group: muting the word "其他" would hide every item that says it
     assert "mt:其他" not in data_of(digest, "mt:")
@@ -209,6 +209,25 @@ async def test_a_digest_groups_only_shared_tags_and_carries_its_buttons(running_
     assert "芯片" in muted[-1]["text"]
     (latest,) = await running_bot.say(PRIVATE, "/latest 10")
     assert "华为发布新款芯片" not in latest["text"]
+
+
+async def test_a_daily_digest_s_more_pages_through_the_chat_s_own_topics(running_bot: RunningBot) -> None:
+    """More under a daily digest once opened the generic digest of everything: a chat following chips got
+    football and the weather as "items 2-11"."""
+    await running_bot.say(PRIVATE, "/subscribe 芯片")
+    await running_bot.say(PRIVATE, "/settings size 1")
+    before = len(running_bot.fake.sent(PRIVATE))
+    await running_bot.digests.run(force=True)
+    (digest,) = await running_bot.wait_sent(PRIVATE, before, 1)
+    assert data_of(digest, "dg:") == ["dg:1:#"]
+    pressed = await running_bot.press(PRIVATE, "dg:1:#", message_id=running_bot.last_message_id(PRIVATE))
+    page = pressed[-1]
+    assert "芯片" in page["text"]
+    assert "女足" not in page["text"]
+    assert "北京今晨" not in page["text"]
+    assert data_of(page, "dg:") == ["dg:0:#", "dg:2:#"]  # « Back, More
+    pressed = await running_bot.press(PRIVATE, "dg:2:#", message_id=running_bot.last_message_id(PRIVATE))
+    assert pressed[-1]["text"] == "没有更早的新闻了。"  # the two chip stories were all
 
 
 async def test_the_lead_story_goes_as_a_photo_when_it_has_an_image(services: Services) -> None:
