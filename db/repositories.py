@@ -515,14 +515,6 @@ async def publisher_counts(session: AsyncSession, *, since: datetime, limit: int
     return [TagCount(name, int(n)) for name, n in rows.tuples() if name]
 
 
-async def mark_summaries_not_current(session: AsyncSession, article_id: int) -> None:
-    await session.execute(
-        update(Summary)
-        .where(Summary.article_id == article_id, Summary.language.is_(None))
-        .values(is_current=False)
-    )
-
-
 # a search ranks at most this many of the most recently stored matches by time, so a common word costs no more
 # than a rare one; older matches are still reachable through a narrower search. 500 is a hundred pages of
 # /search (five a page); on PostgreSQL a common word's cost grows with it (1,000: ~25% slower at 1M articles)
