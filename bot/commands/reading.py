@@ -27,6 +27,7 @@ from bot.render import format_local_time, render_digest, render_items
 from bot.services.reading import Page, ReadingService
 from bot.services.subscriptions import DROPPED, PUBLISHER, SubscriptionService, clean_topic
 from bot.telegram_html import escape
+from readmodels import ReaderFilter
 
 LATEST_DEFAULT, LATEST_MAX = 5, MAX_PAGE_SIZE
 SEARCH_PAGE = 5
@@ -137,6 +138,16 @@ class ReadingCommands:
             return await self._digest(req, None, offset=offset, mine=True)
         return await self._digest(req, clean_topic(value) if value else None, offset=offset)
 
+    async def _older(self, req: Request, topic: str, reader: ReaderFilter) -> Reply:
+        """A topic with nothing in the last day: its latest items, as /search finds them. /topics offers tags
+        of the last 7 days or more, and a tap on "Windows (3)" once answered "nothing in the last 24 hours".
+        """
+        older = await self._reading.search(topic, limit=SEARCH_PAGE, offset=0, reader=reader)
+        if not older.items:
+            return say(req, "digest_topic_empty", topic=escape(topic))
+        header = t(req.lang, "digest_topic_older", topic=escape(topic))
+        return self._page_reply(req, older, header, SEARCH_MORE, topic, offset=0, size=SEARCH_PAGE)
+
     async def _digest(self, req: Request, topic: str | None, *, offset: int = 0, mine: bool = False) -> Reply:
         subscriber, lang = req.subscriber, req.lang
         following = await self._subs.following_by_id(subscriber)
@@ -151,7 +162,7 @@ class ReadingCommands:
             if offset:
                 return say(req, "no_more")
             if topic:
-                return say(req, "digest_topic_empty", topic=escape(topic))
+                return await self._older(req, topic, following.filter)
             return say(req, "digest_empty")
         tz = ZoneInfo(subscriber.timezone)
         shown = sum(len(group.items) for group in groups)

@@ -246,3 +246,20 @@ async def test_lists_in_running_text_follow_the_chat_s_language(services: Servic
     assert "、" not in english
     chinese = (await commands.handle(CHAT, "subscribe", ["芯片", "融资"])).chunks[0]
     assert "芯片、融资" in chinese
+
+
+async def test_a_topic_with_nothing_today_shows_its_latest_items(services: Services) -> None:
+    """/topics offers the tags of the last week (or more); tapping one whose stories are two days old once
+    answered "nothing in the last 24 hours" under a button that counted them."""
+    await services.ingest.store_articles(
+        recent_article(i, title=t, body=b, hours_ago=48 + i) for i, (t, b) in enumerate(SAMPLE)
+    )
+    commands = services.commands
+    offered = data_of(await commands.button(CHAT, "topics"))
+    assert "t:芯片" in offered
+    shown = "".join((await commands.button(CHAT, "t:芯片")).chunks)
+    assert shown.startswith("<b>芯片</b>：过去 24 小时没有新的")
+    assert "华为发布新款芯片" in shown
+    assert "国产芯片企业融资创新高" in shown
+    nothing = await commands.handle(CHAT, "digest", ["足球比分"])
+    assert nothing.chunks == ["过去 24 小时没有关于“足球比分”的新闻。"]
