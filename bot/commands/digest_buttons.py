@@ -10,6 +10,7 @@ from bot.commands.buttons import DIGEST_MORE, MUTE_TOPIC, PAUSE
 from bot.commands.replies import Button
 from bot.i18n import Lang, t
 from bot.render import item_link, safe_link
+from bot.services.subscriptions import clean_topic
 from readmodels import DigestGroup
 
 PAUSE_DAYS = 7
@@ -50,8 +51,14 @@ def digest_buttons(
         DIGEST_MORE.button(t(lang, "button_more"), offset + size, topic) if size >= (page_size or 0) else None
     )
     rows += button_rows([back_button, more], 2)
+    # a group's tag, when a topic can be that tag (a longer one made a button that always answered "expired")
     named = sorted(
-        (g for g in groups if g.topic and not g.plain and len(g.items) > 1), key=lambda g: -len(g.items)
+        (
+            g
+            for g in groups
+            if not g.plain and len(g.items) > 1 and g.topic and clean_topic(g.topic) == g.topic
+        ),
+        key=lambda g: -len(g.items),
     )
     mutes = [MUTE_TOPIC.button(t(lang, "button_mute_topic", topic=g.topic), g.topic) for g in named]
     rows += button_rows(mutes[:MUTE_BUTTONS], MUTE_BUTTONS)

@@ -567,3 +567,18 @@ def test_many_other_publishers_are_counted_past_five() -> None:
     also = tuple(AlsoCarried("t", None, f"Outlet {i}", WHEN) for i in range(8))
     line = render_item(article(also=also), tz=SHANGHAI).split("\n")[2]
     assert line == "↳ Outlet 0, Outlet 1, Outlet 2, Outlet 3, Outlet 4 +3"
+
+
+def test_digest_buttons_mute_only_a_group_a_topic_can_name() -> None:
+    """The catch-all group's label and a tag longer than a topic may be (32 characters) once got a mute
+    button: the first muted the word "Other" everywhere, the second always answered "expired"."""
+    from bot.commands.digest_buttons import digest_buttons
+
+    long_tag = "Federal Communications Commission"  # 33 characters
+    groups = [
+        DigestGroup(long_tag, [article(id=1), article(id=2)]),
+        DigestGroup("AI", [article(id=3), article(id=4)]),
+        DigestGroup("Other", [article(id=5), article(id=6), article(id=7)], plain=True),
+    ]
+    data = [b.callback_data for row in digest_buttons("en", groups) for b in row if b.callback_data]
+    assert [d for d in data if d.startswith("mt:")] == ["mt:AI"]
