@@ -628,10 +628,10 @@ class SubscriberRepo:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def by_chat(self, chat_id: int) -> Subscriber | None:
-        found: Subscriber | None = await self._session.scalar(
-            select(Subscriber).where(Subscriber.chat_id == chat_id)
-        )
+    async def by_chat(self, chat_id: int, *, lock: bool = False) -> Subscriber | None:
+        """The chat's record; `lock`: held until the transaction ends (PostgreSQL; SQLite has one writer)."""
+        query = select(Subscriber).where(Subscriber.chat_id == chat_id)
+        found: Subscriber | None = await self._session.scalar(query.with_for_update() if lock else query)
         return found
 
     async def digest_candidates(self) -> list[Subscriber]:

@@ -100,8 +100,11 @@ class SubscriptionService:
         self._now = now
 
     async def _subscriber(self, session: AsyncSession, ctx: ChatContext) -> Subscriber:
+        """The chat's record, made on first contact, locked for the caller's transaction: a chat's commands
+        and button presses run side by side (PTB's concurrent updates), and two changes of its lists once
+        each missed the other (the last topic removed while another was added: the digest stopped)."""
         repo = SubscriberRepo(session)
-        subscriber = await repo.by_chat(ctx.chat_id)
+        subscriber = await repo.by_chat(ctx.chat_id, lock=True)
         if subscriber is None:
             subscriber = Subscriber(
                 chat_id=ctx.chat_id,

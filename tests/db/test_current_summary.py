@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 import pytest
 from alembic import command
-from sqlalchemy import delete, func, inspect, select, text
+from sqlalchemy import delete, func, inspect, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -24,7 +24,7 @@ from bot.sources.types import RawArticle
 from db.engine import alembic_config, make_engine, make_sessionmaker, upgrade_schema
 from db.llm import replace_summary, store_translation
 from db.models import Article, Summary
-from tests.waiting import wait_until
+from tests.waiting import lock_waits, wait_until
 
 NOW = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
 STORY = RawArticle(
@@ -83,18 +83,6 @@ async def current(
         )
     return sorted(rows.tuples(), key=lambda row: row[0] or "")
 
-
-async def lock_waits(sessions: async_sessionmaker[AsyncSession]) -> int:
-    """Backends of this database waiting for a lock (a session of its own each time: PostgreSQL keeps one
-    snapshot of pg_stat_activity for the rest of a transaction)."""
-    async with sessions() as session:
-        waiting = await session.scalar(
-            text(
-                "select count(*) from pg_stat_activity"
-                " where datname = current_database() and wait_event_type = 'Lock'"
-            )
-        )
-    return int(waiting or 0)
 
 
 async def queued(

@@ -12,7 +12,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.services.inbox import InboxReport, InboxService
@@ -20,6 +20,7 @@ from bot.services.ingest import IngestService
 from bot.services.prepare import prepare_article
 from bot.sources.types import RawArticle
 from db.models import Article, InboxFile
+from tests.waiting import lock_waits
 
 START = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
 CLAIM_TTL = timedelta(minutes=10)
@@ -149,18 +150,6 @@ async def test_a_file_claimed_by_a_dead_process_is_imported_once_the_claim_runs_
     assert row.claimed_by == survivor.holder
     assert row.imported_at == clock.current
 
-
-async def lock_waits(sessions: async_sessionmaker[AsyncSession]) -> int:
-    """Backends of this database waiting for a lock. A session of its own each time: PostgreSQL keeps one
-    snapshot of pg_stat_activity for the rest of a transaction."""
-    async with sessions() as session:
-        waiting = await session.scalar(
-            text(
-                "select count(*) from pg_stat_activity"
-                " where datname = current_database() and wait_event_type = 'Lock'"
-            )
-        )
-    return int(waiting or 0)
 
 
 async def test_a_concurrent_insert_of_the_same_article_is_a_duplicate_and_the_batch_goes_on(
