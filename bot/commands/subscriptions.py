@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from bot.commands.base import Request, button_rows, say, text_reply
 from bot.commands.buttons import PAUSE, SUBSCRIBE, TOPICS, UNSUBSCRIBE, ButtonValue
 from bot.commands.replies import Reply
+from bot.errors import InvalidSetting
 from bot.i18n import listed, t
 from bot.render import format_local_time
 from bot.services.reading import ReadingService
@@ -41,9 +42,10 @@ class SubscriptionCommands:
             if topic is None:
                 return say(req, "bad_topic", max=MAX_TOPIC_CHARS, topic=escape(word[:40]))
             topics.append(topic)
-        if topics and await self._subs.count_topics(req.ctx) + len(topics) > MAX_TOPICS:
-            return say(req, "too_many_topics", max=MAX_TOPICS)
-        following = await self._subs.subscribe(req.ctx, topics)
+        try:
+            following = await self._subs.subscribe(req.ctx, topics)
+        except InvalidSetting as exc:
+            return say(req, exc.key, max=MAX_TOPICS)
         s = following.subscriber
         if topics:
             followed = t(req.lang, "subscribed_topics", topics=escape(listed(req.lang, following.topics)))

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from datetime import datetime, time, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo, available_timezones
 
+from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -99,6 +101,16 @@ class SubscriptionService:
         self._digest_time = default_digest_time
         self._now = now
 
+    @asynccontextmanager
+    async def _counting(self) -> AsyncIterator[AsyncSession]:
+        """A transaction that reads what a chat follows and changes it by what it read (the topic cap, the
+        last topic stopping the digest). PostgreSQL: `_subscriber` locks the chat's row. SQLite has no row
+        locks: its write lock is taken before the first read, as the digest store does."""
+        async with self._sessions() as session, session.begin():
+            if session.bind.dialect.name == "sqlite":
+                await session.execute(text("BEGIN IMMEDIATE"))
+            yield session
+
     async def _subscriber(self, session: AsyncSession, ctx: ChatContext) -> Subscriber:
         """The chat's record, made on first contact, locked for the caller's transaction: a chat's commands
         and button presses run side by side (PTB's concurrent updates), and two changes of its lists once
@@ -170,30 +182,29 @@ class SubscriptionService:
             return subscriber_view(subscriber), reactivated
 
     async def subscribe(self, ctx: ChatContext, topics: Sequence[str]) -> Following:
-        """No topics: the digest of everything. Topics: the digest of those only."""
-        async with self._sessions() as session, session.begin():
+        """No topics: the digest of everything. Topics: the digest of those only, at most MAX_TOPICS in all
+        (InvalidSetting "too_many_topics" past it: nothing is added). Counted under the chat's lock, with the
+        topics it follows already: two /subscribe at once once each counted without the other's."""
+        async with self._counting() as session:
             subscriber = await self._subscriber(session, ctx)
-            subscriber.wants_digest = True
-            subscriber.active = True
             repo = SubscriberRepo(session)
             if topics:
+                followed = {value.casefold() for value in await repo.values(subscriber.id, TOPIC)}
+                new = {topic.casefold() for topic in topics} - followed
+                if len(followed) + len(new) > MAX_TOPICS:
+                    raise InvalidSetting("too_many_topics", "")
                 await repo.add_values(subscriber, TOPIC, topics, now=self._now())
             else:
                 await repo.remove_values(subscriber.id, TOPIC, None)
+            subscriber.wants_digest = True
+            subscriber.active = True
             return await self._following(repo, subscriber)
-
-    async def count_topics(self, ctx: ChatContext) -> int:
-        async with self._sessions() as session:
-            subscriber = await SubscriberRepo(session).by_chat(ctx.chat_id)
-            return (
-                0 if subscriber is None else len(await SubscriberRepo(session).values(subscriber.id, TOPIC))
-            )
 
     async def unsubscribe(
         self, ctx: ChatContext, topics: Sequence[str] | None
     ) -> tuple[list[str], Following]:
         """No topics (or "all"): stop the digest. Topics: stop those; the last one gone stops the digest."""
-        async with self._sessions() as session, session.begin():
+        async with self._counting() as session:
             subscriber = await self._subscriber(session, ctx)
             repo = SubscriberRepo(session)
             if topics is None:

@@ -11,9 +11,11 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, time
 
+import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.services.subscriptions import TOPIC, SubscriptionService
+from bot.errors import InvalidSetting
+from bot.services.subscriptions import MAX_TOPICS, TOPIC, SubscriptionService
 from db.repositories import SubscriberRepo
 from readmodels import ChatContext
 from tests.waiting import lock_waits, wait_until
@@ -27,6 +29,19 @@ def service(sessions: async_sessionmaker[AsyncSession]) -> SubscriptionService:
         sessions, default_timezone="Asia/Shanghai", default_digest_time=time(8, 0), now=lambda: NOW
     )
 
+
+async def queued(
+    database_url: str, sessions: async_sessionmaker[AsyncSession], task: asyncio.Task[object]
+) -> None:
+    """Return once `task` waits for the chat's record (PostgreSQL: seen waiting for a lock), or is done."""
+    try:
+        if database_url.startswith("postgresql"):
+            await wait_until(lambda: task.done() or lock_waits(sessions), "the second to wait or finish")
+        else:
+            await asyncio.sleep(0.3)
+    except BaseException:
+        task.cancel()
+        raise
 
 
 async def test_removing_the_last_topic_while_another_is_added_keeps_the_digest(
@@ -47,18 +62,36 @@ async def test_removing_the_last_topic_while_another_is_added_keeps_the_digest(
         subscriber = await first._subscriber(session, CHAT)
         await SubscriberRepo(session).add_values(subscriber, TOPIC, ["足球"], now=NOW)
         removing = asyncio.create_task(remove())
-        try:
-            if database_url.startswith("postgresql"):
-                await wait_until(
-                    lambda: removing.done() or lock_waits(sessions), "the removal to wait or finish"
-                )
-            else:
-                await asyncio.sleep(0.3)
-        except BaseException:
-            removing.cancel()
-            raise
+        await queued(database_url, sessions, removing)
     await asyncio.wait_for(removing, timeout=30)
 
     following = await first.following(CHAT)
     assert following.topics == ["足球"]
     assert following.subscriber.wants_digest
+
+
+async def test_two_subscribes_at_once_stay_within_the_topic_cap(
+    database_url: str,
+    sessions: async_sessionmaker[AsyncSession],
+    other_process: async_sessionmaker[AsyncSession],
+) -> None:
+    """The cap was counted in a transaction of its own before /subscribe's: two at once each counted without
+    the other's topics, and the chat ended over MAX_TOPICS. Now it is counted under the chat's lock."""
+    first, second = service(sessions), service(other_process)
+    await first.subscribe(CHAT, [f"话题{n}" for n in range(MAX_TOPICS - 1)])
+
+    async def one_more() -> object:
+        return await second.subscribe(CHAT, ["最后一个"])
+
+    async with sessions() as session, session.begin():
+        subscriber = await first._subscriber(session, CHAT)  # what /subscribe 足球 does, held open
+        await SubscriberRepo(session).add_values(subscriber, TOPIC, ["足球"], now=NOW)
+        adding = asyncio.create_task(one_more())
+        await queued(database_url, sessions, adding)
+    with pytest.raises(InvalidSetting):
+        await asyncio.wait_for(adding, timeout=30)
+    following = await first.following(CHAT)
+    assert len(following.topics) == MAX_TOPICS
+    assert "最后一个" not in following.topics
+    # topics it follows already do not count again
+    assert len((await first.subscribe(CHAT, ["足球", "话题1"])).topics) == MAX_TOPICS
