@@ -7,9 +7,13 @@ import inspect
 import socket
 import time
 from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+# seconds a second SQLite writer is given to queue behind a transaction held open
+SQLITE_QUEUE = 0.3
 
 
 async def wait_until(
@@ -46,3 +50,21 @@ async def lock_waits(sessions: async_sessionmaker[AsyncSession]) -> int:
             )
         )
     return int(waiting or 0)
+
+
+async def queued(
+    database_url: str, sessions: async_sessionmaker[AsyncSession], task: asyncio.Task[Any], what: str
+) -> None:
+    """Return once `task`, started while the caller holds a transaction open, waits behind it (PostgreSQL:
+    seen waiting for a lock) or is done; SQLite shows no such wait, so the task gets a moment to queue. On
+    failure the task is cancelled."""
+    try:
+        if database_url.startswith("postgresql"):
+            await wait_until(
+                lambda: task.done() or lock_waits(sessions), f"{what} to wait for a lock or finish"
+            )
+        else:
+            await asyncio.sleep(SQLITE_QUEUE)
+    except BaseException:
+        task.cancel()
+        raise

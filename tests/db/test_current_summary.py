@@ -24,28 +24,19 @@ from bot.sources.types import RawArticle
 from db.engine import alembic_config, make_engine, make_sessionmaker, upgrade_schema
 from db.llm import replace_summary, store_translation
 from db.models import Article, Summary
-from tests.waiting import lock_waits, wait_until
+from tests.bot.conftest import recent_article
+from tests.waiting import queued
 
 NOW = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
-STORY = RawArticle(
+STORY = recent_article(
+    1,
     title="国产大飞机完成第一百架交付",
     body="国产大飞机今天完成第一百架交付，航空公司将于下月投入运营。业内人士认为，这标志着国产民机进入批量交付阶段。",
-    body_format="text",
-    origin="test:plane",
-    link="https://news.example.com/plane",
-    published=NOW,
 )
-OTHER = RawArticle(
-    title="中国女足获东亚杯亚军",
-    body="中国女足在东亚杯足球比赛中战平日本队，获得亚军。",
-    body_format="text",
-    origin="test:football",
-    link="https://news.example.com/football",
-    published=NOW,
+OTHER = recent_article(
+    2, title="中国女足获东亚杯亚军", body="中国女足在东亚杯足球比赛中战平日本队，获得亚军。"
 )
 ONE_CURRENT_INDEXES = {"ix_summaries_one_current_own", "ix_summaries_one_current_translated"}
-# Seconds: how long the second SQLite writer is given to queue behind the first
-SQLITE_QUEUE = 0.3
 
 
 async def store(sessions: async_sessionmaker[AsyncSession], *articles: RawArticle) -> list[int]:
@@ -84,20 +75,6 @@ async def current(
     return sorted(rows.tuples(), key=lambda row: row[0] or "")
 
 
-
-async def queued(
-    database_url: str, sessions: async_sessionmaker[AsyncSession], task: asyncio.Task[bool]
-) -> None:
-    """Return once `task` waits behind the open transaction (PostgreSQL: seen waiting for a lock), or is
-    done."""
-    if database_url.startswith("postgresql"):
-        await wait_until(
-            lambda: task.done() or lock_waits(sessions), "the second writer to wait for a lock or finish"
-        )
-    else:
-        await asyncio.sleep(SQLITE_QUEUE)
-
-
 @pytest.mark.parametrize(
     ("language", "earlier"),
     [(None, False), ("en", True), ("en", False)],
@@ -126,11 +103,7 @@ async def test_two_processes_replacing_one_summary_at_once_leave_one_current(
     async with sessions() as a, a.begin():
         assert await replace(a, article_id, "A", language)
         b = asyncio.create_task(b_replaces())
-        try:
-            await queued(database_url, sessions, b)
-        except BaseException:
-            b.cancel()
-            raise
+        await queued(database_url, sessions, b, "the second writer")
     assert await asyncio.wait_for(b, timeout=30)
 
     kept = [row for row in before if row[0] != language]  # the other language's summary stays as it was
@@ -152,11 +125,7 @@ async def test_a_replacement_waiting_for_the_articles_deletion_finds_it_gone(
     async with sessions() as a, a.begin():
         await a.execute(delete(Article).where(Article.id == article_id))
         b = asyncio.create_task(b_replaces())
-        try:
-            await queued(database_url, sessions, b)
-        except BaseException:
-            b.cancel()
-            raise
+        await queued(database_url, sessions, b, "the second writer")
     assert await asyncio.wait_for(b, timeout=30) is False
     async with sessions() as session:
         assert await session.scalar(select(func.count(Summary.id))) == 0

@@ -18,7 +18,7 @@ from bot.errors import InvalidSetting
 from bot.services.subscriptions import MAX_TOPICS, TOPIC, SubscriptionService
 from db.repositories import SubscriberRepo
 from readmodels import ChatContext
-from tests.waiting import lock_waits, wait_until
+from tests.waiting import queued
 
 CHAT = ChatContext(chat_id=7001, chat_kind="private", user_id=7001, language_code="zh-hans")
 NOW = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
@@ -28,20 +28,6 @@ def service(sessions: async_sessionmaker[AsyncSession]) -> SubscriptionService:
     return SubscriptionService(
         sessions, default_timezone="Asia/Shanghai", default_digest_time=time(8, 0), now=lambda: NOW
     )
-
-
-async def queued(
-    database_url: str, sessions: async_sessionmaker[AsyncSession], task: asyncio.Task[object]
-) -> None:
-    """Return once `task` waits for the chat's record (PostgreSQL: seen waiting for a lock), or is done."""
-    try:
-        if database_url.startswith("postgresql"):
-            await wait_until(lambda: task.done() or lock_waits(sessions), "the second to wait or finish")
-        else:
-            await asyncio.sleep(0.3)
-    except BaseException:
-        task.cancel()
-        raise
 
 
 async def test_removing_the_last_topic_while_another_is_added_keeps_the_digest(
@@ -62,7 +48,7 @@ async def test_removing_the_last_topic_while_another_is_added_keeps_the_digest(
         subscriber = await first._subscriber(session, CHAT)
         await SubscriberRepo(session).add_values(subscriber, TOPIC, ["足球"], now=NOW)
         removing = asyncio.create_task(remove())
-        await queued(database_url, sessions, removing)
+        await queued(database_url, sessions, removing, "the removal")
     await asyncio.wait_for(removing, timeout=30)
 
     following = await first.following(CHAT)
@@ -87,7 +73,7 @@ async def test_two_subscribes_at_once_stay_within_the_topic_cap(
         subscriber = await first._subscriber(session, CHAT)  # what /subscribe 足球 does, held open
         await SubscriberRepo(session).add_values(subscriber, TOPIC, ["足球"], now=NOW)
         adding = asyncio.create_task(one_more())
-        await queued(database_url, sessions, adding)
+        await queued(database_url, sessions, adding, "the second /subscribe")
     with pytest.raises(InvalidSetting):
         await asyncio.wait_for(adding, timeout=30)
     following = await first.following(CHAT)
