@@ -23,6 +23,7 @@ from bot.commands import CommandService
 from bot.config import Settings
 from bot.digest_messages import DigestMessages
 from bot.errors import CannotRun
+from bot.services.callback_values import CallbackValues
 from bot.services.digests import DigestService
 from bot.services.feeds import FeedService, FetchLimits
 from bot.services.inbox import InboxService
@@ -132,6 +133,7 @@ async def open_services(
             subscriptions=subscriptions,
             reading=reading,
             feeds=feeds,
+            callback_values=CallbackValues(sessions, now=now),
             admin_ids=settings.admin_ids,
             llm_budget=_llm_budget(settings) if settings.uses_llm else None,
             now=now,
@@ -201,6 +203,7 @@ def _llm_service(settings: Settings, sessions: async_sessionmaker[AsyncSession])
             retries=settings.llm_retries,
             backoff=settings.llm_backoff,
             max_wait=settings.llm_max_wait,
+            max_output_tokens=settings.llm_max_output_tokens,
         ),
         breaker_failures=settings.llm_breaker_failures,
         breaker_cooldown=settings.llm_breaker_cooldown,

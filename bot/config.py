@@ -111,6 +111,8 @@ class Settings(BaseSettings):
     # the window has room again
     llm_daily_requests: int | None = Field(default=None, ge=1)
     llm_daily_tokens: int | None = Field(default=None, ge=1)
+    # the most one answer may spend (max_tokens); a reasoning model's thinking counts in it
+    llm_max_output_tokens: int = Field(default=4096, ge=64, le=1_000_000)
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, case, func, not_, or_, select, update
+from sqlalchemy import and_, case, func, not_, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -20,7 +20,11 @@ from readmodels import LlmStats
 
 # the summaries made offline: extractive ones, and the title standing in for an article without a body
 OFFLINE_METHODS = ("extractive", "title")
-REQUEST_OUTCOMES = ("ok", "invalid", "error", "timeout", "rate_limited")
+# "sent": a request admitted within the daily budget whose outcome is not written yet (in flight, or its
+# process stopped): it counts as a request, with the most tokens it may spend, in every process
+REQUEST_OUTCOMES = ("ok", "invalid", "error", "timeout", "rate_limited", "sent")
+# the PostgreSQL advisory lock that admitting a request within the daily budget holds ("llmcaps" in ASCII)
+BUDGET_LOCK_KEY = 0x6C6C6D63617073
 # Automatic upgrades give an article up after an invalid answer (already retried once) or this many
 # failed tries
 GIVE_UP_AFTER = 3
@@ -265,6 +269,22 @@ async def _retire_current_summary(
     return listed_at
 
 
+async def lock_budget(session: AsyncSession) -> None:
+    """Make the caller's transaction the only one admitting LLM requests until it ends, in any process, so
+    that what it counts and what it adds are one step: PostgreSQL by an advisory transaction lock, SQLite by
+    taking its write lock before the count."""
+    if session.bind.dialect.name == "postgresql":
+        await session.execute(select(func.pg_advisory_xact_lock(BUDGET_LOCK_KEY)))
+    else:
+        await session.execute(text("BEGIN IMMEDIATE"))
+
+
+async def finish_request(session: AsyncSession, request_id: int, **values: object) -> None:
+    """Write what became of an admitted request (its outcome, reason, article and tokens) over its "sent"
+    row; tokens left out keep the most the request could spend."""
+    await session.execute(update(LlmRequest).where(LlmRequest.id == request_id).values(**values))
+
+
 async def llm_stats(session: AsyncSession, *, since: datetime) -> LlmStats:
     rows = await session.execute(
         select(
@@ -294,4 +314,5 @@ async def llm_stats(session: AsyncSession, *, since: datetime) -> LlmStats:
         cache_hits=counts.get("cache_hit", 0),
         prompt_tokens=prompt,
         completion_tokens=completion,
+        in_flight=counts.get("sent", 0),
     )

@@ -191,10 +191,11 @@ class LlmStats:
     cache_hits: int
     prompt_tokens: int
     completion_tokens: int
+    in_flight: int = 0  # admitted, outcome not written yet (counted in `requests`, with their most tokens)
 
     @property
     def failures(self) -> int:
-        return self.requests - self.ok
+        return self.requests - self.ok - self.in_flight
 
 
 __all__ = [

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from summarizer.clean import one_line
@@ -29,6 +30,7 @@ __all__ = [
     "cut_input",
     "injected_phrases",
     "parse_answer",
+    "prompt_token_bound",
     "read_answer",
     "validate_answer",
 ]
@@ -129,6 +131,14 @@ def build_messages(
         {"role": "system", "content": _system_prompt(language, max_chars, json_mode=json_mode)},
         {"role": "user", "content": user},
     ]
+
+
+def prompt_token_bound(messages: Sequence[Mapping[str, str]]) -> int:
+    """The most tokens `messages` can count as a prompt, whatever the model's tokenizer: byte-level BPE
+    tokenizers (and SentencePiece's byte fallback) never make more tokens than UTF-8 bytes, and each message
+    adds a few of the chat format's own (OpenAI counts 3-4). For the daily token cap, which must hold
+    before the answer says what a request cost."""
+    return sum(len(m.get("content", "").encode("utf-8")) + 8 for m in messages) + 8
 
 
 # ---- reading the answer ---------------------------------------------------------------------------------

@@ -24,9 +24,8 @@ import email.utils
 import logging
 import math
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, Literal
@@ -51,7 +50,9 @@ from db.llm import (
     PendingFilter,
     cached_answer,
     count_pending,
+    finish_request,
     llm_stats,
+    lock_budget,
     pending_articles,
     replace_summary,
     store_cached_answer,
@@ -61,13 +62,23 @@ from db.llm import (
 )
 from db.models import LlmCacheEntry, LlmRequest, Summary
 from db.outbox import OutboxRepo
-from summarizer.llm import PROMPT_VERSION, InvalidAnswer, LlmAnswer, build_messages, read_answer
+from summarizer.llm import (
+    PROMPT_VERSION,
+    InvalidAnswer,
+    LlmAnswer,
+    build_messages,
+    prompt_token_bound,
+    read_answer,
+)
 from summarizer.matching import search_terms
 
 log = logging.getLogger(__name__)
 
 RequestOutcome = Literal["ok", "invalid", "error", "timeout", "rate_limited"]
-Fallback = Literal["invalid", "error", "timeout", "rate_limited", "unavailable"]
+Fallback = Literal["invalid", "error", "timeout", "rate_limited", "unavailable", "budget"]
+# Admits one request within the daily budget, given the most prompt and completion tokens it may spend: its
+# ticket (the request's row, written before it is sent), or None when the budget has no room for it.
+Admit = Callable[[int, int], Awaitable[int | None]]
 
 
 # ---- the circuit breaker --------------------------------------------------------------------------------
@@ -116,6 +127,10 @@ class CircuitBreaker:
         self._streak = 0
         self._trial = False
 
+    def released(self) -> None:
+        """A call was allowed but not made (the daily budget had no room): a half-open trial is still due."""
+        self._trial = False
+
     def failed(self, reason: str) -> None:
         self._streak += 1
         if self.state == "half-open" or (self.state == "closed" and self._streak >= self._threshold):
@@ -142,9 +157,13 @@ class Attempt:
     """One request sent, for accounting."""
 
     outcome: RequestOutcome
+    ticket: int  # its row, written as "sent" when the budget admitted it
     reason: str | None = None
-    prompt_tokens: int | None = None
+    prompt_tokens: int | None = None  # as the answer's usage says; None: unknown
     completion_tokens: int | None = None
+    # whether the server may have spent tokens on it: not when it refused it or was never reached (unknown
+    # usage is then none); an answer or a timeout with unknown usage keeps the most it could have spent
+    may_have_spent: bool = True
 
 
 @dataclass(slots=True)
@@ -176,6 +195,7 @@ class LlmLimits:
     retries: int = 2  # extra tries after a 429 or 5xx
     backoff: float = 1.0  # first wait before a retry without retry-after; doubles
     max_wait: float = 60.0  # a longer retry-after is not waited for
+    max_output_tokens: int = 4096  # the most an answer may spend (max_tokens): bounds each request's cost
 
 
 def retry_after_seconds(headers: Any) -> float | None:
@@ -221,21 +241,28 @@ class LlmSummarizer:
         self._sleep = sleep
         self._in_flight = asyncio.Semaphore(limits.concurrency)
         self._json_mode = True  # until the server says it does not support response_format
+        # OpenAI's reasoning models refuse max_tokens and ask for max_completion_tokens, which older servers
+        # do not know: the first until the server asks for the second
+        self._output_limit = "max_tokens"
 
     async def close(self) -> None:
         await self._client.close()
 
-    async def summarize(self, *, title: str, text: str, language: str) -> LlmOutcome:
-        """The LLM's summary and tags of one article, or why there are none. Never raises for API trouble."""
+    async def summarize(self, *, title: str, text: str, language: str, admit: Admit) -> LlmOutcome:
+        """The LLM's summary and tags of one article, or why there are none. Never raises for API trouble.
+        Each request is sent only once `admit` has found room for it in the daily budget."""
         outcome = LlmOutcome(answer=None)
         if not self.breaker.allow():
             outcome.fallback = "unavailable"
             return outcome
         for _ in range(2):  # an invalid answer is retried once
             try:
-                content = await self._complete(title, text, language, outcome.attempts)
+                content = await self._complete(title, text, language, outcome.attempts, admit)
             except _RequestFailed as exc:
-                self.breaker.failed(exc.reason)
+                if exc.kind == "budget":
+                    self.breaker.released()
+                else:
+                    self.breaker.failed(exc.reason)
                 outcome.fallback = exc.kind
                 return outcome
             try:
@@ -244,9 +271,7 @@ class LlmSummarizer:
                 )
             except InvalidAnswer as exc:
                 last = outcome.attempts[-1]
-                outcome.attempts[-1] = Attempt(
-                    "invalid", exc.reason, last.prompt_tokens, last.completion_tokens
-                )
+                outcome.attempts[-1] = replace(last, outcome="invalid", reason=exc.reason)
                 continue
             self.breaker.succeeded()
             return outcome
@@ -254,12 +279,15 @@ class LlmSummarizer:
         outcome.fallback = "invalid"
         return outcome
 
-    async def _complete(self, title: str, text: str, language: str, attempts: list[Attempt]) -> str | None:
+    async def _complete(
+        self, title: str, text: str, language: str, attempts: list[Attempt], admit: Admit
+    ) -> str | None:
         """The content of one successful response, after retries; raises _RequestFailed."""
         retries = self._limits.retries
         delay = self._limits.backoff
         while True:
             json_mode = self._json_mode
+            output_limit = self._output_limit
             messages = build_messages(
                 title,
                 text,
@@ -269,35 +297,48 @@ class LlmSummarizer:
                 json_mode=json_mode,
             )
             kwargs: dict[str, Any] = {"model": self.model, "messages": messages, "temperature": 0.2}
+            kwargs[output_limit] = self._limits.max_output_tokens
             if json_mode:
                 kwargs["response_format"] = {"type": "json_object"}
+            ticket = await admit(prompt_token_bound(messages), self._limits.max_output_tokens)
+            if ticket is None:
+                raise _RequestFailed("budget", "the daily budget has no room")
+            failed = partial(Attempt, ticket=ticket, may_have_spent=False)
             wait: float | None = None
             async with self._in_flight:
                 try:
                     async with asyncio.timeout(self._limits.timeout):
                         response = await self._client.chat.completions.create(**kwargs)
                 except (APITimeoutError, TimeoutError):
-                    attempts.append(Attempt("timeout", f"no answer within {self._limits.timeout:g} s"))
+                    # the server may have answered, and billed, after we stopped waiting
+                    reason = f"no answer within {self._limits.timeout:g} s"
+                    attempts.append(Attempt("timeout", ticket, reason))
                     raise _RequestFailed("timeout", "timeout") from None
                 except APIConnectionError:
-                    attempts.append(Attempt("error", "cannot connect"))
+                    attempts.append(failed("error", reason="cannot connect"))
                     raise _RequestFailed("error", "cannot connect") from None
                 except (BadRequestError, UnprocessableEntityError) as exc:
+                    if output_limit == "max_tokens" and "max_completion_tokens" in exc.message:
+                        attempts.append(failed("error", reason="max_tokens not supported"))
+                        if self._output_limit == "max_tokens":
+                            self._output_limit = "max_completion_tokens"
+                            log.warning("the LLM server wants max_completion_tokens, not max_tokens")
+                        continue
                     if json_mode and _rejects_json_mode(exc):
-                        attempts.append(Attempt("error", "response_format not supported"))
+                        attempts.append(failed("error", reason="response_format not supported"))
                         if self._json_mode:
                             self._json_mode = False
                             log.warning(
                                 "the LLM server does not support JSON mode; asking for JSON in the prompt"
                             )
                         continue
-                    attempts.append(Attempt("error", _status_reason(exc)))
+                    attempts.append(failed("error", reason=_status_reason(exc)))
                     raise _RequestFailed("error", _status_reason(exc)) from None
                 except APIStatusError as exc:
                     kind: Literal["rate_limited", "error"] = (
                         "rate_limited" if exc.status_code == 429 else "error"
                     )
-                    attempts.append(Attempt(kind, _status_reason(exc)))
+                    attempts.append(failed(kind, reason=_status_reason(exc)))
                     if exc.status_code != 429 and exc.status_code < 500:  # 401, 404: no retry helps
                         raise _RequestFailed("error", _status_reason(exc)) from None
                     asked = retry_after_seconds(exc.response.headers)
@@ -308,7 +349,7 @@ class LlmSummarizer:
                     # an answer the client could not read (a 200 with an HTML page, "null", bytes that are
                     # not UTF-8): a failed request, counted like the others, not an error out of the pass
                     reason = f"unreadable response ({exc.__class__.__name__})"
-                    attempts.append(Attempt("error", reason))
+                    attempts.append(Attempt("error", ticket, reason))
                     raise _RequestFailed("error", reason) from None
             if wait is not None:  # slept outside the semaphore, so other articles go on meanwhile
                 retries -= 1
@@ -323,6 +364,7 @@ class LlmSummarizer:
             attempts.append(
                 Attempt(
                     "ok",
+                    ticket,
                     None,
                     _token_count(getattr(usage, "prompt_tokens", None)),
                     _token_count(getattr(usage, "completion_tokens", None)),
@@ -380,13 +422,6 @@ ArticleOutcome = Literal["upgraded", "cached", "fallback", "left"]
 TRANSLATION_PAGE = 50
 
 
-@dataclass(slots=True)
-class _Reservation:
-    """One article's place in the daily budget, held from the check until its request rows are committed."""
-
-    held: bool = True
-
-
 def translation_version(language: str) -> str:
     """The prompt version of summaries made in a reader's language: requests, the cache and give-ups are
     counted per language."""
@@ -394,8 +429,8 @@ def translation_version(language: str) -> str:
 
 
 # The background upgrades run in one process at a time (the lease's holder renews it while it works): every
-# `newsbot run` would otherwise ask the LLM for the same articles, each counting only its own requests in
-# flight against the daily cap (two processes: 8 requests for 4 articles at a cap of 4).
+# `newsbot run` would otherwise ask the LLM for the same articles (the daily caps would hold, the answers
+# would be paid for twice).
 UPGRADES_LEASE = "llm-upgrades"
 UPGRADES_LEASE_LENGTH = timedelta(minutes=5)
 
@@ -423,11 +458,7 @@ class LlmService:
         self._now = now
         self._wake = asyncio.Event()
         self._budget_logged = False
-        # articles between the budget check and their requests' rows: without them, `concurrency` checks at
-        # once would all see room for one more. A check, and the transaction that turns an article's requests
-        # into rows, both hold the gate (see `_recording`)
-        self._in_flight = 0
-        self._budget_gate = asyncio.Lock()
+        self._refused: str | None = None  # why the budget last refused a request, till one is admitted
         self.holder = process_name()
         self._lease_renew_at: datetime | None = None  # set while `run` holds the upgrades' lease
 
@@ -455,6 +486,7 @@ class LlmService:
         `on_article(done, total)` hears of each article done (for a progress display).
         """
         report = UpgradeReport()
+        self._refused = None
         before: tuple[datetime, int] | None = None
         total = done = 0
         if on_article is not None:
@@ -485,7 +517,7 @@ class LlmService:
             if "left" in outcomes:
                 async with self._sessions() as session:
                     report.left = await count_pending(session, criteria)
-                report.budget_spent = await self.over_budget()
+                report.budget_spent = await self.over_budget() or self._refused
                 return report
 
     async def _upgrade_many(
@@ -539,39 +571,41 @@ class LlmService:
                 alive = await store(session, cached.summary, cached.tags.split("\n"), (0, 0))
                 session.add(self._row("cache_hit", target.id if alive else None, prompt_version=version))
             return "cached"
-        reservation = await self._reserve()
-        if reservation is None:
+        if await self.over_budget() is not None:
             return "left"  # keeps its offline summary; a later pass upgrades it when the window has room
-        try:
-            outcome = await self.summarizer.summarize(
-                title=target.title, text=target.text, language=language or target.language
+        outcome = await self.summarizer.summarize(
+            title=target.title,
+            text=target.text,
+            language=language or target.language,
+            admit=partial(self._admit, prompt_version=version),
+        )
+        if outcome.fallback in ("unavailable", "budget"):
+            if outcome.attempts:  # the requests made before the budget ran out (the article stays pending)
+                async with self._sessions() as session, session.begin():
+                    await self._write_attempts(session, outcome, None)
+            return "left"
+        if outcome.answer is None:
+            await self._account(outcome, target.id, prompt_version=version)
+            return "fallback"
+        answer = outcome.answer
+        async with self._sessions() as session, session.begin():
+            tokens = (outcome.prompt_tokens, outcome.completion_tokens)
+            alive = await store(session, answer.summary, answer.tags, tokens)
+            await store_cached_answer(
+                session,
+                LlmCacheEntry(
+                    content_hash=target.content_hash,
+                    model=model,
+                    prompt_version=version,
+                    summary=answer.summary,
+                    tags="\n".join(answer.tags),
+                    prompt_tokens=outcome.prompt_tokens,
+                    completion_tokens=outcome.completion_tokens,
+                    created_at=self._now(),
+                ),
             )
-            if outcome.fallback == "unavailable":
-                return "left"
-            if outcome.answer is None:
-                await self._account(outcome, target.id, reservation, prompt_version=version)
-                return "fallback"
-            answer = outcome.answer
-            async with self._recording(reservation) as session:
-                tokens = (outcome.prompt_tokens, outcome.completion_tokens)
-                alive = await store(session, answer.summary, answer.tags, tokens)
-                await store_cached_answer(
-                    session,
-                    LlmCacheEntry(
-                        content_hash=target.content_hash,
-                        model=model,
-                        prompt_version=version,
-                        summary=answer.summary,
-                        tags="\n".join(answer.tags),
-                        prompt_tokens=outcome.prompt_tokens,
-                        completion_tokens=outcome.completion_tokens,
-                        created_at=self._now(),
-                    ),
-                )
-                self._add_attempts(session, outcome, target.id if alive else None, prompt_version=version)
-            return "upgraded"
-        finally:
-            self._release(reservation)  # it made no request, or its rows were not written
+            await self._write_attempts(session, outcome, target.id if alive else None)
+        return "upgraded"
 
     async def translate_recent(self) -> UpgradeReport:
         """Summaries in the languages readers asked for (`/settings summaries`), of the story leads listed
@@ -602,30 +636,34 @@ class LlmService:
         """The article's summary in `language`: from the cache, or asked of the LLM (its tags stay)."""
         return await self._summarize_into(target, language=language)
 
-    async def _reserve(self) -> _Reservation | None:
-        """A place in the daily budget for one article's requests; None when the budget is spent."""
-        async with self._budget_gate:
-            if await self.over_budget() is not None:
-                return None
-            self._in_flight += 1
-        return _Reservation()
+    async def _admit(self, prompt_tokens: int, completion_tokens: int, *, prompt_version: str) -> int | None:
+        """Room in the daily budget for one request that may spend up to these tokens: its row, written as
+        "sent" with them before the request goes out, so that every process counts it from now on (and a
+        request whose process stops before its answer still counts); None when a cap would be passed.
 
-    @asynccontextmanager
-    async def _recording(self, reservation: _Reservation) -> AsyncIterator[AsyncSession]:
-        """The transaction writing a reserved article's request rows; the reservation ends with its commit.
-
-        Both happen under the gate a budget check holds, so a check counts each request once: in flight or as
-        a row. (Lowered after the commit, a check on PostgreSQL could read the rows from before the commit and
-        the count from after it, and let 4 requests through a cap of 3.)"""
-        async with self._budget_gate:
-            async with self._sessions() as session, session.begin():
-                yield session
-            self._release(reservation)
-
-    def _release(self, reservation: _Reservation) -> None:
-        if reservation.held:
-            reservation.held = False
-            self._in_flight -= 1
+        The count and the row are one step for all processes (`lock_budget`): checks side by side once all
+        saw room for one more, and an article's retries and other processes' requests went past the cap."""
+        async with self._sessions() as session, session.begin():
+            if self.budget.capped:
+                await lock_budget(session)
+                stats = await llm_stats(session, since=self._now() - BUDGET_WINDOW)
+                refused = self.budget.refuses(stats, tokens=prompt_tokens + completion_tokens)
+                if refused is not None:
+                    self._refused = refused
+                    self._log_budget(refused)
+                    return None
+            row = self._row(
+                "sent",
+                None,
+                prompt_version=prompt_version,
+                prompt_tokens=prompt_tokens,
+                completion_tokens=completion_tokens,
+            )
+            session.add(row)
+            await session.flush()
+        self._refused = None
+        self._budget_logged = False
+        return row.id
 
     async def over_budget(self) -> str | None:
         """The spending cap reached over the last 24 hours, in words (None while there is room)."""
@@ -633,50 +671,41 @@ class LlmService:
             return None
         async with self._sessions() as session:
             stats = await llm_stats(session, since=self._now() - BUDGET_WINDOW)
-        spent = self.budget.spent(stats, in_flight=self._in_flight)
-        if spent is not None and not self._budget_logged:
-            log.warning("LLM summaries paused: the daily budget is spent (%s in the last 24 hours)", spent)
-        self._budget_logged = spent is not None
+        spent = self.budget.spent(stats)
+        self._log_budget(spent)
         return spent
 
+    def _log_budget(self, spent: str | None) -> None:
+        """Log the pause once, until a request is admitted again."""
+        if spent is not None and not self._budget_logged:
+            log.warning("LLM summaries paused: the daily budget is spent (%s in the last 24 hours)", spent)
+            self._budget_logged = True
+
     async def _account(
-        self,
-        outcome: LlmOutcome,
-        article_id: int | None,
-        reservation: _Reservation,
-        *,
-        prompt_version: str = PROMPT_VERSION,
+        self, outcome: LlmOutcome, article_id: int | None, *, prompt_version: str = PROMPT_VERSION
     ) -> None:
         try:
-            async with self._recording(reservation) as session:
-                self._add_attempts(session, outcome, article_id, prompt_version=prompt_version)
+            async with self._sessions() as session, session.begin():
+                await self._write_attempts(session, outcome, article_id)
                 session.add(
                     self._row("fallback", article_id, reason=outcome.fallback, prompt_version=prompt_version)
                 )
         except IntegrityError:  # the article was deleted meanwhile
             if article_id is None:
                 raise
-            await self._account(outcome, None, reservation, prompt_version=prompt_version)
+            await self._account(outcome, None, prompt_version=prompt_version)
 
-    def _add_attempts(
-        self,
-        session: AsyncSession,
-        outcome: LlmOutcome,
-        article_id: int | None,
-        *,
-        prompt_version: str = PROMPT_VERSION,
-    ) -> None:
+    @staticmethod
+    async def _write_attempts(session: AsyncSession, outcome: LlmOutcome, article_id: int | None) -> None:
+        """What became of each request, over the row it was admitted with. A usage the answer did not say
+        keeps the most the request could spend, unless the server refused it or was never reached."""
         for attempt in outcome.attempts:
-            session.add(
-                self._row(
-                    attempt.outcome,
-                    article_id,
-                    reason=attempt.reason,
-                    prompt_tokens=attempt.prompt_tokens,
-                    completion_tokens=attempt.completion_tokens,
-                    prompt_version=prompt_version,
-                )
-            )
+            values: dict[str, object] = {"outcome": attempt.outcome, "reason": attempt.reason}
+            values["article_id"] = article_id
+            tokens = {"prompt_tokens": attempt.prompt_tokens, "completion_tokens": attempt.completion_tokens}
+            if any(n is not None for n in tokens.values()) or not attempt.may_have_spent:
+                values.update(tokens)
+            await finish_request(session, attempt.ticket, **values)
 
     def _summary(
         self, text: str, *, prompt_tokens: int, completion_tokens: int, language: str | None = None

@@ -23,13 +23,23 @@ class LlmBudget:
     def capped(self) -> bool:
         return self.daily_requests is not None or self.daily_tokens is not None
 
-    def spent(self, stats: LlmStats, *, in_flight: int = 0) -> str | None:
-        """Which cap the last day's use has reached, in words; None while there is room. `in_flight`
-        requests are counted as made: they are, a moment from now."""
-        requests = stats.requests + in_flight
-        if self.daily_requests is not None and requests >= self.daily_requests:
-            return f"{requests} of {self.daily_requests} requests"
+    def spent(self, stats: LlmStats) -> str | None:
+        """Which cap the last day's use has reached, in words; None while there is room."""
+        if self.daily_requests is not None and stats.requests >= self.daily_requests:
+            return f"{stats.requests} of {self.daily_requests} requests"
         tokens = stats.prompt_tokens + stats.completion_tokens
         if self.daily_tokens is not None and tokens >= self.daily_tokens:
             return f"{tokens} of {self.daily_tokens} tokens"
+        return None
+
+    def refuses(self, stats: LlmStats, *, tokens: int) -> str | None:
+        """Why one more request, which may spend up to `tokens`, would pass a cap, in words; None: it fits.
+        The requests in flight count with the most they may spend, so the caps hold however many
+        requests, retries and processes run at once."""
+        spent = self.spent(stats)
+        if spent is not None:
+            return spent
+        used = stats.prompt_tokens + stats.completion_tokens
+        if self.daily_tokens is not None and used + tokens > self.daily_tokens:
+            return f"{used} of {self.daily_tokens} tokens, a request may need {tokens},"
         return None

@@ -32,11 +32,12 @@ from bot.services.llm import (
 )
 from bot.services.llm_budget import LlmBudget
 from bot.sources.types import RawArticle
+from db.engine import make_engine, make_sessionmaker
 from db.llm import LlmTarget, count_pending, llm_stats
 from db.models import Article, ArticleTag, LlmCacheEntry, LlmRequest, Summary
 from db.repositories import latest_articles
 from readmodels import ChatContext
-from summarizer.llm import PROMPT_VERSION
+from summarizer.llm import PROMPT_VERSION, build_messages, prompt_token_bound
 from tests.fakes.openai_server import (
     INJECTED_URL,
     SUMMARIES,
@@ -46,6 +47,7 @@ from tests.fakes.openai_server import (
     content,
     echo_url,
     envelope,
+    error,
     rate_limited,
     raw,
     server_error,
@@ -335,7 +337,9 @@ async def test_an_answer_the_client_cannot_read_is_a_counted_failure(
     assert (await world.views())[ZH.title][0] == "extractive"
 
 
-async def test_a_usage_the_budget_cannot_add_is_unknown(world: World) -> None:
+async def test_a_usage_the_budget_cannot_add_counts_the_most_the_request_could_spend(world: World) -> None:
+    """A string or a negative once failed the store or loosened the cap; unknown, the request counts with
+    the bound it was admitted with (its prompt's bytes plus max_tokens), not as free."""
     good = json.dumps({"summary": SUMMARIES["zh"], "tags": TAGS["zh"]}, ensure_ascii=False)
     usage = {"prompt_tokens": "9", "completion_tokens": -5}
     world.fake.default = envelope(good, usage=usage)  # type: ignore[assignment]
@@ -343,7 +347,9 @@ async def test_a_usage_the_budget_cannot_add_is_unknown(world: World) -> None:
     assert await upgrade(world.service()) == (1, 0, 0, 0)
     async with world.sessions() as session:
         rows = (await session.execute(select(LlmRequest.prompt_tokens, LlmRequest.completion_tokens))).all()
-    assert [tuple(row) for row in rows] == [(None, None)]
+    (request,) = world.fake.requests
+    assert request["max_tokens"] == 4096
+    assert [tuple(row) for row in rows] == [(prompt_token_bound(request["messages"]), 4096)]
 
 
 async def test_an_invalid_answer_then_a_good_one_is_used(world: World) -> None:
@@ -707,11 +713,133 @@ async def test_past_the_budget_the_newest_articles_are_upgraded_first(world: Wor
 
 
 async def test_a_token_budget_counts_prompt_and_completion_tokens(world: World) -> None:
+    """Room for one request's most (its prompt's bytes plus max_tokens) and no more: the first goes, spends
+    less than it might, and the next would need the whole bound again. (The first request once spent past
+    any cap, and each of `concurrency` requests in flight could.)"""
     await world.store(*numbered(4))
-    service = world.service(concurrency=1, budget=LlmBudget(daily_tokens=1))
-    assert (await upgrade(service))[0] == 1  # the first request spends past the cap; none after it
+    bound = await _one_request_bound(world)
+    service = world.service(concurrency=1, budget=LlmBudget(daily_tokens=bound + 10))
+    report = await service.upgrade_pending(service.pending())
+    assert (report.upgraded, report.left) == (1, 3)
     assert world.fake.count == 1
-    assert (await service.over_budget() or "").endswith("of 1 tokens")
+    assert report.budget_spent is not None
+    assert "a request may need" in report.budget_spent
+    async with world.sessions() as session:
+        spent = await llm_stats(session, since=utc_now() - timedelta(days=1))
+    assert 0 < spent.prompt_tokens + spent.completion_tokens <= bound + 10
+
+
+async def _one_request_bound(world: World) -> int:
+    """The most one request for one of `numbered`'s stored articles may spend (they are all alike)."""
+    async with world.sessions() as session:
+        article = (await session.scalars(select(Article).limit(1))).one()
+    messages = build_messages(
+        article.title, article.text, language="zh", max_chars=150, max_input_chars=6000, json_mode=True
+    )
+    return prompt_token_bound(messages) + 4096
+
+
+async def test_a_token_cap_too_small_for_any_request_sends_none(world: World) -> None:
+    await world.store(*numbered(2))
+    service = world.service(concurrency=2, budget=LlmBudget(daily_tokens=1))
+    report = await service.upgrade_pending(service.pending())
+    assert (report.upgraded, report.fallback, report.left) == (0, 0, 2)
+    assert world.fake.count == 0
+    assert "the daily budget is spent: 0 of 1 tokens, a request may need" in report.line()
+    assert await world.outcomes() == []
+
+
+async def test_retries_never_pass_the_request_cap(world: World) -> None:
+    """A server failing with 500s: each retry is a request of its own, admitted or not. With two retries one
+    article once sent three requests under a cap of two (and 9 under a cap of 3 with invalid answers)."""
+    world.fake.default = server_error()
+    await world.store(ZH)
+    service = world.service(retries=2, budget=LlmBudget(daily_requests=2))
+    report = await service.upgrade_pending(service.pending())
+    assert world.fake.count == 2
+    assert (report.fallback, report.left, report.budget_spent) == (0, 1, "2 of 2 requests")
+    assert await world.outcomes() == ["error", "error"]
+    assert (await world.views())[ZH.title][0] == "extractive"
+
+
+async def test_two_processes_never_pass_the_request_cap_together(world: World, database_url: str) -> None:
+    """Two processes upgrading at once without the lease (`newsbot resummarize` beside the bot), answers
+    after uneven delays: together they send exactly the cap. Each once counted only its own requests in
+    flight, and both spent up to the cap."""
+    await world.store(*numbered(12))
+    delays = iter([0.0, 0.03, 0.01, 0.05, 0.02, 0.0, 0.04] * 40)
+
+    async def uneven(body: dict[str, object]) -> object:
+        return await slow(next(delays))(body)
+
+    world.fake.default = uneven  # type: ignore[assignment]
+    other_engine = make_engine(database_url)
+    try:
+        budget = LlmBudget(daily_requests=5)
+        first = world.service(concurrency=4, budget=budget)
+        second = world.service(concurrency=4, budget=budget, sessions=make_sessionmaker(other_engine))
+        reports = await asyncio.gather(
+            first.upgrade_pending(first.pending()), second.upgrade_pending(second.pending())
+        )
+    finally:
+        await other_engine.dispose()
+    assert world.fake.count == 5
+    assert sum(report.upgraded for report in reports) == 5
+    async with world.sessions() as session:
+        stats = await llm_stats(session, since=utc_now() - timedelta(days=1))
+    assert (stats.requests, stats.ok, stats.in_flight) == (5, 5, 0)
+
+
+async def test_a_timeout_counts_the_most_the_request_could_spend(world: World) -> None:
+    """The server may answer, and bill, after we stop waiting; a refused request (a 500) spent nothing."""
+    world.fake.script(server_error())
+    world.fake.default = slow(2.0)
+    await world.store(ZH)
+    assert await upgrade(world.service(timeout=0.3, retries=1)) == (0, 0, 1, 0)
+    async with world.sessions() as session:
+        rows = (
+            await session.execute(
+                select(LlmRequest.outcome, LlmRequest.prompt_tokens, LlmRequest.completion_tokens)
+                .where(LlmRequest.outcome != "fallback")
+                .order_by(LlmRequest.id)
+            )
+        ).all()
+    bound = prompt_token_bound(world.fake.requests[1]["messages"])
+    assert [tuple(row) for row in rows] == [("error", None, None), ("timeout", bound, 4096)]
+
+
+async def test_a_server_that_wants_max_completion_tokens_gets_it(world: World) -> None:
+    """OpenAI's reasoning models refuse max_tokens; older OpenAI-compatible servers know only max_tokens."""
+    world.fake.script(
+        error(
+            400,
+            "Unsupported parameter: 'max_tokens' is not supported with this model. "
+            "Use 'max_completion_tokens' instead.",
+            type="invalid_request_error",
+            code="unsupported_parameter",
+        )
+    )
+    await world.store(ZH, EN)
+    service = world.service(concurrency=1)
+    assert await upgrade(service) == (2, 0, 0, 0)
+    first, *later = world.fake.requests
+    assert first["max_tokens"] == 4096
+    assert [("max_tokens" in r, r.get("max_completion_tokens")) for r in later] == [(False, 4096)] * 2
+    assert await world.outcomes() == ["error", "ok", "ok"]
+
+
+def test_a_half_open_trial_refused_by_the_budget_is_still_due() -> None:
+    """A trial the budget had no room for was never made: once room returns, the circuit can close again
+    (it stayed open for good, every later call refused)."""
+    clock = Clock()
+    breaker = CircuitBreaker(failures=1, cooldown=60, clock=clock)
+    breaker.failed("HTTP 500")
+    clock.now += 61
+    assert breaker.allow()
+    breaker.released()
+    assert breaker.allow()
+    breaker.succeeded()
+    assert breaker.state == "closed"
 
 
 async def test_stats_in_telegram_shows_the_budget_s_use(database_url: str, fake: FakeOpenAI) -> None:
