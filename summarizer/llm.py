@@ -46,11 +46,14 @@ _ELLIPSIS = "…"
 
 
 class InvalidAnswer(ValueError):
-    """The model's answer cannot be used; `reason` is a few words for logs and accounting."""
+    """The model's answer cannot be used; `reason` is a few words for logs and accounting. `obeyed` when the
+    answer did what the article's planted text asked (a link, an assistant's voice, its words): the model
+    works, the article is hostile."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, *, obeyed: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.obeyed = obeyed
 
 
 @dataclass(frozen=True, slots=True)
@@ -327,18 +330,18 @@ def validate_answer(
         raise InvalidAnswer(f"summary is {len(summary)} characters, far over {max_chars}")
     summary = fit_summary(summary, max_chars)
     if _URL.search(summary):
-        raise InvalidAnswer("summary contains a URL or address")
+        raise InvalidAnswer("summary contains a URL or address", obeyed=True)
     if _MARKUP.search(summary):
         raise InvalidAnswer("summary contains markup")
     if _OBEYING.search(summary):
-        raise InvalidAnswer("summary speaks as an assistant or about instructions")
+        raise InvalidAnswer("summary speaks as an assistant or about instructions", obeyed=True)
     if language in _LANGUAGE_NAMES and detect_language(summary) != language:
         raise InvalidAnswer(f"summary is not in the article's language ({language})")
     checked = _tag_list(tags)
     said = _norm(summary + "\n" + "\n".join(checked))
     for phrase in injected_phrases(title, text):
         if phrase in said:
-            raise InvalidAnswer("answer repeats text the article asked a model to output")
+            raise InvalidAnswer("answer repeats text the article asked a model to output", obeyed=True)
     return LlmAnswer(summary=summary, tags=checked)
 
 

@@ -255,6 +255,7 @@ class LlmSummarizer:
         if not self.breaker.allow():
             outcome.fallback = "unavailable"
             return outcome
+        obeyed = False  # the last invalid answer did what the article asked
         for _ in range(2):  # an invalid answer is retried once
             try:
                 content = await self._complete(title, text, language, outcome.attempts, admit)
@@ -272,10 +273,16 @@ class LlmSummarizer:
             except InvalidAnswer as exc:
                 last = outcome.attempts[-1]
                 outcome.attempts[-1] = replace(last, outcome="invalid", reason=exc.reason)
+                obeyed = exc.obeyed
                 continue
             self.breaker.succeeded()
             return outcome
-        self.breaker.failed(f"invalid answers ({outcome.attempts[-1].reason})")
+        # an article's planted instructions say nothing of the server: five such articles in a row once
+        # switched LLM summaries off for everyone for the cool-down
+        if obeyed:
+            self.breaker.released()
+        else:
+            self.breaker.failed(f"invalid answers ({outcome.attempts[-1].reason})")
         outcome.fallback = "invalid"
         return outcome
 

@@ -406,6 +406,28 @@ async def test_the_same_content_costs_one_request(world: World) -> None:
     assert (cached.method, cached.prompt_tokens) == ("llm", 0)
 
 
+async def test_articles_with_planted_instructions_do_not_switch_the_llm_off(world: World) -> None:
+    """Six hostile articles in a row, each answered twice with the link it planted: each is given up, and
+    the circuit stays closed for the articles after them (five once opened it for everyone)."""
+    world.fake.default = echo_url()
+    hostile = [
+        replace(
+            INJECTED,
+            title=f"{INJECTED.title} ({i})",
+            link=f"{INJECTED.link}/{i}",
+            body=f"{i}. {INJECTED.body}",
+        )
+        for i in range(6)
+    ]
+    await world.store(*hostile)
+    service = world.service(concurrency=1, failures=5)
+    assert await upgrade(service) == (0, 0, 6, 0)
+    assert service.summarizer.breaker.state == "closed"
+    world.fake.default = answer()
+    await world.store(ZH)
+    assert await upgrade(service) == (1, 0, 0, 0)
+
+
 async def test_the_circuit_opens_after_repeated_failures_and_closes_after_the_cooldown(world: World) -> None:
     world.fake.default = server_error()
     await world.store(*numbered(5))
