@@ -9,7 +9,9 @@ Telegram facts this module relies on:
 - a message text holds at most 4096 and a photo caption at most 1024 UTF-16 code units, counted after entity
   parsing. We count the escaped HTML instead (`&amp;` is 5 units here, 1 for Telegram) - stricter than
   necessary, hence always safe;
-- a hashtag is '#' followed by letters, digits and underscores with at least one letter.
+- a hashtag is '#' followed by letters, digits and underscores with at least one letter;
+- a message keeps the formatting of its first 100 entities only (bold, links, hashtags...): the rest show as
+  plain text, so a long list's later items lost their links. Chunks are cut to stay within that too.
 
 Every chunk returned is well-formed on its own: chunks are cut between items, never inside an item, a tag or
 an entity (`split_text`, for arbitrary HTML, closes and reopens the tags it has to cut through).
@@ -25,7 +27,14 @@ from datetime import UTC, datetime, tzinfo
 from functools import lru_cache
 
 from bot.publishers import site_link
-from bot.telegram_html import CAPTION_LIMIT, MESSAGE_LIMIT, escape, split_text, utf16_len
+from bot.telegram_html import (
+    CAPTION_LIMIT,
+    MESSAGE_ENTITY_LIMIT,
+    MESSAGE_LIMIT,
+    escape,
+    split_text,
+    utf16_len,
+)
 from bot.urls import is_http_url
 from readmodels import ArticleView, DigestGroup
 
@@ -323,26 +332,46 @@ def render_caption(view: ArticleView, *, tz: tzinfo, limit: int = CAPTION_LIMIT)
 # --- lists and digests ------------------------------------------------------------------------------------
 
 
-def _pack(blocks: Iterable[str], *, limit: int, separator: str = _BLOCK_SEPARATOR) -> list[str]:
+def entity_count(text_html: str) -> int:
+    """At least the entities Telegram makes of this HTML: its tags, and every '#' before a letter or digit
+    (a hashtag; one inside a link's address counts too, which only errs on the safe side)."""
+    return len(_OPENING_TAG.findall(text_html)) + len(_HASH.findall(text_html))
+
+
+_OPENING_TAG = re.compile(r"<[A-Za-z]")
+_HASH = re.compile(r"#\w")
+
+
+def _pack(
+    blocks: Iterable[str],
+    *,
+    limit: int,
+    separator: str = _BLOCK_SEPARATOR,
+    max_entities: int = MESSAGE_ENTITY_LIMIT,
+) -> list[str]:
     """Blocks joined by separator into as few chunks as possible, in order; each block must fit on its own.
+    A chunk holds at most `max_entities` entities, unless one block alone has more.
 
     Greedy filling is optimal here: with the order fixed, closing a chunk early never saves one later.
     """
     chunks: list[str] = []
     current = ""
-    current_units = 0
+    current_units = current_entities = 0
     separator_units = utf16_len(separator)
     for block in blocks:
         units = utf16_len(block)
+        entities = entity_count(block)
         if units > limit:
             raise ValueError(f"a block of {units} UTF-16 code units does not fit in {limit}")
-        if current and current_units + separator_units + units <= limit:
+        fits = current_units + separator_units + units <= limit
+        if current and fits and current_entities + entities <= max_entities:
             current += separator + block
             current_units += separator_units + units
+            current_entities += entities
             continue
         if current:
             chunks.append(current)
-        current, current_units = block, units
+        current, current_units, current_entities = block, units, entities
     if current:
         chunks.append(current)
     return chunks

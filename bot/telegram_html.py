@@ -15,9 +15,19 @@ import re
 from collections.abc import Sequence
 from html.parser import HTMLParser
 
-__all__ = ["CAPTION_LIMIT", "MESSAGE_LIMIT", "escape", "html_to_plain", "split_text", "utf16_len"]
+__all__ = [
+    "CAPTION_LIMIT",
+    "MESSAGE_ENTITY_LIMIT",
+    "MESSAGE_LIMIT",
+    "escape",
+    "html_to_plain",
+    "split_text",
+    "utf16_len",
+]
 
 MESSAGE_LIMIT = 4096
+# the entities (bold, links, hashtags...) a message keeps the formatting of; past them, plain text
+MESSAGE_ENTITY_LIMIT = 100
 CAPTION_LIMIT = 1024
 
 

@@ -86,7 +86,7 @@ def assert_valid_chunk(chunk: str, limit: int = 4096) -> None:
 
 
 def test_escape_covers_markup_and_quotes() -> None:
-    assert escape('<b>"Tom" & \'Jerry\'</b>') == "&lt;b&gt;&quot;Tom&quot; &amp; &#x27;Jerry&#x27;&lt;/b&gt;"
+    assert escape("<b>\"Tom\" & 'Jerry'</b>") == "&lt;b&gt;&quot;Tom&quot; &amp; &#x27;Jerry&#x27;&lt;/b&gt;"
 
 
 def test_item_layout() -> None:
@@ -276,7 +276,7 @@ def test_emoji_items_chunk_by_units_not_characters() -> None:
 
 def test_hundred_items_are_packed_between_items() -> None:
     views = [
-        article(id=i, title=f"<Title {i:03d}> & \"more\"", summary=f"Summary {i} " * (i * 3 % 97 + 1))
+        article(id=i, title=f'<Title {i:03d}> & "more"', summary=f"Summary {i} " * (i * 3 % 97 + 1))
         for i in range(100)
     ]
     header = "<b>Latest</b>"
@@ -294,7 +294,42 @@ def test_hundred_items_are_packed_between_items() -> None:
     # as few chunks as possible: the next item never fit in the chunk before it
     for chunk, following in zip(chunks, chunks[1:], strict=False):
         first_item = following.split("\n\n")[0]
-        assert utf16_len(chunk + "\n\n" + first_item) > 4096
+        joined = chunk + "\n\n" + first_item
+        assert utf16_len(joined) > 4096 or telegram_entities(joined) > 100
+
+
+def telegram_entities(chunk: str) -> int:
+    """The entities Telegram makes of a chunk: its tags, and the hashtags of its text."""
+    tags = _Tags()
+    tags.feed(chunk)
+    return tags.count + len(re.findall(r"#\w", html_to_plain(chunk)))
+
+
+class _Tags(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.count += 1
+
+
+def test_a_long_list_keeps_every_item_s_formatting() -> None:
+    """Telegram formats only a message's first 100 entities: twenty items with their tags and other
+    publishers made one message of about 200, and the last half showed without links or hashtags."""
+    also = tuple(
+        AlsoCarried(
+            title=f"Report {k}", link=f"https://example.com/{k}", publisher=f"Outlet {k}", published_at=WHEN
+        )
+        for k in range(3)
+    )
+    views = [
+        article(id=i, title=f"Item {i}", tags=[f"tag{i}x{k}" for k in range(6)], also=also) for i in range(20)
+    ]
+    chunks = render_items(views, tz=SHANGHAI, header="<b>Latest</b>", numbered=True)
+    assert len(chunks) > 1
+    assert max(telegram_entities(chunk) for chunk in chunks) <= 100
+    assert sum(chunk.count("<b><a href=") for chunk in chunks) == 20
 
 
 def test_small_limit_still_packs_whole_items() -> None:
@@ -337,8 +372,8 @@ def test_digest_groups_and_numbers_across_groups() -> None:
     [chunk] = render_digest(groups, tz=SHANGHAI, header="<b>Digest</b>")
     assert_valid_chunk(chunk)
     assert chunk.startswith("<b>Digest</b>\n\n<b>#人工智能</b>\n1. <b><a ")
-    assert "\n\n2. <b><a href=\"https://example.com/a/1\">B</a></b>" in chunk
-    assert "\n\n<b>2022</b>\n3. <b><a href=\"https://example.com/a/1\">C</a></b>" in chunk
+    assert '\n\n2. <b><a href="https://example.com/a/1">B</a></b>' in chunk
+    assert '\n\n<b>2022</b>\n3. <b><a href="https://example.com/a/1">C</a></b>' in chunk
     assert "\n\n<b>#Hong_Kong</b>\n4. <b>" in chunk
     assert "empty" not in chunk
 
