@@ -10,7 +10,7 @@ from collections.abc import Hashable, Sequence
 from datetime import date
 from zoneinfo import ZoneInfo
 
-from bot.commands.buttons import MY_TOPICS
+from bot.commands.buttons import MY_TOPICS, stashed_values
 from bot.commands.digest_buttons import digest_buttons
 from bot.i18n import Lang, choose_language, t
 from bot.keyboards import keyboard_json
@@ -58,4 +58,9 @@ class DigestMessages:
             page_size=subscriber.digest_size,
             controls=subscriber.kind != "channel",
         )
-        return DigestDraft(chunks, photo_url=photo, reply_markup=keyboard_json(buttons))
+        return DigestDraft(
+            chunks,
+            photo_url=photo,
+            reply_markup=keyboard_json(buttons),
+            callback_values=stashed_values(buttons),
+        )

@@ -423,3 +423,17 @@ class InboxFile(Base):
     claimed_at: Mapped[datetime] = mapped_column(UTCDateTime)
     imported_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # None while the import runs
     outcome: Mapped[str | None] = mapped_column(String(200))  # the import's summary line
+
+
+class CallbackValue(Base):
+    """A button's value too long for Telegram's 64 bytes of callback data (a long Chinese topic, a search
+    query): the button carries `key`, a hash of the value, and a press finds the value here, in any process.
+    Rows go once no button sent in the last `KEEP_FOR` (bot/services/callback_values.py) carried them."""
+
+    __tablename__ = "callback_values"
+    __table_args__ = (Index("ix_callback_values_offered_at", "offered_at"),)
+
+    key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    # when a button last carried it (to within a day: db/callback_values.py REOFFER_AFTER)
+    offered_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -17,6 +17,9 @@ class Button:
     text: str
     callback_data: str | None = None  # at most 64 bytes, as Telegram requires
     url: str | None = None
+    # (key, value): the value too long for `callback_data`, which carries its key instead; kept in the
+    # database before the button is sent (bot/commands/buttons.py)
+    stash: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,13 +30,16 @@ from bot.commands.buttons import (
     TOPICS,
     UNSUBSCRIBE,
     ButtonCode,
+    callback_key,
     parse_button,
+    stashed_values,
 )
 from bot.commands.reading import ReadingCommands
 from bot.commands.replies import Reply
 from bot.commands.settings import SettingsCommands
 from bot.commands.subscriptions import SubscriptionCommands
 from bot.i18n import Lang, choose_language, t
+from bot.services.callback_values import CallbackValues
 from bot.services.feeds import FeedService
 from bot.services.ingest import utc_now
 from bot.services.llm_budget import LlmBudget
@@ -80,7 +83,10 @@ class Command:
 
 
 class CommandService:
-    """Answers every command and button press as a `Reply`; the Telegram adapter and the console call it."""
+    """Answers every command and button press as a `Reply`; the Telegram adapter and the console call it.
+
+    A reply's buttons whose values went as keys have those values kept (`callback_values`) before it is
+    returned, so they are there when the button is pressed (bot/commands/buttons.py)."""
 
     def __init__(
         self,
@@ -88,11 +94,13 @@ class CommandService:
         subscriptions: SubscriptionService,
         reading: ReadingService,
         feeds: FeedService,
+        callback_values: CallbackValues,
         admin_ids: Sequence[int],
         llm_budget: LlmBudget | None = None,
         now: Callable[[], datetime] = utc_now,
     ) -> None:
         self._subs = subscriptions
+        self._callback_values = callback_values
         self._admins = frozenset(admin_ids)
         self._chat_admins: ChatAdmins | None = None
         read = ReadingCommands(reading=reading, subscriptions=subscriptions, now=now)
@@ -179,8 +187,16 @@ class CommandService:
         lang = choose_language(subscriber.language, spoken or subscriber.telegram_language)
         return Request(ctx, subscriber, lang, list(args))
 
+    async def _kept(self, reply: Reply) -> Reply:
+        """`reply`, once the values its buttons carry as keys are kept."""
+        await self._callback_values.keep(stashed_values(reply.buttons))
+        return reply
+
     async def handle(self, ctx: ChatContext, command: str, args: Sequence[str]) -> Reply:
         """Answer `/command args`. Unknown commands get a hint; admin commands refuse everyone else."""
+        return await self._kept(await self._command(ctx, command, args))
+
+    async def _command(self, ctx: ChatContext, command: str, args: Sequence[str]) -> Reply:
         req = await self._request(ctx, args)
         found = self._commands.get(command.lower())
         if found is None:
@@ -197,11 +213,20 @@ class CommandService:
 
     async def button(self, ctx: ChatContext, data: str) -> Reply:
         """Answer a button press; `data` is what a client says one of our buttons carried (unchecked)."""
+        return await self._kept(await self._press(ctx, data))
+
+    async def _press(self, ctx: ChatContext, data: str) -> Reply:
         req = await self._request(ctx, [])
         pressed = parse_button(strip_control_characters(data))
         if pressed is None:
             return replace(say(req, "button_expired"), notice=True)
         code, values = pressed
+        if (key := code.carried_key(values)) is not None:
+            # the value the button stands for, as a press of the button carrying it would have it
+            value = await self._callback_values.find(key)
+            if value is None or callback_key(value) != key:  # forged, or forgotten
+                return replace(say(req, "button_expired"), notice=True)
+            values = (*values[:-1], strip_control_characters(value))
         if code in CHANGING_BUTTONS and not await self.may_change(ctx):
             return replace(say(req, "group_admins_only"), notice=True)
         return await self._buttons[code](req, values)

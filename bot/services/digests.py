@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter, OrderedDict
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Protocol
@@ -30,8 +30,10 @@ from sqlalchemy import insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.services.callback_values import KEEP_FOR
 from bot.services.ingest import utc_now
 from bot.services.subscriptions import DROPPED, MUTE, PUBLISHER, TOPIC
+from db.callback_values import CallbackValueRepo
 from db.models import Delivery, OutboxMessage, Subscriber, Subscription
 from db.outbox import PENDING
 from db.repositories import SubscriberRepo, articles_since, subscriber_view, translated_summaries
@@ -223,11 +225,13 @@ def _by_shared_tags(
 @dataclass(frozen=True, slots=True)
 class DigestDraft:
     """A digest's messages as the writer words them: Telegram HTML chunks; the first goes as the caption of
-    `photo_url` when there is one; `reply_markup` (Bot API JSON) goes with the last."""
+    `photo_url` when there is one; `reply_markup` (Bot API JSON) goes with the last. `callback_values`
+    ({key: value}) are the values its buttons carry as keys, stored with the digest for their presses."""
 
     chunks: list[str]
     photo_url: str | None = None
     reply_markup: str | None = None
+    callback_values: Mapping[str, str] = field(default_factory=dict)
 
 
 NO_DIGEST = DigestDraft([])
@@ -509,6 +513,9 @@ class DigestService:
                     report.messages += len(digest.chunks)
                 else:
                     report.empty += 1
+        if any(digest.draft.callback_values for digest in report.planned):
+            async with self._sessions() as session, session.begin():
+                await CallbackValueRepo(session).forget(before=now - KEEP_FOR)
         if report.enqueued or report.empty:
             log.info(
                 "digests: %d enqueued (%d messages), %d empty, %d already done",
@@ -616,6 +623,9 @@ class DigestService:
             ]
             if messages:
                 await session.execute(insert(OutboxMessage), messages)
+            # with the messages whose buttons carry their keys: a digest is never sent without them
+            kept = {key: value for d in digests if d.chunks for key, value in d.draft.callback_values.items()}
+            await CallbackValueRepo(session).keep(kept, now=now)
             await session.execute(
                 update(Subscriber)
                 .where(Subscriber.id.in_([d.subscriber.id for d in digests]))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.commands import Reply
+from bot.commands import Button, Reply
 from bot.commands.buttons import (
     ALL_CODES,
     CALLBACK_MAX_BYTES,
@@ -14,6 +14,7 @@ from bot.commands.buttons import (
     SUBSCRIBE,
     TOPIC_DIGEST,
     TOPICS,
+    callback_key,
     parse_button,
 )
 from bot.composition import Services
@@ -89,10 +90,14 @@ def test_button_codes_round_trip_and_refuse_what_they_did_not_make() -> None:
         assert parse_button(garbage) is None, garbage
 
 
-def test_a_button_over_64_bytes_is_not_made() -> None:
+def test_a_value_over_64_bytes_goes_as_its_key() -> None:
+    """A topic of 21 Chinese characters once made no button at all (see tests/bot/test_long_buttons.py)."""
     fits = "中" * ((CALLBACK_MAX_BYTES - len("t:")) // 3)
-    assert TOPIC_DIGEST.button("x", fits) is not None
-    assert TOPIC_DIGEST.button("x", fits + "中") is None
+    assert TOPIC_DIGEST.button("x", fits) == Button("x", f"t:{fits}")
+    longer = fits + "中"
+    key = callback_key(longer)
+    assert TOPIC_DIGEST.button("x", longer) == Button("x", f"t:~{key}", stash=(key, longer))
+    assert parse_button(f"t:~{key}") == (TOPIC_DIGEST, (f"~{key}",))
     with pytest.raises(TypeError):
         TOPIC_DIGEST.data("a", "b")
 
