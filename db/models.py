@@ -77,6 +77,8 @@ class Article(Base):
         Index("ix_articles_listed_at_id", "listed_at", "id"),
         Index("ix_articles_source_listed", "source_id", "listed_at"),
         Index("ix_articles_publisher_listed", "publisher", "listed_at"),
+        # daily digests take the stories first stored since a chat's last digest
+        Index("ix_articles_ingested_at", "ingested_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

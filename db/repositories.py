@@ -624,6 +624,43 @@ async def articles_since(session: AsyncSession, since: datetime, *, limit: int =
     return await _views(session, (await session.execute(query)).all())
 
 
+@dataclass(frozen=True, slots=True)
+class StoryStart:
+    """A story's first report: when newsbot stored it, and the date it carries."""
+
+    stored_at: datetime
+    listed_at: datetime
+
+
+async def stories_stored_between(
+    session: AsyncSession, after: datetime, until: datetime, *, dated_after: datetime, limit: int = 500
+) -> list[tuple[ArticleView, StoryStart]]:
+    """The stories whose first report was stored in (after, until] and is dated after `dated_after`: their
+    leads, newest first, with that first report's times. The candidates of daily digests.
+
+    By when newsbot stored the story, not by its date: a report dated 07:55 and fetched at 08:05 is news
+    to the 08:00 digest's readers (by date, it was in no digest). By the story's first report: a story that
+    grew after a digest carried it is not a candidate again. And dated not long before: an archive imported
+    today is not today's news."""
+    first = aliased(Article)
+    query = (
+        select(*_VIEW_COLUMNS, first.ingested_at, first.listed_at)
+        .join(first, first.id == Article.story_id)
+        .where(
+            Article.is_story_lead.is_(True),
+            first.ingested_at > after,
+            first.ingested_at <= until,
+            first.listed_at > dated_after,
+        )
+        .order_by(Article.listed_at.desc(), Article.id.desc())
+        .limit(limit)
+    )
+    rows = (await session.execute(query)).all()
+    width = len(_VIEW_COLUMNS)
+    views = await _views(session, [tuple(row)[:width] for row in rows])
+    return [(view, StoryStart(row[width], row[width + 1])) for view, row in zip(views, rows, strict=True)]
+
+
 class SubscriberRepo:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session

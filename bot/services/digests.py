@@ -36,13 +36,24 @@ from bot.services.subscriptions import DROPPED, MUTE, PUBLISHER, TOPIC
 from db.callback_values import CallbackValueRepo
 from db.models import Delivery, OutboxMessage, Subscriber, Subscription
 from db.outbox import PENDING
-from db.repositories import SubscriberRepo, articles_since, subscriber_view, translated_summaries
+from db.repositories import (
+    StoryStart,
+    SubscriberRepo,
+    stories_stored_between,
+    subscriber_view,
+    translated_summaries,
+)
+from db.stories import lock_stories
 from readmodels import ArticleView, DigestGroup, ReaderFilter, SubscriberView
 from summarizer.matching import IndexedText, index_text, matches_topic
 
 log = logging.getLogger(__name__)
 
 FIRST_DIGEST_WINDOW = timedelta(hours=24)
+# A story first stored after a chat's last digest is in its next one unless it is dated this long before
+# that digest: a feed polled late, a post dropped into the inbox an hour after its date are news; an
+# archive imported today is not.
+LATE_NEWS = timedelta(hours=24)
 MAX_CANDIDATES = 1000
 # chats stored per transaction: big enough that a run of 10,000 chats is a few dozen transactions, small
 # enough that the rows locked meanwhile (PostgreSQL) and a batch redone chat by chat stay small
@@ -335,7 +346,7 @@ class _DigestBuilder:
 
     def __init__(
         self,
-        articles: Sequence[ArticleView],
+        stories: Sequence[tuple[ArticleView, StoryStart]],
         following: dict[int, list[Subscription]],
         *,
         writer: DigestWriter,
@@ -343,6 +354,8 @@ class _DigestBuilder:
         now: datetime,
         translations: dict[str, dict[int, str]] | None = None,
     ) -> None:
+        articles = [view for view, _ in stories]
+        self._starts = {view.id: start for view, start in stories}
         self._articles = articles
         # {language: {article id: summary}}: the LLM's summaries in the languages due chats asked for
         self._translations = translations or {}
@@ -359,11 +372,18 @@ class _DigestBuilder:
         self._built: dict[int, PlannedDigest] = {}
 
     def _window(self, since: datetime, sources: ReaderFilter) -> tuple[int, list[ArticleView]]:
-        """The candidates listed after `since` in the languages and from the publishers `sources` keeps, and
-        an id for that list (equal lists, equal ids)."""
+        """The stories first stored after `since` and dated after `since - LATE_NEWS` (as
+        `stories_stored_between` chose them for the earliest window of the run), in the languages and from
+        the publishers `sources` keeps, and an id for that list (equal lists, equal ids)."""
         found = self._windows.get((since, sources))
         if found is None:
-            candidates = [a for a in self._articles if a.listed_at > since and sources.keeps_source(a)]
+            candidates = [
+                a
+                for a in self._articles
+                if self._starts[a.id].stored_at > since
+                and self._starts[a.id].listed_at > since - LATE_NEWS
+                and sources.keeps_source(a)
+            ]
             # the same articles with other summaries are another list: the summaries' language is in its key
             language = None
             if sources.summary_language is not None:
@@ -461,15 +481,23 @@ class DigestService:
             if not due:
                 return [], {}, None
             following = await repo.subscriptions([s.id for s in due])
-            windows = {s.id: s.last_digest_at or now - FIRST_DIGEST_WINDOW for s in due}
-            articles = await articles_since(session, min(windows.values()), limit=MAX_CANDIDATES)
-            ids = [a.id for a in articles]
+        windows = {s.id: s.last_digest_at or now - FIRST_DIGEST_WINDOW for s in due}
+        earliest = min(windows.values())
+        async with self._sessions() as session, session.begin():
+            # under the lock ingestion stamps and stores under: what is stored by `now` is all committed
+            # now, and what is not yet stamped will be stamped after `now` (this chat's next window)
+            await lock_stories(session)
+            stories = await stories_stored_between(
+                session, earliest, now, dated_after=earliest - LATE_NEWS, limit=MAX_CANDIDATES
+            )
+        async with self._sessions() as session:
+            ids = [view.id for view, _ in stories]
             translations = {
                 language: await translated_summaries(session, ids, language)
                 for language in {s.summary_language for s in due if s.summary_language}
             }
         builder = _DigestBuilder(
-            articles, following, writer=self._writer, cache=self.cache, now=now, translations=translations
+            stories, following, writer=self._writer, cache=self.cache, now=now, translations=translations
         )
         return due, windows, builder
 
@@ -560,6 +588,7 @@ class DigestService:
                     Subscriber.paused_until,
                     Subscriber.timezone,
                     Subscriber.last_digest_at,
+                    Subscriber.schedule_changed_at,
                 )
                 .where(Subscriber.id.in_([s.id for s in batch]))
                 .order_by(Subscriber.id)
@@ -575,7 +604,13 @@ class DigestService:
                 and not (row.paused_until is not None and now < row.paused_until)
                 and not _served_on_local_day(row.last_digest_at, row.timezone, now)
             }
-            digests = [build(s) for s in batch if s.id in fresh]
+            # and a chat that moved its digest meanwhile is left to the next run, which judges the move (its
+            # digest would be dated in the zone it left, after the move freed that date for the new one)
+            digests = [
+                build(s)
+                for s in batch
+                if s.id in fresh and fresh[s.id].schedule_changed_at == s.schedule_changed_at
+            ]
             if not digests:
                 return []
             # bulk inserts: one statement for the batch's deliveries (their ids come back with their chats)

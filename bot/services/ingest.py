@@ -357,11 +357,13 @@ class IngestService:
         """Store each article in one transaction (all or none), with the outcome of storing them one by one in
         order, in a few statements for the whole batch (the duplicate lookup, the insert, the story keys, the
         story links) and one candidate lookup per new article."""
-        now = self._now()
         async with self._sessions() as session, session.begin():
             # one process at a time assigns stories: the duplicate checks and the candidates below see every
             # article stored before, whichever process stored it
             await lock_stories(session)
+            # stamped under the lock, which a digest run's read takes too: an article stored at 08:00:00.1 is
+            # either seen by the 08:00 run or stamped after it (and in the next digest), never neither
+            now = self._now()
             repo = ArticleRepo(session)
             seen = _SeenArticles(
                 await repo.stored_matches(

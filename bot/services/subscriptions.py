@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo, available_timezones
 
@@ -74,6 +74,18 @@ def clean_topic(word: str) -> str | None:
     back to the chat), without '#', trimmed; None when empty or too long."""
     topic = one_line(word).lstrip("#").strip()
     return topic if 0 < len(topic) <= MAX_TOPIC_CHARS else None
+
+
+def _resume_at(subscriber: Subscriber, now: datetime, days: int) -> datetime:
+    """The local midnight that ends a pause of `days` digests: counted from the next one due (today's,
+    unless it was sent), in local days. (Counted as `days` x 24 hours from now, a pause set at 22:00 ended at
+    22:00 and that day's digest went out then; one across a change of clocks ended an hour late.)"""
+    tz = ZoneInfo(subscriber.timezone)
+    today = now.astimezone(tz).date()
+    last = subscriber.last_digest_at
+    served = last is not None and last.astimezone(tz).date() >= today
+    resume = today + timedelta(days=days + (1 if served else 0))
+    return datetime.combine(resume, time(0), tz).astimezone(UTC)
 
 
 async def _following(repo: SubscriberRepo, subscriber: SubscriberView) -> Following:
@@ -299,10 +311,10 @@ class SubscriptionService:
             return await self._following(repo, subscriber)
 
     async def pause(self, ctx: ChatContext, days: int) -> SubscriberView:
-        """No digest for `days` days from now; 0 resumes at once."""
+        """No digest on the next `days` days the chat would have one; 0 resumes at once."""
         async with self._sessions() as session, session.begin():
             subscriber = await self._subscriber(session, ctx)
-            subscriber.paused_until = self._now() + timedelta(days=days) if days > 0 else None
+            subscriber.paused_until = _resume_at(subscriber, self._now(), days) if days > 0 else None
             return subscriber_view(subscriber)
 
     async def ensure_channel(self, chat_id: int, title: str | None) -> SubscriberView:

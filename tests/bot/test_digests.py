@@ -241,3 +241,115 @@ async def test_inactive_chats_and_topics_without_news_get_nothing(
     report = await digests.run()
     assert (report.enqueued, report.empty) == (0, 1)
     assert await outbox_by_chat(sessions) == {}
+
+
+async def test_a_story_dated_before_a_digest_but_stored_after_it_is_in_the_next(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """A feed polled at 08:05 brings an item it dates 07:55; an inbox post written at 12:00 is dated 06:00.
+    Both are news to the readers of the 08:00 digest, which never carried them: they are in the next one.
+    (The window went by the stories' dates: neither was in any digest, ever.) A story dated days before is
+    not news however late it arrives."""
+    clock = Clock(datetime(2026, 11, 24, tzinfo=UTC))
+    clock.set_local(24, 7)
+    digests, subs, ingest = await setup(sessions, clock)
+    chat = ChatContext(1, "private", 1, "zh-hans")
+    await subs.subscribe(chat, [])
+    await ingest.store_articles([article(0, *CHIP, clock() - timedelta(hours=1))])
+    clock.set_local(24, 8)
+    assert (await digests.run()).enqueued == 1
+    clock.set_local(24, 8, 5)
+    await ingest.store_articles([article(1, *FOOTBALL, datetime(2026, 11, 24, 7, 55, tzinfo=SHANGHAI))])
+    clock.set_local(24, 12)
+    await ingest.store_articles([article(2, *WEATHER, datetime(2026, 11, 24, 6, tzinfo=SHANGHAI))])
+    old = ("上海发布新的交通管理办法", "上海市今天发布新的交通管理办法，明年起施行。新办法对电动车作出规定。")
+    await ingest.store_articles([article(3, *old, datetime(2026, 11, 20, 6, tzinfo=SHANGHAI))])
+    for day in (25, 26):
+        clock.set_local(day, 8)
+        await digests.run()
+    sent = (await outbox_by_chat(sessions))[1]
+    assert [CHIP[0] in text for text in sent] == [True, False]
+    assert [FOOTBALL[0] in text for text in sent] == [False, True]
+    assert [WEATHER[0] in text for text in sent] == [False, True]
+    assert not any(old[0] in text for text in sent)
+
+
+async def test_a_story_that_began_after_a_digest_is_in_the_next_whatever_its_lead_s_date(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """A story begins at 09:00; a fuller report dated 07:30 arrives at 10:00 and leads it. The story is
+    news since the 08:00 digest (it was in none: its lead's date was before that digest)."""
+    clock = Clock(datetime(2026, 11, 24, tzinfo=UTC))
+    clock.set_local(24, 7)
+    digests, subs, ingest = await setup(sessions, clock)
+    await subs.subscribe(ChatContext(1, "private", 1, "zh-hans"), [])
+    await ingest.store_articles([article(0, *FOOTBALL, clock())])
+    clock.set_local(24, 8)
+    await digests.run()
+    clock.set_local(24, 9)
+    await ingest.store_articles([article(1, *CHIP, clock())])
+    clock.set_local(24, 10)
+    fuller = (CHIP[0], CHIP[1] + "业内人士表示，融资热潮也带来估值过高的风险，企业需要把资金用在研发上。")
+    await ingest.store_articles([article(2, *fuller, datetime(2026, 11, 24, 7, 30, tzinfo=SHANGHAI))])
+    clock.set_local(25, 8)
+    await digests.run()
+    sent = (await outbox_by_chat(sessions))[1]
+    assert [CHIP[0] in text for text in sent] == [False, True]
+
+
+async def test_a_story_that_grew_is_not_sent_again_whoever_else_is_due(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """Chat 1's digest carried a story; a fuller report leads it afterwards. On the next day chat 1 does not
+    get it again, whether or not a chat with an older window (back from a pause) is due in the same run."""
+    clock = Clock(datetime(2026, 11, 24, tzinfo=UTC))
+    clock.set_local(23, 7)
+    digests, subs, ingest = await setup(sessions, clock)
+    first, back = ChatContext(1, "private", 1, "zh-hans"), ChatContext(2, "private", 2, "zh-hans")
+    await subs.subscribe(first, [])
+    await subs.subscribe(back, [])
+    clock.set_local(23, 8)
+    await digests.run()
+    clock.set_local(23, 9)
+    await subs.pause(back, 1)  # no digest on the 24th: chat 2's next window starts a day before chat 1's
+    clock.set_local(24, 7)
+    await ingest.store_articles([article(0, *CHIP, clock())])
+    clock.set_local(24, 8)
+    await digests.run()
+    clock.set_local(24, 10)
+    fuller = (CHIP[0], CHIP[1] + "业内人士表示，融资热潮也带来估值过高的风险，企业需要把资金用在研发上。")
+    await ingest.store_articles([article(1, *fuller, clock())])
+    clock.set_local(25, 8)
+    await digests.run()
+    sent = await outbox_by_chat(sessions)
+    assert [CHIP[0] in text for text in sent[1]] == [True]
+    assert sum(CHIP[0] in text for text in sent[2]) == 1
+
+
+async def test_a_pause_skips_that_many_digests_and_resumes_at_the_digest_time(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """A pause of one day set at 22:00, after the day's digest: the next day's digest is skipped and the one
+    after comes at 08:00. (It ended at 22:00 the next day, and that day's digest went out at 22:00.)"""
+    clock = Clock(datetime(2026, 11, 24, tzinfo=UTC))
+    clock.set_local(24, 7)
+    digests, subs, ingest = await setup(sessions, clock)
+    chat = ChatContext(1, "private", 1, "zh-hans")
+    await subs.subscribe(chat, [])
+    await ingest.store_articles([article(0, *CHIP, clock())])
+    clock.set_local(24, 8)
+    await digests.run()
+    clock.set_local(24, 22)
+    paused = await subs.pause(chat, 1)
+    assert paused.paused_until == datetime(2026, 11, 26, tzinfo=SHANGHAI)
+    sent_at = []
+    for day in (25, 26):
+        await ingest.store_articles([article(day, *(FOOTBALL if day == 25 else WEATHER), clock())])
+        for hour in range(24):
+            clock.set_local(day, hour)
+            if (await digests.run()).enqueued:
+                sent_at.append((day, hour))
+    assert sent_at == [(26, 8)]
+    # paused before the day's digest time, the same day's is the one skipped
+    clock.set_local(27, 7)
+    assert (await subs.pause(chat, 1)).paused_until == datetime(2026, 11, 28, tzinfo=SHANGHAI)

@@ -19,8 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.digest_messages import DigestMessages
 from bot.services.digests import DigestRunReport, DigestService
 from bot.services.ingest import IngestService
+from bot.services.subscriptions import SubscriptionService
 from bot.sources.types import RawArticle
 from db.models import Delivery, OutboxMessage, Subscriber
+from readmodels import ChatContext
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 CHATS = 200
@@ -171,3 +173,29 @@ async def test_a_chat_that_unsubscribes_or_pauses_during_the_run_gets_no_digest(
         served = set(await session.scalars(select(Delivery.subscriber_id)))
     assert not {1, 2} & served
     assert len(served) == CHATS - 2
+
+
+async def test_a_chat_that_moves_its_digest_during_the_run_is_left_to_the_next(
+    sessions: Sessions, other_process: Sessions
+) -> None:
+    """A chat moved to another time zone while the run built its digest: the digest was dated in the zone it
+    left, after the move had freed that date for the new zone, and on that date in the new zone every run
+    found it "already done" (Tokyo's 26th stored while Los Angeles was still on the 25th: no digest on Los
+    Angeles' 26th). The next run judges the move."""
+    await add_chats_and_news(sessions)
+    subscriptions = SubscriptionService(
+        other_process, default_timezone="UTC", default_digest_time=time(0, 0), now=lambda: NOW
+    )
+
+    async def move_elsewhere() -> None:
+        async with other_process() as session:
+            first = await session.scalar(select(Subscriber).order_by(Subscriber.id).limit(1))
+        assert first is not None
+        ctx = ChatContext(first.chat_id, first.kind, None, None)
+        await subscriptions.update_settings(ctx, timezone="America/Los_Angeles")
+
+    report = await _CommandsMeanwhile(sessions, move_elsewhere).run()
+    assert report.enqueued + report.empty == CHATS - 1
+    async with sessions() as session:
+        served = set(await session.scalars(select(Delivery.subscriber_id)))
+    assert 1 not in served
