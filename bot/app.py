@@ -55,6 +55,10 @@ def chat_context(update: Update) -> ChatContext | None:
         return None
     user = update.effective_user
     message = update.message  # a command's own message; None for a button press
+    # a forum topic's messages say so; in other supergroups message_thread_id marks a reply thread, which
+    # is no place to send to
+    shown = update.effective_message  # the command, or the bot's message whose button was pressed
+    topic = shown.message_thread_id if shown is not None and shown.is_topic_message else None
     return ChatContext(
         chat_id=chat.id,
         chat_kind=chat.type,
@@ -62,6 +66,7 @@ def chat_context(update: Update) -> ChatContext | None:
         language_code=user.language_code if user else None,
         chat_title=chat.title or (user.full_name if user else None),
         message_id=message.message_id if message is not None else None,
+        thread_id=topic,
         as_chat=message is not None and message.sender_chat is not None and message.sender_chat.id == chat.id,
     )
 
@@ -164,6 +169,7 @@ class TelegramAdapter:
             reply_markup=keyboard_json(reply.buttons),
             # in a group several people talk to the bot: each answer is threaded to its command
             reply_to=ctx.message_id if ctx.chat_kind in ("group", "supergroup") else None,
+            thread_id=ctx.thread_id,
         )
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -172,12 +178,14 @@ class TelegramAdapter:
         if isinstance(update, Update) and (ctx := chat_context(update)) is not None:
             notice = t(choose_language(None, ctx.language_code), "error")
             try:
-                await self._replies.enqueue(chat_id=ctx.chat_id, chat_kind=ctx.chat_kind, chunks=[notice])
+                await self._replies.enqueue(
+                    chat_id=ctx.chat_id, chat_kind=ctx.chat_kind, chunks=[notice], thread_id=ctx.thread_id
+                )
                 return
             except Exception as exc:  # the database may be what failed: tell the user directly instead
                 log.warning("could not queue the error notice for chat %s: %s", ctx.chat_id, exc)
             try:
-                await context.bot.send_message(ctx.chat_id, notice)
+                await context.bot.send_message(ctx.chat_id, notice, message_thread_id=ctx.thread_id)
             except TelegramError as exc:
                 log.warning("could not tell chat %s about the error: %s", ctx.chat_id, exc)
 

@@ -252,6 +252,8 @@ class Subscriber(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     chat_id: Mapped[int] = mapped_column(BigInteger, unique=True)
     kind: Mapped[str] = mapped_column(String(16))  # "private" | "group" | "supergroup" | "channel"
+    # the forum topic the chat subscribed in, where its digests go (None: the chat itself, or General)
+    thread_id: Mapped[int | None] = mapped_column(BigInteger)
     title: Mapped[str | None] = mapped_column(String(256))
     language: Mapped[str | None] = mapped_column(String(8))  # chosen in /settings; None: follow Telegram's
     telegram_language: Mapped[str | None] = mapped_column(String(16))  # language_code last seen from the user
@@ -356,6 +358,7 @@ class OutboxMessage(Base):
     silent: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())  # no sound
     link_preview: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     reply_to: Mapped[int | None] = mapped_column(BigInteger)  # the message it answers (groups: threaded)
+    thread_id: Mapped[int | None] = mapped_column(BigInteger)  # the forum topic it goes to (None: General)
 
 
 class SenderLease(Base):

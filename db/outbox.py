@@ -105,6 +105,7 @@ class OutboxRepo:
             priority=SCHEDULED,
             now=now,
             photo_url=photo_url,
+            thread_id=subscriber.thread_id,
         )
 
     async def enqueue_reply(
@@ -116,9 +117,11 @@ class OutboxRepo:
         reply_markup: str | None,
         now: datetime,
         reply_to: int | None = None,
+        thread_id: int | None = None,
     ) -> list[OutboxMessage]:
         """Queue a reply to a chat, ahead of everything scheduled; `reply_markup` (Bot API JSON) goes with
-        the last part, and the first answers message `reply_to` when given (a command in a group)."""
+        the last part, and the first answers message `reply_to` when given (a command in a group); all go
+        to forum topic `thread_id` when given (the command's)."""
         subscriber_id = await self._session.scalar(select(Subscriber.id).where(Subscriber.chat_id == chat_id))
         return await self._add(
             chunks,
@@ -130,6 +133,7 @@ class OutboxRepo:
             now=now,
             reply_markup=reply_markup,
             reply_to=reply_to,
+            thread_id=thread_id,
         )
 
     async def _add(
@@ -145,9 +149,10 @@ class OutboxRepo:
         photo_url: str | None = None,
         reply_markup: str | None = None,
         reply_to: int | None = None,
+        thread_id: int | None = None,
     ) -> list[OutboxMessage]:
-        """The parts seq 0..n-1, due at `now`: the photo and the message answered go with the first, the
-        keyboard with the last."""
+        """The parts seq 0..n-1, due at `now`, all to forum topic `thread_id` (None: the chat itself): the
+        photo and the message answered go with the first, the keyboard with the last."""
         last = len(chunks) - 1
         messages = [
             OutboxMessage(
@@ -161,6 +166,7 @@ class OutboxRepo:
                 photo_url=photo_url if seq == 0 else None,
                 reply_markup=reply_markup if seq == last else None,
                 reply_to=reply_to if seq == 0 else None,
+                thread_id=thread_id,
                 status=PENDING,
                 attempts=0,
                 not_before=now,
@@ -431,6 +437,24 @@ class OutboxRepo:
             update(OutboxMessage)
             .where(OutboxMessage.id == message_id)
             .values(reply_markup=None, last_error=error)
+        )
+
+    async def leave_topic(self, chat_id: int, thread_id: int, *, error: str) -> None:
+        """Telegram no longer takes messages in the chat's forum topic `thread_id` (deleted, closed): its
+        waiting messages, and the chat's digests from now on, go to the chat itself (General) instead."""
+        await self._session.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.chat_id == chat_id,
+                OutboxMessage.thread_id == thread_id,
+                OutboxMessage.status == PENDING,
+            )
+            .values(thread_id=None, last_error=error)
+        )
+        await self._session.execute(
+            update(Subscriber)
+            .where(Subscriber.chat_id == chat_id, Subscriber.thread_id == thread_id)
+            .values(thread_id=None)
         )
 
     async def drop_photo(self, message_id: int, *, error: str) -> None:

@@ -84,6 +84,7 @@ class ChatContext:
     language_code: str | None = None
     chat_title: str | None = None
     message_id: int | None = None  # the command's message (a reply in a group answers it)
+    thread_id: int | None = None  # the forum topic it came from (a reply goes there; None: General)
     as_chat: bool = False  # written on behalf of the chat itself: an anonymous administrator of a group
 
     @property

@@ -34,6 +34,8 @@ What Telegram answers, and what happens (error texts matched case-insensitively;
     Forbidden (403), BadRequest "chat not found" and the like
                                  -> subscriber inactive with the reason; its pending messages "dropped"
     BadRequest about the photo   -> the caption goes out as a text message instead
+    BadRequest: the forum topic is deleted or closed
+                                 -> resent to the chat itself (General); the chat's digests go there from now
     other BadRequest             -> resent once as plain text; failing again -> "dead"
     NetworkError/TimedOut (5xx, connection), other TelegramError
                                  -> attempts+1, the chat waits 2, 4, 8 ... 300 s; "dead" after max_attempts
@@ -89,6 +91,8 @@ _CHAT_GONE = (
     "not enough rights to send",
     "chat_write_forbidden",
 )
+# BadRequest texts meaning a forum topic takes no more messages (the chat itself, General, still may)
+_TOPIC_GONE = ("message thread not found", "topic_deleted", "topic_closed")
 # BadRequest texts meaning Telegram refused the buttons (the text can still go out)
 _MARKUP_REFUSED = ("button_url_invalid", "reply markup", "button_data_invalid", "inline keyboard")
 # BadRequest texts meaning Telegram could not use the photo (the caption can still go out)
@@ -741,6 +745,7 @@ class OutboxSender:
                 reply_markup=markup,
                 disable_notification=message.silent,
                 reply_parameters=answering,
+                message_thread_id=message.thread_id,
             )
         else:
             sent = await self._bot.send_message(
@@ -751,6 +756,7 @@ class OutboxSender:
                 reply_markup=markup,
                 disable_notification=message.silent,
                 reply_parameters=answering,
+                message_thread_id=message.thread_id,
             )
         return sent.message_id
 
@@ -823,6 +829,12 @@ class OutboxSender:
             return _Step.AGAIN
         if _matches(exc, _CHAT_GONE):
             return await self._chat_gone(message, error, report)
+        if message.thread_id is not None and _matches(exc, _TOPIC_GONE):
+            # the topic a chat subscribed in was deleted or closed: General, from now on
+            async with self._sessions() as session, session.begin():
+                await OutboxRepo(session).leave_topic(message.chat_id, message.thread_id, error=error)
+            message.thread_id = None
+            return _Step.AGAIN
         if message.reply_markup and _matches(exc, _MARKUP_REFUSED):
             # the text can still go: resending the same buttons as plain text would fail the same way
             async with self._sessions() as session, session.begin():

@@ -589,6 +589,7 @@ class DigestService:
                     Subscriber.timezone,
                     Subscriber.last_digest_at,
                     Subscriber.schedule_changed_at,
+                    Subscriber.thread_id,
                 )
                 .where(Subscriber.id.in_([s.id for s in batch]))
                 .order_by(Subscriber.id)
@@ -640,6 +641,7 @@ class DigestService:
                     "subscriber_id": digest.subscriber.id,
                     "chat_id": fresh[digest.subscriber.id].chat_id,
                     "chat_kind": fresh[digest.subscriber.id].kind,
+                    "thread_id": fresh[digest.subscriber.id].thread_id,
                     "priority": DIGEST_PRIORITY,
                     "seq": seq,
                     "text": chunk,

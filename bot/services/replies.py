@@ -31,9 +31,11 @@ class ReplyService:
         chunks: Sequence[str],
         reply_markup: str | None = None,
         reply_to: int | None = None,
+        thread_id: int | None = None,
     ) -> None:
         """Queue `chunks` (Telegram HTML) for the chat; `reply_markup` (Bot API JSON) goes with the last, and
-        the first answers message `reply_to` (in groups, so that a reply is threaded to its command)."""
+        the first answers message `reply_to` (in groups, so that a reply is threaded to its command); in a
+        forum, all go to topic `thread_id` (the command's)."""
         if not chunks:
             return
         async with self._sessions() as session, session.begin():
@@ -44,6 +46,7 @@ class ReplyService:
                 reply_markup=reply_markup,
                 now=self._now(),
                 reply_to=reply_to,
+                thread_id=thread_id,
             )
         for listener in self._listeners:
             listener()

@@ -196,9 +196,11 @@ class SubscriptionService:
     async def subscribe(self, ctx: ChatContext, topics: Sequence[str]) -> Following:
         """No topics: the digest of everything. Topics: the digest of those only, at most MAX_TOPICS in all
         (InvalidSetting "too_many_topics" past it: nothing is added). Counted under the chat's lock, with the
-        topics it follows already: two /subscribe at once once each counted without the other's."""
+        topics it follows already: two /subscribe at once once each counted without the other's. In a forum
+        supergroup the digest goes to the topic subscribed in (General's: the chat itself)."""
         async with self._counting() as session:
             subscriber = await self._subscriber(session, ctx)
+            subscriber.thread_id = ctx.thread_id
             repo = SubscriberRepo(session)
             if topics:
                 followed = {value.casefold() for value in await repo.values(subscriber.id, TOPIC)}

@@ -253,6 +253,10 @@ class FakeTelegram(LocalServer):
         self._refuse_photos = False
         self._expire_queries = False
         self._refuse_button_urls = False
+        # forum supergroups: chat id -> the ids of its topics (sending to another is "message thread not
+        # found"); the forums whose General topic is closed (sending without a topic is TOPIC_CLOSED)
+        self.forum_topics: dict[int, set[int]] = {}
+        self.closed_general: set[int] = set()
         self.callback_answers = 0  # answerCallbackQuery calls, refused ones too
         self.callback_alerts: list[str] = []  # the texts of answers shown as an alert
         self._photo_refusal = PHOTO_REFUSED
@@ -377,11 +381,14 @@ class FakeTelegram(LocalServer):
         first_name: str = "Test",
         chat_title: str | None = None,
         as_chat: bool = False,
+        thread_id: int | None = None,
+        in_topic: bool = True,
     ) -> int:
         """Queue a message update from a user; returns its update_id. A leading /command gets its entity.
 
         `as_chat`: an anonymous group administrator's message, as Telegram sends it: from GroupAnonymousBot,
-        with the group itself as `sender_chat`."""
+        with the group itself as `sender_chat`. `thread_id`: written in that topic of a forum supergroup, or
+        with `in_topic=False` in that reply thread of an ordinary one (both carry message_thread_id)."""
         if as_chat:
             user = {"id": ANONYMOUS_ADMIN_ID, "is_bot": True, "first_name": "Group"}
             user["username"] = "GroupAnonymousBot"
@@ -397,6 +404,11 @@ class FakeTelegram(LocalServer):
         }
         if as_chat:
             message["sender_chat"] = chat
+        if thread_id is not None:
+            message["message_thread_id"] = thread_id
+            if in_topic:
+                message["is_topic_message"] = True
+                chat["is_forum"] = True
         if text.startswith("/"):
             command = text.split(maxsplit=1)[0]
             message["entities"] = [{"type": "bot_command", "offset": 0, "length": utf16_len(command)}]
@@ -655,6 +667,16 @@ class FakeTelegram(LocalServer):
         self._messages[(chat_id, message["message_id"])] = message
         return message
 
+    def _topic(self, chat_id: int, params: dict[str, Any]) -> dict[str, Any]:
+        """The topic fields of a message sent with `params`, refused as Telegram refuses a forum's."""
+        thread = params.get("message_thread_id")
+        if chat_id in self.forum_topics:
+            if thread is None and chat_id in self.closed_general:
+                raise bad_request("TOPIC_CLOSED")
+            if thread is not None and int(thread) not in self.forum_topics[chat_id]:
+                raise bad_request("message thread not found")
+        return {} if thread is None else {"message_thread_id": int(thread), "is_topic_message": True}
+
     def _visible_text(self, text: str, params: dict[str, Any]) -> str:
         if str(params.get("parse_mode") or "").lower() == "html":
             return parse_html(text)
@@ -675,8 +697,9 @@ class FakeTelegram(LocalServer):
             buttons = [b for row in markup.get("inline_keyboard", []) for b in row]
             if any("url" in b for b in buttons):
                 raise bad_request("BUTTON_URL_INVALID")
+        topic = self._topic(chat_id, params)
         self._sent.append({"method": "sendMessage", **params})
-        return self._message(chat_id, text=visible)
+        return self._message(chat_id, text=visible, **topic)
 
     async def _m_sendphoto(self, params: dict[str, Any], chat_id: int | None) -> Any:
         assert chat_id is not None
@@ -685,6 +708,7 @@ class FakeTelegram(LocalServer):
         caption = self._visible_text(str(params.get("caption") or ""), params)
         if utf16_len(caption) > CAPTION_LIMIT:
             raise bad_request("message caption is too long")
+        topic = self._topic(chat_id, params)
         self._sent.append({"method": "sendPhoto", **params})
         sizes = [
             {
@@ -699,7 +723,7 @@ class FakeTelegram(LocalServer):
         fields: dict[str, Any] = {"photo": sizes}
         if caption:
             fields["caption"] = caption
-        return self._message(chat_id, **fields)
+        return self._message(chat_id, **fields, **topic)
 
     def _stored(self, params: dict[str, Any], chat_id: int | None) -> dict[str, Any]:
         if chat_id is None:
