@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import os
+import random
+import re
 import subprocess
 import sys
+import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,6 +20,8 @@ import pytest
 from benchmarks.corpus import SOURCES, labelled_story_groups
 from bot.services.prepare import prepare_article
 from bot.sources.posts import parse_post
+from summarizer import stories
+from summarizer._jieba import pos_cut
 from summarizer.stories import (
     MAX_HOURS_APART,
     SAME_STORY_THRESHOLD,
@@ -177,6 +183,95 @@ def test_fingerprints_are_the_same_in_a_fresh_process(posts: dict[str, Post]) ->
     )
     expected = [[list(fp.lookup_keys), fp.to_json()] for fp in (fingerprint(t, x) for t, x in items)]
     assert json.loads(done.stdout) == expected
+
+
+# sha256 of the corpus posts' fingerprints (to_json, one a line, by file name). Stored fingerprints are
+# compared with new ones: a change here needs a new _VERSION (stored ones are then ignored), never a faster
+# way to the same fingerprint that is not quite the same.
+CORPUS_FINGERPRINTS = "0980e713616c1e693bba87d5ff41c5aa0b9312c7997dd85721e51b3d711bd3de"
+
+
+def test_corpus_fingerprints_are_unchanged(posts: dict[str, Post]) -> None:
+    lines = "".join(posts[name].fingerprint.to_json() + "\n" for name in sorted(posts))
+    assert hashlib.sha256(lines.encode("utf-8")).hexdigest() == CORPUS_FINGERPRINTS
+
+
+def _reference_minhash(units: list[str]) -> tuple[int, ...]:
+    """`_minhash` as first written: a blake2b per shingle, each bin's minimum, empty bins densified."""
+    if not units:
+        return ()
+    shingles = {"\x1f".join(units[i : i + 3]) for i in range(max(1, len(units) - 2))}
+    bins = [1 << 32] * 64
+    for shingle in shingles:
+        value = int.from_bytes(hashlib.blake2b(shingle.encode("utf-8"), digest_size=8).digest(), "little")
+        bins[value >> 58] = min(bins[value >> 58], (value >> 26) & 0xFFFFFFFF)
+    signature = []
+    for index in range(64):
+        distance = 0
+        while bins[(index + distance) % 64] == 1 << 32:
+            distance += 1
+        signature.append((bins[(index + distance) % 64] + distance * 0x9E3779B1) & 0xFFFFFFFF)
+    return tuple(signature)
+
+
+def _random_texts(count: int) -> list[str]:
+    rng = random.Random(7)
+    pieces = [
+        *"0123456789,，.-—–~～至到 \t\n:+/%°℃月日号年个例元亿万份省中国十三二一两零〇五百abcXYZ",
+        *"，；：（）？！…\u3000\u0301\u200b\x00ﬁⅣ①１Ａ㎏İΣ",
+        "神舟十三号",
+        "1-5月",
+        "12月10日",
+        "4.5%",
+        "2388+1742例",
+        "1,234",
+        "31个省",
+        "400亿元",
+        "2021年",
+        "EAST",
+        "Windows 11",
+        "核聚变",
+    ]
+    return ["".join(rng.choice(pieces) for _ in range(rng.randrange(0, 80))) for _ in range(count)]
+
+
+def test_the_fast_paths_agree_with_their_plain_definitions() -> None:
+    """Folding punctuation before NFKC, stopping at the units needed, and patterns that begin with what they
+    consume find what the plain definitions find."""
+    thousands = re.compile(r"(?<=\d)[,，](?=\d{3}(?!\d))")
+    ranges = re.compile(r"(?<=\d)\s*[-—–~～至到]\s*(?=\d)")
+    dates = re.compile(r"(?<!\d)(\d{1,2})月(\d{1,2})[日号]")
+    numbers = re.compile(
+        r"(?<![\d.])(\d+(?:\.\d+)?(?:[-:+/]\d+(?:\.\d+)?)*)\s*"
+        r"(%|℃|°c|°|个百分点|个基点|[年月日号时分秒岁元亿万千百个次倍天周名位人家辆台款例度桶枚张架颗座届期省份项家]{0,2})"
+    )
+
+    def spans(pattern: re.Pattern[str], text: str) -> list[tuple[tuple[int, int], tuple[str | None, ...]]]:
+        return [(m.span(), m.groups()) for m in pattern.finditer(text)]
+
+    for text in _random_texts(3000):
+        plain = unicodedata.normalize("NFKC", stories._CONTROL.sub(" ", text)).lower()
+        assert stories._normalize(text) == plain
+        units = stories._UNIT.findall(text)
+        assert all(stories._units(text, limit=n) == units[:n] for n in (0, 1, 5, 30))
+        assert stories._THOUSANDS.sub("", text) == thousands.sub("", text)
+        assert stories._RANGE.sub(r"\1-", text) == ranges.sub("-", text)
+        assert spans(stories._DATE, text) == spans(dates, text)
+        assert spans(stories._NUMBER, text) == spans(numbers, text)
+        assert bool(stories._ORDINAL.search(text)) <= bool(stories._ORDINAL_HINT.search(text))
+    rng = random.Random(11)
+    vocabulary = [chr(0x4E00 + i) for i in range(200)] + ["east", "11", "x"]
+    for size in (0, 1, 2, 3, 4, 10, 40, 300):
+        units = [rng.choice(vocabulary) for _ in range(size)]
+        assert stories._minhash(units) == _reference_minhash(units)
+
+
+def test_a_word_is_judged_as_its_tagged_occurrences_are(posts: dict[str, Post]) -> None:
+    for name in ("0001", "0009", "0031"):
+        for word, flag in pos_cut(posts[name].title + "\n" + posts[name].text[:600]):
+            kind = stories._keyword_kind(word)
+            assert (kind != stories._NOT_KEYWORD) == stories._is_keyword(word, flag)
+            assert (kind == stories._NAME) == (kind != stories._NOT_KEYWORD and flag in stories._ENTITY_POS)
 
 
 def _assert_keys_bounded(fp: StoryFingerprint) -> None:
