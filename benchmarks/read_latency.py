@@ -32,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from benchmarks import datagen
 from benchmarks.measure import PartResult, Target, percentile, speed_line, speed_mark, table
 from db.engine import make_engine, make_sessionmaker, upgrade_schema
-from db.repositories import latest_articles, search_articles, top_tags
+from db.repositories import latest_articles, search_articles, stories_stored_between, top_tags
 from db.stories import story_candidates
 from summarizer.matching import query_words
 
@@ -85,6 +85,13 @@ def queries(now: datetime) -> list[tuple[str, str, Query]]:
             lambda s: search_articles(s, query_words(f"{word1} {word2}"), limit=PAGE),
         ),
         ("/topics", "top_tags(since=now - 7 days)", lambda s: top_tags(s, since=since)),
+        (
+            "digest selection",
+            "stories_stored_between(now - 1 day, now, dated_after=now - 2 days, limit=1000)",
+            lambda s: stories_stored_between(
+                s, now - timedelta(days=1), now, dated_after=now - timedelta(days=2), limit=1000
+            ),
+        ),
         (
             STORY_LOOKUP,
             "story_candidates(16 new band keys + 8 most common keywords, listed_at=now)",
