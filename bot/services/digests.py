@@ -22,7 +22,7 @@ import logging
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -285,11 +285,16 @@ def is_due(subscriber: SubscriberView, now: datetime) -> bool:
     if local.time() < subscriber.digest_time:
         return False
     changed = subscriber.schedule_changed_at
-    if changed is not None and changed >= datetime.combine(
-        local.date(), subscriber.digest_time, local.tzinfo
-    ):
+    if changed is not None and changed >= _first_moment(local.date(), subscriber.digest_time, local.tzinfo):
         return False
     return not had_digest_today(subscriber, now)
+
+
+def _first_moment(day: date, at: time, tz: tzinfo | None) -> datetime:
+    """When the local time `at` of `day` first comes: in the hour repeated in autumn, its first pass; in the
+    hour skipped in spring, before the clocks jump (so a move made after the jump waits for tomorrow, as on
+    any other day: 02:30 read as 03:30 once sent a digest moved at 03:10 at once)."""
+    return min(datetime.combine(day, at.replace(fold=fold), tz).astimezone(UTC) for fold in (0, 1))
 
 
 def is_paused(subscriber: SubscriberView, now: datetime) -> bool:

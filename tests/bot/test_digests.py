@@ -353,3 +353,24 @@ async def test_a_pause_skips_that_many_digests_and_resumes_at_the_digest_time(
     # paused before the day's digest time, the same day's is the one skipped
     clock.set_local(27, 7)
     assert (await subs.pause(chat, 1)).paused_until == datetime(2026, 11, 28, tzinfo=SHANGHAI)
+
+
+async def test_a_digest_moved_into_the_hour_skipped_in_spring_waits_for_tomorrow(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """New York, 2026-03-08: clocks jump from 02:00 to 03:00. At 03:10 a reader moves the 05:00 digest to
+    02:30, a time that has passed today, as on any other day: the digest comes tomorrow at 02:30, not at once
+    (02:30 was read as 03:30, still to come)."""
+    new_york = ZoneInfo("America/New_York")
+    clock = Clock(datetime(2026, 3, 7, 12, tzinfo=new_york).astimezone(UTC))
+    digests, subs, ingest = await setup(sessions, clock)
+    chat = ChatContext(1, "private", 1, "zh-hans")
+    await subs.subscribe(chat, [])
+    await subs.update_settings(chat, timezone="America/New_York", digest_time=time(5, 0))
+    clock.value = datetime(2026, 3, 8, 3, 10, tzinfo=new_york).astimezone(UTC)
+    await subs.update_settings(chat, digest_time=time(2, 30))
+    clock.value = datetime(2026, 3, 8, 3, 11, tzinfo=new_york).astimezone(UTC)
+    await ingest.store_articles([article(0, *CHIP, clock())])
+    assert (await digests.run()).enqueued == 0
+    clock.value = datetime(2026, 3, 9, 2, 30, tzinfo=new_york).astimezone(UTC)
+    assert (await digests.run()).enqueued == 1
