@@ -34,6 +34,8 @@ async def test_answers_and_digests_go_to_the_topic_of_the_command(running_bot: R
 
 
 async def test_a_deleted_topic_sends_the_digest_to_general(running_bot: RunningBot) -> None:
+    """A guard of the fallback (the code before sent nothing to topics, so it passed this too): without it,
+    the digest to a deleted topic went out as plain text, then died."""
     fake = running_bot.fake
     fake.admins[FORUM] = [ADMIN]
     fake.forum_topics[FORUM] = {NEWS_TOPIC}
@@ -51,7 +53,8 @@ async def test_a_deleted_topic_sends_the_digest_to_general(running_bot: RunningB
 
 
 async def test_a_reply_thread_of_an_ordinary_supergroup_is_not_a_topic(running_bot: RunningBot) -> None:
-    """Outside forums, a message answering another carries message_thread_id too: no place to send to."""
+    """Outside forums, a message answering another carries message_thread_id too: no place to send to. (A
+    guard: the code before never sent to a thread; taking every message_thread_id would fail it.)"""
     fake = running_bot.fake
     fake.admins[FORUM] = [ADMIN]
     group = {"chat_type": "supergroup", "user_id": ADMIN}
