@@ -642,23 +642,42 @@ async def stories_stored_between(
     to the 08:00 digest's readers (by date, it was in no digest). By the story's first report: a story that
     grew after a digest carried it is not a candidate again. And dated not long before: an archive imported
     today is not today's news."""
-    first = aliased(Article)
-    query = (
-        select(*_VIEW_COLUMNS, first.ingested_at, first.listed_at)
-        .join(first, first.id == Article.story_id)
-        .where(
-            Article.is_story_lead.is_(True),
-            first.ingested_at > after,
-            first.ingested_at <= until,
-            first.listed_at > dated_after,
+    found = await StoredStories.between(session, after, until, dated_after=dated_after, limit=limit)
+    return await found.views(session)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredStories:
+    """`stories_stored_between` in two steps: which stories (`between`, one query: what a caller holding a
+    lock needs), then their views (`views`, three more reads, after the lock is let go)."""
+
+    rows: list[tuple[Any, ...]]
+
+    @classmethod
+    async def between(
+        cls, session: AsyncSession, after: datetime, until: datetime, *, dated_after: datetime, limit: int
+    ) -> StoredStories:
+        first = aliased(Article)
+        query = (
+            select(*_VIEW_COLUMNS, first.ingested_at, first.listed_at)
+            .join(first, first.id == Article.story_id)
+            .where(
+                Article.is_story_lead.is_(True),
+                first.ingested_at > after,
+                first.ingested_at <= until,
+                first.listed_at > dated_after,
+            )
+            .order_by(Article.listed_at.desc(), Article.id.desc())
+            .limit(limit)
         )
-        .order_by(Article.listed_at.desc(), Article.id.desc())
-        .limit(limit)
-    )
-    rows = (await session.execute(query)).all()
-    width = len(_VIEW_COLUMNS)
-    views = await _views(session, [tuple(row)[:width] for row in rows])
-    return [(view, StoryStart(row[width], row[width + 1])) for view, row in zip(views, rows, strict=True)]
+        return cls([tuple(row) for row in (await session.execute(query)).all()])
+
+    async def views(self, session: AsyncSession) -> list[tuple[ArticleView, StoryStart]]:
+        width = len(_VIEW_COLUMNS)
+        views = await _views(session, [row[:width] for row in self.rows])
+        return [
+            (view, StoryStart(row[width], row[width + 1])) for view, row in zip(views, self.rows, strict=True)
+        ]
 
 
 class SubscriberRepo:

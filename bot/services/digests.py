@@ -37,9 +37,9 @@ from db.callback_values import CallbackValueRepo
 from db.models import Delivery, OutboxMessage, Subscriber, Subscription
 from db.outbox import PENDING
 from db.repositories import (
+    StoredStories,
     StoryStart,
     SubscriberRepo,
-    stories_stored_between,
     subscriber_view,
     translated_summaries,
 )
@@ -491,11 +491,14 @@ class DigestService:
         async with self._sessions() as session, session.begin():
             # under the lock ingestion stamps and stores under: what is stored by `now` is all committed
             # now, and what is not yet stamped will be stamped after `now` (this chat's next window)
+            # (only which stories: their summaries, tags and other reports are read after it, so that the
+            # write lock SQLite takes for it is held for one query)
             await lock_stories(session)
-            stories = await stories_stored_between(
+            found = await StoredStories.between(
                 session, earliest, now, dated_after=earliest - LATE_NEWS, limit=MAX_CANDIDATES
             )
         async with self._sessions() as session:
+            stories = await found.views(session)
             ids = [view.id for view, _ in stories]
             translations = {
                 language: await translated_summaries(session, ids, language)
