@@ -103,6 +103,22 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
+async def take_sqlite_write_lock(session: AsyncSession) -> None:
+    """SQLite has no row locks: take its write lock now, before the transaction reads, so that what it reads
+    and what it writes by it are one step for every process (they wait here). Nothing on PostgreSQL."""
+    if session.bind.dialect.name == "sqlite":
+        await session.execute(text("BEGIN IMMEDIATE"))
+
+
+async def lock_transaction(session: AsyncSession, key: int) -> None:
+    """Make the caller's transaction the only one holding `key` until it ends, in any process: PostgreSQL by
+    an advisory transaction lock on `key`, SQLite by its write lock (`take_sqlite_write_lock`)."""
+    if session.bind.dialect.name == "postgresql":
+        await session.execute(select(func.pg_advisory_xact_lock(key)))
+    else:
+        await take_sqlite_write_lock(session)
+
+
 # dialect-specific full-text objects made by migrations 0004 and 0010, not described by the models
 FULL_TEXT_OBJECTS = ("article_terms_fts", "ix_article_terms_fts", "terms_vector", "ix_article_terms_vector")
 

@@ -9,11 +9,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, case, func, not_, or_, select, text, update
+from sqlalchemy import and_, case, func, not_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from db.engine import lock_transaction
 from db.models import Article, LlmCacheEntry, LlmRequest, Subscriber, Summary
 from db.repositories import TagRepo, set_terms
 from readmodels import LlmStats
@@ -273,10 +274,7 @@ async def lock_budget(session: AsyncSession) -> None:
     """Make the caller's transaction the only one admitting LLM requests until it ends, in any process, so
     that what it counts and what it adds are one step: PostgreSQL by an advisory transaction lock, SQLite by
     taking its write lock before the count."""
-    if session.bind.dialect.name == "postgresql":
-        await session.execute(select(func.pg_advisory_xact_lock(BUDGET_LOCK_KEY)))
-    else:
-        await session.execute(text("BEGIN IMMEDIATE"))
+    await lock_transaction(session, BUDGET_LOCK_KEY)
 
 
 async def finish_request(session: AsyncSession, request_id: int, **values: object) -> None:

@@ -22,6 +22,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.sql.selectable import TextualSelect
 
+from db.engine import lock_transaction
 from db.models import Article, StoryCopy, StoryKey
 from db.types import UTCDateTime
 
@@ -50,10 +51,7 @@ class StoryCandidate:
 async def lock_stories(session: AsyncSession) -> None:
     """Make the caller's transaction the only one assigning stories until it ends: PostgreSQL by an advisory
     transaction lock, SQLite by taking its write lock before the candidates are read."""
-    if session.bind.dialect.name == "postgresql":
-        await session.execute(select(func.pg_advisory_xact_lock(STORY_LOCK_KEY)))
-    else:
-        await session.execute(text("BEGIN IMMEDIATE"))
+    await lock_transaction(session, STORY_LOCK_KEY)
 
 
 @lru_cache(maxsize=64)

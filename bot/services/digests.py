@@ -26,14 +26,15 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, select, text, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.services.callback_values import KEEP_FOR
 from bot.services.ingest import utc_now
-from bot.services.subscriptions import DROPPED, MUTE, PUBLISHER, TOPIC
+from bot.services.subscriptions import DROPPED, MUTE, PUBLISHER, TOPIC, served_on_local_day
 from db.callback_values import CallbackValueRepo
+from db.engine import take_sqlite_write_lock
 from db.models import Delivery, OutboxMessage, Subscriber, Subscription
 from db.outbox import PENDING
 from db.repositories import (
@@ -302,12 +303,7 @@ def is_paused(subscriber: SubscriberView, now: datetime) -> bool:
 
 
 def had_digest_today(subscriber: SubscriberView, now: datetime) -> bool:
-    return _served_on_local_day(subscriber.last_digest_at, subscriber.timezone, now)
-
-
-def _served_on_local_day(last_digest_at: datetime | None, timezone: str, now: datetime) -> bool:
-    tz = ZoneInfo(timezone)
-    return last_digest_at is not None and last_digest_at.astimezone(tz).date() >= now.astimezone(tz).date()
+    return served_on_local_day(subscriber.last_digest_at, subscriber.timezone, now)
 
 
 @dataclass(frozen=True, slots=True)
@@ -581,10 +577,8 @@ class DigestService:
         transaction holding their lock; returns them. Raises IntegrityError when one of them has today's
         Delivery row already."""
         async with self._sessions() as session, session.begin():
-            if session.bind.dialect.name == "sqlite":
-                # SQLite has no row locks: its write lock, taken before reading, makes the check and the
-                # inserts one step (another process waits here, then finds these chats served)
-                await session.execute(text("BEGIN IMMEDIATE"))
+            # SQLite: another process waits here, then finds these chats served
+            await take_sqlite_write_lock(session)
             # locked in id order, so that two processes locking overlapping batches cannot deadlock
             rows = await session.execute(
                 select(
@@ -611,7 +605,7 @@ class DigestService:
                 if row.active
                 and row.wants_digest
                 and not (row.paused_until is not None and now < row.paused_until)
-                and not _served_on_local_day(row.last_digest_at, row.timezone, now)
+                and not served_on_local_day(row.last_digest_at, row.timezone, now)
             }
             # and a chat that moved its digest meanwhile is left to the next run, which judges the move (its
             # digest would be dated in the zone it left, after the move freed that date for the new one)

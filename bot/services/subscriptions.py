@@ -8,13 +8,13 @@ from datetime import UTC, datetime, time, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo, available_timezones
 
-from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.errors import InvalidSetting
 from bot.numbers import parse_bounded_int
 from bot.services.ingest import utc_now
+from db.engine import take_sqlite_write_lock
 from db.models import Subscriber
 from db.outbox import OutboxRepo
 from db.repositories import SubscriberRepo, subscriber_view
@@ -76,15 +76,19 @@ def clean_topic(word: str) -> str | None:
     return topic if 0 < len(topic) <= MAX_TOPIC_CHARS else None
 
 
+def served_on_local_day(last_digest_at: datetime | None, timezone: str, now: datetime) -> bool:
+    """Whether the chat's last digest was on its local day of `now` (or later): today's is decided."""
+    tz = ZoneInfo(timezone)
+    return last_digest_at is not None and last_digest_at.astimezone(tz).date() >= now.astimezone(tz).date()
+
+
 def _resume_at(subscriber: Subscriber, now: datetime, days: int) -> datetime:
     """The local midnight that ends a pause of `days` digests: counted from the next one due (today's,
     unless it was sent), in local days. (Counted as `days` x 24 hours from now, a pause set at 22:00 ended at
     22:00 and that day's digest went out then; one across a change of clocks ended an hour late.)"""
     tz = ZoneInfo(subscriber.timezone)
-    today = now.astimezone(tz).date()
-    last = subscriber.last_digest_at
-    served = last is not None and last.astimezone(tz).date() >= today
-    resume = today + timedelta(days=days + (1 if served else 0))
+    served = served_on_local_day(subscriber.last_digest_at, subscriber.timezone, now)
+    resume = now.astimezone(tz).date() + timedelta(days=days + (1 if served else 0))
     return datetime.combine(resume, time(0), tz).astimezone(UTC)
 
 
@@ -119,8 +123,7 @@ class SubscriptionService:
         last topic stopping the digest). PostgreSQL: `_subscriber` locks the chat's row. SQLite has no row
         locks: its write lock is taken before the first read, as the digest store does."""
         async with self._sessions() as session, session.begin():
-            if session.bind.dialect.name == "sqlite":
-                await session.execute(text("BEGIN IMMEDIATE"))
+            await take_sqlite_write_lock(session)
             yield session
 
     async def _subscriber(self, session: AsyncSession, ctx: ChatContext) -> Subscriber:
