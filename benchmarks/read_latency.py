@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from benchmarks import datagen
 from benchmarks.measure import PartResult, Target, percentile, speed_line, speed_mark, table
+from bot.runner import freeze_startup_objects
 from db.engine import make_engine, make_sessionmaker, upgrade_schema
 from db.repositories import latest_articles, search_articles, stories_stored_between, top_tags
 from db.stories import story_candidates
@@ -280,6 +281,8 @@ async def _build(sqlite_path: Path, pg_name: str, count: int, now: datetime) -> 
 
 
 async def _measure_url(url: str, now: datetime, reps: int, budget_s: float) -> list[Measured]:
+    # as `newsbot run` does once it has started: a full collection then scans what the work made only
+    freeze_startup_objects()
     engine = make_engine(url)
     try:
         return await measure(engine, now, reps=reps, budget_s=budget_s)
