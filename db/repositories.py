@@ -491,8 +491,11 @@ async def _also_carried(session: AsyncSession, leads: dict[int, int]) -> dict[in
     for article_id, title, link, publisher, published_at in copies.tuples():
         carried = AlsoCarried(title, link, publisher, published_at)
         found[story_of[article_id]].append((published_at or oldest, 1, carried))
-    in_order = {story: sorted(items, key=lambda entry: entry[:2]) for story, items in found.items()}
-    return {story: [item for _, _, item in items] for story, items in in_order.items()}
+    # most stories have no other report: nothing to sort
+    for items in found.values():
+        if len(items) > 1:
+            items.sort(key=lambda entry: entry[:2])
+    return {story: [item for _, _, item in items] for story, items in found.items()}
 
 
 async def top_tags(session: AsyncSession, *, since: datetime, limit: int = 20) -> list[TagCount]:
@@ -628,13 +631,13 @@ async def articles_since(session: AsyncSession, since: datetime, *, limit: int =
     when the story began, so that a story that grew after a digest carried it is not a candidate again."""
     first = aliased(Article)
     query = (
-        select(*_VIEW_COLUMNS)
+        select(Article.id, Article.listed_at)
         .join(first, first.id == Article.story_id)
         .where(Article.is_story_lead.is_(True), first.listed_at > since)
         .order_by(Article.listed_at.desc(), Article.id.desc())
         .limit(limit)
     )
-    return await _views(session, (await session.execute(query)).all())
+    return await _views(session, (await session.execute(_page_rows(query))).all())
 
 
 @dataclass(frozen=True, slots=True)
