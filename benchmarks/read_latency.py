@@ -33,7 +33,13 @@ from benchmarks import datagen
 from benchmarks.measure import PartResult, Target, percentile, speed_line, speed_mark, table
 from bot.runner import freeze_startup_objects
 from db.engine import make_engine, make_sessionmaker, upgrade_schema
-from db.repositories import latest_articles, search_articles, stories_stored_between, top_tags
+from db.repositories import (
+    articles_since,
+    latest_articles,
+    search_articles,
+    stories_stored_between,
+    top_tags,
+)
 from db.stories import story_candidates
 from summarizer.matching import query_words
 
@@ -86,6 +92,11 @@ def queries(now: datetime) -> list[tuple[str, str, Query]]:
             lambda s: search_articles(s, query_words(f"{word1} {word2}"), limit=PAGE),
         ),
         ("/topics", "top_tags(since=now - 7 days)", lambda s: top_tags(s, since=since)),
+        (
+            "/digest (on demand)",
+            "articles_since(now - 24 hours): up to 500 leads, as /digest reads them",
+            lambda s: articles_since(s, now - timedelta(hours=24)),
+        ),
         (
             "digest selection",
             "stories_stored_between(now - 1 day, now, dated_after=now - 2 days, limit=1000)",
