@@ -9,9 +9,9 @@ from benchmarks.measure import PartResult, machine, table
 
 # Both databases miss the read target on the same two reads (commands' reads are all under it).
 DIGEST_READS = (
-    "Every command's page, search, /topics and story lookup is under 20 ms at p95 (section 3); the misses "
+    "Every /latest page, search, /topics and story lookup is under 20 ms at p95 (section 3); the misses "
     "are the two reads of a day's digest candidates in full: the daily run's (up to 1,000 stories, once "
-    "per run, never on a command's path) and on-demand /digest's (up to 500). Tried (seventh session, "
+    "per run, never on a command's path) and the /digest command's (up to 500). Tried (seventh session, "
     "section 7): the ids sent as one parameter (an array; a JSON list on SQLite) instead of one each, the "
     "candidates chosen on narrow rows and read in full once chosen, tag names by index probes and a "
     "story's copies by their articles' ids (PostgreSQL hashed the whole `tags` and `story_copies` "
