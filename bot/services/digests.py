@@ -32,7 +32,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.services.callback_values import KEEP_FOR
 from bot.services.ingest import utc_now
-from bot.services.subscriptions import DROPPED, MUTE, PUBLISHER, TOPIC, served_on_local_day
+from bot.services.subscriptions import (
+    DROPPED,
+    MUTE,
+    PUBLISHER,
+    TOPIC,
+    from_the_future,
+    served_on_local_day,
+)
 from db.callback_values import CallbackValueRepo
 from db.engine import take_sqlite_write_lock
 from db.models import Delivery, OutboxMessage, Subscriber, Subscription
@@ -286,7 +293,9 @@ def is_due(subscriber: SubscriberView, now: datetime) -> bool:
     if local.time() < subscriber.digest_time:
         return False
     changed = subscriber.schedule_changed_at
-    if changed is not None and changed >= _first_moment(local.date(), subscriber.digest_time, local.tzinfo):
+    # (a move stamped by a clock that was ahead happened before now, when exactly is not known: not after)
+    today_at = _first_moment(local.date(), subscriber.digest_time, local.tzinfo)
+    if changed is not None and not from_the_future(changed, now) and changed >= today_at:
         return False
     return not had_digest_today(subscriber, now)
 
@@ -296,6 +305,14 @@ def _first_moment(day: date, at: time, tz: tzinfo | None) -> datetime:
     hour skipped in spring, before the clocks jump (so a move made after the jump waits for tomorrow, as on
     any other day: 02:30 read as 03:30 once sent a digest moved at 03:10 at once)."""
     return min(datetime.combine(day, at.replace(fold=fold), tz).astimezone(UTC) for fold in (0, 1))
+
+
+def window_start(last_digest_at: datetime | None, now: datetime) -> datetime:
+    """Where a chat's next digest begins: at its last one; a day back for its first, or when its last one
+    was stamped by a clock that was ahead (begun there, the window was empty)."""
+    if last_digest_at is None or from_the_future(last_digest_at, now):
+        return now - FIRST_DIGEST_WINDOW
+    return last_digest_at
 
 
 def is_paused(subscriber: SubscriberView, now: datetime) -> bool:
@@ -482,7 +499,7 @@ class DigestService:
             if not due:
                 return [], {}, None
             following = await repo.subscriptions([s.id for s in due])
-        windows = {s.id: s.last_digest_at or now - FIRST_DIGEST_WINDOW for s in due}
+        windows = {s.id: window_start(s.last_digest_at, now) for s in due}
         earliest = min(windows.values())
         async with self._sessions() as session, session.begin():
             # under the lock ingestion stamps and stores under: what is stored by `now` is all committed
@@ -616,6 +633,12 @@ class DigestService:
             ]
             if not digests:
                 return []
+            repo = SubscriberRepo(session)
+            for digest in digests:
+                if from_the_future(fresh[digest.subscriber.id].last_digest_at, now):
+                    # a digest stored while the clock was ahead holds the date of a day still to come
+                    tomorrow = digest.local_date + timedelta(days=1)
+                    await repo.release_digest_dates(digest.subscriber.id, since=tomorrow)
             # bulk inserts: one statement for the batch's deliveries (their ids come back with their chats)
             # and one for their messages, where adding ORM objects would insert (and on SQLite, return the
             # id of) one row at a time

@@ -76,10 +76,25 @@ def clean_topic(word: str) -> str | None:
     return topic if 0 < len(topic) <= MAX_TOPIC_CHARS else None
 
 
+# A stamp this far ahead of the clock was made while the clock was wrong (set forward, then back); less is
+# two servers' clocks disagreeing a little, and is believed.
+CLOCK_SET_BACK = timedelta(hours=1)
+
+
+def from_the_future(stamp: datetime | None, now: datetime) -> bool:
+    """Whether `stamp` is ahead of `now` by CLOCK_SET_BACK or more."""
+    return stamp is not None and stamp > now + CLOCK_SET_BACK
+
+
 def served_on_local_day(last_digest_at: datetime | None, timezone: str, now: datetime) -> bool:
-    """Whether the chat's last digest was on its local day of `now` (or later): today's is decided."""
+    """Whether the chat's last digest was on its local day of `now` (or later): today's is decided. A last
+    digest dated a later day by a clock that was ahead decides nothing: taken as served, the chat got no
+    digest until the clock caught up with it, and what came meanwhile was in none."""
+    if last_digest_at is None:
+        return False
     tz = ZoneInfo(timezone)
-    return last_digest_at is not None and last_digest_at.astimezone(tz).date() >= now.astimezone(tz).date()
+    last, today = last_digest_at.astimezone(tz).date(), now.astimezone(tz).date()
+    return last == today or (last > today and not from_the_future(last_digest_at, now))
 
 
 def _resume_at(subscriber: Subscriber, now: datetime, days: int) -> datetime:

@@ -374,3 +374,56 @@ async def test_a_digest_moved_into_the_hour_skipped_in_spring_waits_for_tomorrow
     assert (await digests.run()).enqueued == 0
     clock.value = datetime(2026, 3, 9, 2, 30, tzinfo=new_york).astimezone(UTC)
     assert (await digests.run()).enqueued == 1
+
+
+async def test_a_clock_set_forward_then_back_loses_no_digest_and_no_news(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """The server's clock ran a day ahead when the digest went out (stamped the 25th, 08:00), then was set
+    right. The 24th's digest still goes out with the day's news, and so does the real 25th's. (Before, the
+    stamp counted as served until the 26th: no digest on the 24th or the 25th, and the 24th's news, stored
+    before the stamp, was in none; the 25th's date was taken by the stamped digest.)"""
+    clock = Clock(datetime(2026, 11, 24, tzinfo=UTC))
+    clock.set_local(24, 7)
+    digests, subs, ingest = await setup(sessions, clock)
+    await subs.subscribe(ChatContext(1, "private", 1, "zh-hans"), [])
+    clock.set_local(25, 8)  # a day ahead
+    await ingest.store_articles([article(0, *CHIP, clock() - timedelta(hours=1))])
+    assert (await digests.run()).enqueued == 1
+    clock.set_local(24, 7, 30)  # set right
+    await ingest.store_articles([article(1, *FOOTBALL, clock())])
+    clock.set_local(24, 8)
+    assert (await digests.run()).enqueued == 1
+    assert (await digests.run()).enqueued == 0  # once a day still
+    clock.set_local(25, 7, 30)
+    await ingest.store_articles([article(2, *WEATHER, clock())])
+    clock.set_local(25, 8)
+    assert (await digests.run()).enqueued == 1
+    sent = (await outbox_by_chat(sessions))[1]
+    assert [FOOTBALL[0] in text for text in sent] == [False, True, False]
+    assert [WEATHER[0] in text for text in sent] == [False, False, True]
+    async with sessions() as session:
+        assert await session.scalar(select(func.count(Delivery.id))) == 3
+
+
+async def test_a_clock_a_few_minutes_ahead_on_another_server_sends_nothing_twice(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """Two processes whose clocks disagree by minutes: the digest stamped by the one ahead is believed, across
+    midnight too. (Guards the margin of the test above: read as a clock set back, the other process sent the
+    same news again as the 24th's digest.)"""
+    clock = Clock(datetime(2026, 11, 24, tzinfo=UTC))
+    clock.set_local(24, 7)
+    digests, subs, ingest = await setup(sessions, clock)
+    await subs.subscribe(ChatContext(1, "private", 1, "zh-hans"), [])
+    await ingest.store_articles([article(0, *CHIP, clock())])
+    async with sessions() as session, session.begin():
+        subscriber = await session.scalar(select(Subscriber))
+        assert subscriber is not None
+        subscriber.digest_time = time(0, 0)
+    clock.set_local(25, 0, 2)  # the process ahead serves the 25th just after its midnight
+    assert (await digests.run()).enqueued == 1
+    clock.set_local(24, 23, 58)  # the other, four minutes behind, runs
+    report = await digests.run()
+    assert (report.enqueued, report.empty) == (0, 0)
+    assert len((await outbox_by_chat(sessions))[1]) == 1
