@@ -427,3 +427,23 @@ async def test_a_clock_a_few_minutes_ahead_on_another_server_sends_nothing_twice
     report = await digests.run()
     assert (report.enqueued, report.empty) == (0, 0)
     assert len((await outbox_by_chat(sessions))[1]) == 1
+
+
+async def test_a_digest_move_stamped_by_a_clock_ahead_does_not_hold_today_s_back(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """The digest time was changed while the clock ran a day ahead (stamped the 25th); the clock was set
+    right. The 24th's digest goes out at its time: the change happened before it, whenever exactly. (Before,
+    a change stamped after today's digest time held that digest back: none until the 26th.)"""
+    clock = Clock(datetime(2026, 11, 24, tzinfo=UTC))
+    clock.set_local(24, 7)
+    digests, subs, ingest = await setup(sessions, clock)
+    await subs.subscribe(ChatContext(1, "private", 1, "zh-hans"), [])
+    await ingest.store_articles([article(0, *FOOTBALL, clock())])
+    async with sessions() as session, session.begin():
+        subscriber = await session.scalar(select(Subscriber))
+        assert subscriber is not None
+        subscriber.schedule_changed_at = datetime(2026, 11, 25, 7, tzinfo=SHANGHAI).astimezone(UTC)
+    clock.set_local(24, 8)
+    assert (await digests.run()).enqueued == 1
+    assert FOOTBALL[0] in (await outbox_by_chat(sessions))[1][0]
