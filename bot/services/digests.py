@@ -307,7 +307,7 @@ def _first_moment(day: date, at: time, tz: tzinfo | None) -> datetime:
     return min(datetime.combine(day, at.replace(fold=fold), tz).astimezone(UTC) for fold in (0, 1))
 
 
-def window_start(last_digest_at: datetime | None, now: datetime) -> datetime:
+def _window_start(last_digest_at: datetime | None, now: datetime) -> datetime:
     """Where a chat's next digest begins: at its last one; a day back for its first, or when its last one
     was stamped by a clock that was ahead (begun there, the window was empty)."""
     if last_digest_at is None or from_the_future(last_digest_at, now):
@@ -499,7 +499,7 @@ class DigestService:
             if not due:
                 return [], {}, None
             following = await repo.subscriptions([s.id for s in due])
-        windows = {s.id: window_start(s.last_digest_at, now) for s in due}
+        windows = {s.id: _window_start(s.last_digest_at, now) for s in due}
         earliest = min(windows.values())
         async with self._sessions() as session, session.begin():
             # under the lock ingestion stamps and stores under: what is stored by `now` is all committed
