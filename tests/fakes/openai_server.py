@@ -201,6 +201,16 @@ def slow(delay: float, then: Behaviour | None = None) -> Behaviour:
     return respond
 
 
+def held(release: asyncio.Event, then: Behaviour | None = None) -> Behaviour:
+    """Hold the request until `release` is set, then answer: a model thinking for as long as a test needs."""
+
+    async def respond(body: dict[str, Any]) -> web.Response:
+        await release.wait()
+        return await (then or answer())(body)
+
+    return respond
+
+
 class FakeOpenAI(LocalServer):
     """An aiohttp.web server on 127.0.0.1 and a free port answering POST /v1/chat/completions."""
 

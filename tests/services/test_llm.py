@@ -48,6 +48,7 @@ from tests.fakes.openai_server import (
     echo_url,
     envelope,
     error,
+    held,
     rate_limited,
     raw,
     server_error,
@@ -268,14 +269,13 @@ async def test_500_is_retried_with_backoff_then_falls_back(world: World) -> None
 
 
 async def test_a_timeout_keeps_the_extractive_summary(world: World) -> None:
-    world.fake.default = slow(2.0)
+    release = asyncio.Event()  # the model answers once the test is done: a service that waited would hang
+    world.fake.default = held(release)
     await world.store(ZH)
-    loop = asyncio.get_running_loop()
-    started = loop.time()
-    assert await upgrade(world.service(timeout=0.2)) == (0, 0, 1, 0)
-    assert loop.time() - started < 1.5
+    assert await asyncio.wait_for(upgrade(world.service(timeout=0.2)), 10) == (0, 0, 1, 0)
     assert (await world.views())[ZH.title][0] == "extractive"
     assert await world.outcomes() == ["timeout", "fallback"]
+    release.set()
 
 
 @pytest.mark.parametrize(
@@ -539,16 +539,20 @@ async def assert_one_llm_summary_each(sessions: async_sessionmaker[AsyncSession]
 
 
 async def test_the_background_loop_upgrades_new_articles_without_blocking_reads(world: World) -> None:
-    world.fake.default = slow(0.3)
+    release = asyncio.Event()
+    world.fake.default = held(release)
     await world.store(ZH)
     service = world.service()
     stop = asyncio.Event()
     loop_task = asyncio.create_task(service.run(stop))
-    loop = asyncio.get_running_loop()
-    # while the LLM thinks, readers get the extractive summary at once
-    started = loop.time()
-    assert (await world.views())[ZH.title][0] == "extractive"
-    assert loop.time() - started < 0.25
+    # while the LLM thinks (the fake holds the request until released), readers get the extractive summary:
+    # a read that waited for the model would wait forever here (was: a read timed against 0.25 s, which a
+    # loaded machine missed)
+    await wait_until(lambda: world.fake.count == 1, "the LLM request", 10)
+    views = await asyncio.wait_for(world.views(), 10)
+    assert views[ZH.title][0] == "extractive"
+    assert not release.is_set()
+    release.set()
     await wait_until(lambda: world.upgraded(ZH.title), "an LLM summary of ZH", 10)
 
     # woken by new articles, it does not wait for the interval
