@@ -88,8 +88,8 @@ async def run_bot(
 def freeze_startup_objects() -> None:
     """Move what start-up made (modules, the ORM's mappers, the Application: ~80,000 objects that live as
     long as the process) out of the garbage collector's reach. Each full collection scanned them all: a
-    ~30 ms pause, every few hundred thousand allocations, in whatever read or command was running (the
-    p95 of /topics and of a digest's read at 1,000,000 articles were such pauses; BENCHMARKS section 7)."""
+    ~30 ms pause, every few hundred thousand allocations, in whatever read or command was running (a
+    digest read's p95 at 1,000,000 articles was such pauses; BENCHMARKS section 7)."""
     gc.collect()
     gc.freeze()
 
