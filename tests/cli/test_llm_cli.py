@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import json
 import socket
-import time
 from pathlib import Path
 
 import pytest
@@ -103,9 +102,7 @@ def test_import_with_the_llm_in_trouble_stores_extractive_summaries(
     with fake.in_thread():
         base_url = closed_port_url() if trouble == "down" else fake.base_url
         llm_env(monkeypatch, database_url, base_url, LLM_TIMEOUT="0.3")
-        started = time.monotonic()
         code, out, err = run(["import", str(corpus / "articles")])
-        elapsed = time.monotonic() - started
     assert code == 0
     assert out.splitlines()[-1] == "imported 50, duplicates 4, failed 0"
     assert "still pending" in out.splitlines()[0]
@@ -114,7 +111,9 @@ def test_import_with_the_llm_in_trouble_stores_extractive_summaries(
     warnings = [r.getMessage() for r in caplog.records if r.name == "bot.services.llm"]
     assert len(warnings) == 1  # logged once, not once per article
     assert "circuit open" in warnings[0]
-    assert elapsed < 20
+    # the circuit opened after a few failures (8-16 requests seen): without it each of the 40 articles the
+    # model would summarize is asked at least once (was: the import timed against 20 s)
+    assert fake.count <= 30
     items = latest()
     assert len(items) == 40
     assert {i["summary_method"] for i in items} <= {"extractive", "title"}
