@@ -7,7 +7,7 @@ import asyncio
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.digest_messages import DigestMessages
@@ -64,6 +64,12 @@ async def outbox_by_chat(sessions: async_sessionmaker[AsyncSession]) -> dict[int
     for chat_id, text in rows:
         found.setdefault(chat_id, []).append(text)
     return found
+
+
+async def set_subscriber(sessions: async_sessionmaker[AsyncSession], **values: object) -> None:
+    """Set columns of the one subscriber directly, as a clock that was wrong or another process left them."""
+    async with sessions() as session, session.begin():
+        await session.execute(update(Subscriber).values(**values))
 
 
 async def test_digest_is_due_at_local_time_once_a_day(sessions: async_sessionmaker[AsyncSession]) -> None:
@@ -417,10 +423,7 @@ async def test_a_clock_a_few_minutes_ahead_on_another_server_sends_nothing_twice
     digests, subs, ingest = await setup(sessions, clock)
     await subs.subscribe(ChatContext(1, "private", 1, "zh-hans"), [])
     await ingest.store_articles([article(0, *CHIP, clock())])
-    async with sessions() as session, session.begin():
-        subscriber = await session.scalar(select(Subscriber))
-        assert subscriber is not None
-        subscriber.digest_time = time(0, 0)
+    await set_subscriber(sessions, digest_time=time(0, 0))
     clock.set_local(25, 0, 2)  # the process ahead serves the 25th just after its midnight
     assert (await digests.run()).enqueued == 1
     clock.set_local(24, 23, 58)  # the other, four minutes behind, runs
@@ -440,10 +443,7 @@ async def test_a_digest_move_stamped_by_a_clock_ahead_does_not_hold_today_s_back
     digests, subs, ingest = await setup(sessions, clock)
     await subs.subscribe(ChatContext(1, "private", 1, "zh-hans"), [])
     await ingest.store_articles([article(0, *FOOTBALL, clock())])
-    async with sessions() as session, session.begin():
-        subscriber = await session.scalar(select(Subscriber))
-        assert subscriber is not None
-        subscriber.schedule_changed_at = datetime(2026, 11, 25, 7, tzinfo=SHANGHAI).astimezone(UTC)
+    await set_subscriber(sessions, schedule_changed_at=datetime(2026, 11, 25, 7, tzinfo=SHANGHAI))
     clock.set_local(24, 8)
     assert (await digests.run()).enqueued == 1
     assert FOOTBALL[0] in (await outbox_by_chat(sessions))[1][0]
