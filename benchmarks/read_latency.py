@@ -34,7 +34,11 @@ from benchmarks.measure import PartResult, Target, percentile, speed_line, speed
 from bot.runner import freeze_startup_objects
 from db.engine import make_engine, make_sessionmaker, upgrade_schema
 from db.repositories import (
-    articles_since,
+    CANDIDATES_PER_READ,
+    StoredStories,
+    article_views,
+    digest_candidates,
+    digest_candidates_since,
     latest_articles,
     search_articles,
     stories_stored_between,
@@ -46,6 +50,9 @@ from summarizer.matching import query_words
 P95_TARGET_MS = 20.0
 STORY_LOOKUP_TARGET_MS = 5.0  # issue 12: the lookup runs once per imported article
 STORY_LOOKUP = "story lookup"
+DIGEST_SELECTION = "digest selection"
+# the daily run's whole read of its candidates: several reads, reported on its own, not one read path
+WHOLE_SELECTION = "digest selection, whole"
 PG_ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
 PG_DATABASE = "newsbot_bench"
 PAGE = 20
@@ -55,6 +62,28 @@ Query = Callable[[AsyncSession], Awaitable[Any]]
 
 def queries(now: datetime) -> list[tuple[str, str, Query]]:
     """(name, call as written in the report, the call)."""
+    found: dict[str, list[int]] = {}
+
+    async def _on_demand_ids(s: AsyncSession) -> list[int]:
+        return [c.id for c in await digest_candidates_since(s, now - timedelta(hours=24))]
+
+    async def _daily_ids(s: AsyncSession) -> list[int]:
+        chosen = await StoredStories.between(
+            s, now - timedelta(days=1), now, dated_after=now - timedelta(days=2), limit=1000
+        )
+        return list(chosen.starts)
+
+    async def _with_ids(
+        s: AsyncSession,
+        ids_of: Callable[[AsyncSession], Awaitable[list[int]]],
+        read: Callable[[list[int]], Awaitable[Any]],
+    ) -> Any:
+        """`read` of the ids `ids_of` finds, found once (in the warm-up calls, which are not timed)."""
+        key = ids_of.__name__
+        if key not in found:
+            found[key] = await ids_of(s)
+        return await read(found[key])
+
     tags = datagen.tag_names()
     words = datagen.vocabulary()
     common_tag, rare_tag = tags[10], tags[2000]
@@ -94,12 +123,34 @@ def queries(now: datetime) -> list[tuple[str, str, Query]]:
         ("/topics", "top_tags(since=now - 7 days)", lambda s: top_tags(s, since=since)),
         (
             "/digest (on demand)",
-            "articles_since(now - 24 hours): up to 500 leads, as /digest reads them",
-            lambda s: articles_since(s, now - timedelta(hours=24)),
+            "digest_candidates_since(now - 24 hours): up to 500 leads, as /digest chooses from them",
+            lambda s: digest_candidates_since(s, now - timedelta(hours=24)),
         ),
         (
-            "digest selection",
-            "stories_stored_between(now - 1 day, now, dated_after=now - 2 days, limit=1000)",
+            "/digest's items",
+            "article_views(10 of those ids): the full views of the items a digest shows",
+            lambda s: _with_ids(s, _on_demand_ids, lambda ids: article_views(s, ids[:10])),
+        ),
+        (
+            DIGEST_SELECTION,
+            "StoredStories.between(now - 1 day, now, dated_after=now - 2 days, limit=1000): which stories, "
+            "the read under the story lock",
+            lambda s: StoredStories.between(
+                s, now - timedelta(days=1), now, dated_after=now - timedelta(days=2), limit=1000
+            ),
+        ),
+        (
+            "digest candidates",
+            f"digest_candidates({CANDIDATES_PER_READ} of those ids): one of the daily run's reads of what "
+            "choosing needs",
+            lambda s: _with_ids(
+                s, _daily_ids, lambda ids: digest_candidates(s, ids[:CANDIDATES_PER_READ])
+            ),
+        ),
+        (
+            WHOLE_SELECTION,
+            "stories_stored_between(now - 1 day, now, dated_after=now - 2 days, limit=1000): the two "
+            f"above, the candidates {CANDIDATES_PER_READ} per read (not one read)",
             lambda s: stories_stored_between(
                 s, now - timedelta(days=1), now, dated_after=now - timedelta(days=2), limit=1000
             ),
@@ -316,7 +367,8 @@ def _rows(measured: list[Measured]) -> list[list[object]]:
                 len(t),
                 m.rows,
                 ", ".join(sorted(set(m.full_scans))) or "none",
-                "yes" if m.p95 < P95_TARGET_MS else "**no**",
+                ("yes" if m.p95 < P95_TARGET_MS else "**no**")
+                + (" (several reads)" if m.name == WHOLE_SELECTION else ""),
             ]
         )
     return rows
@@ -392,7 +444,8 @@ def run(*, quick: bool = False, articles: int | None = None) -> PartResult:
     for label, measured in (("SQLite", sqlite_measured), ("PostgreSQL", pg_measured)):
         if not measured:
             continue
-        slow = [f"{m.name} {m.p95:.0f} ms" for m in measured if m.p95 >= P95_TARGET_MS]
+        reads = [m for m in measured if m.name != WHOLE_SELECTION]
+        slow = [f"{m.name} {m.p95:.0f} ms" for m in reads if m.p95 >= P95_TARGET_MS]
         scans = [f"{m.name} ({', '.join(sorted(set(m.full_scans)))})" for m in measured if m.full_scans]
         result.targets.append(
             Target(
@@ -402,6 +455,15 @@ def run(*, quick: bool = False, articles: int | None = None) -> PartResult:
             )
         )
         for m in measured:
+            if m.name == WHOLE_SELECTION:
+                result.targets.append(
+                    Target(
+                        f"daily digest's whole selection ({label}, {count:,} articles, 1,000 stories in "
+                        f"several reads): p95 < {P95_TARGET_MS:.0f} ms",
+                        f"{m.p95:.1f} ms",
+                        m.p95 < P95_TARGET_MS,
+                    )
+                )
             if m.name == STORY_LOOKUP:
                 result.targets.append(
                     Target(

@@ -43,6 +43,22 @@ class ArticleView:
 
 
 @dataclass(frozen=True, slots=True)
+class DigestCandidate:
+    """What choosing a digest's items reads of a story's lead: enough to match a chat's topics and muted
+    words, keep its languages and publishers, rank and group. The full `ArticleView` is read for the items
+    chosen only (a day's candidates are hundreds; a digest shows ten)."""
+
+    id: int
+    title: str
+    summary: str
+    summary_method: str
+    tags: list[str]
+    publisher: str
+    language: str
+    publishers: int  # how many publishers carry the story, the lead's own among them
+
+
+@dataclass(frozen=True, slots=True)
 class DigestGroup:
     """The articles of one topic in a digest."""
 
@@ -133,7 +149,7 @@ class ReaderFilter:
     dropped: tuple[str, ...] = ()  # publishers it never wants to see
     summary_language: str | None = None  # show summaries in this language where there is one
 
-    def keeps_source(self, view: ArticleView) -> bool:
+    def keeps_source(self, view: ArticleView | DigestCandidate) -> bool:
         """Whether the item's language and publisher are wanted (muted words are matched elsewhere)."""
         if self.languages and view.language not in self.languages:
             return False
@@ -204,6 +220,7 @@ __all__ = [
     "ArticleView",
     "BotStats",
     "ChatContext",
+    "DigestCandidate",
     "DigestGroup",
     "FeedView",
     "Following",

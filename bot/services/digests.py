@@ -48,11 +48,12 @@ from db.repositories import (
     StoredStories,
     StoryStart,
     SubscriberRepo,
+    article_views,
     subscriber_view,
     translated_summaries,
 )
 from db.stories import lock_stories
-from readmodels import ArticleView, DigestGroup, ReaderFilter, SubscriberView
+from readmodels import ArticleView, DigestCandidate, DigestGroup, ReaderFilter, SubscriberView
 from summarizer.matching import IndexedText, index_text, matches_topic
 
 log = logging.getLogger(__name__)
@@ -78,7 +79,7 @@ class TokenCache:
         # keyed by id and summary: an LLM summary replacing the extractive one gets its own tokens
         self._tokens: OrderedDict[tuple[int, str], IndexedText] = OrderedDict()
 
-    def get(self, view: ArticleView) -> IndexedText:
+    def get(self, view: ArticleView | DigestCandidate) -> IndexedText:
         """The tokens of the article's title and summary."""
         key = (view.id, view.summary)
         cached = self._tokens.get(key)
@@ -93,7 +94,7 @@ class TokenCache:
         return cached
 
 
-def _matches(word: str, view: ArticleView, cache: TokenCache) -> bool:
+def _matches(word: str, view: ArticleView | DigestCandidate, cache: TokenCache) -> bool:
     return matches_topic(word, tags=view.tags, text=cache.get(view))
 
 
@@ -101,7 +102,7 @@ class _Candidates:
     """A list of articles prepared for choosing the digests of many chats from it: which articles each word
     matches (found once per word: topics and muted words repeat across chats) and each one's tags."""
 
-    def __init__(self, articles: Sequence[ArticleView], cache: TokenCache) -> None:
+    def __init__(self, articles: Sequence[DigestCandidate], cache: TokenCache) -> None:
         self._articles = articles
         self._cache = cache
         self._matching: dict[str, frozenset[int]] = {}
@@ -115,7 +116,7 @@ class _Candidates:
             self._matching[word] = found
         return found
 
-    def tags(self, view: ArticleView) -> _Tags:
+    def tags(self, view: DigestCandidate) -> _Tags:
         found = self._tags.get(view.id)
         if found is None:
             keyed = tuple((tag, tag.casefold()) for tag in view.tags)
@@ -131,8 +132,17 @@ class _Tags:
     shared_keys: tuple[str, ...]  # the key of each distinct tag: what counts towards the most shared tags
 
 
+@dataclass(frozen=True, slots=True)
+class ChosenGroup:
+    """The items of one group of a digest as chosen, before their full views are read (`with_views`)."""
+
+    topic: str
+    items: list[DigestCandidate]
+    plain: bool = False  # `topic` is a heading in words ("Other"), not a tag to show as a hashtag
+
+
 def select_digest(
-    candidates: Sequence[ArticleView],
+    candidates: Sequence[DigestCandidate],
     *,
     topics: Sequence[str],
     mutes: Sequence[str],
@@ -140,7 +150,7 @@ def select_digest(
     other_label: str,
     cache: TokenCache,
     offset: int = 0,
-) -> list[DigestGroup]:
+) -> list[ChosenGroup]:
     """Pick at most `size` items: with topics, grouped by the chat's topics in turn; without, the most
     important items (see `importance`), grouped where two or more share a tag. `offset`: the items after
     the first `offset` of that order (the digest's next page).
@@ -150,24 +160,44 @@ def select_digest(
     return _pick(groups, size=size, other_label=other_label, prepared=prepared, offset=offset)
 
 
-def importance(view: ArticleView) -> int:
+def chosen_ids(chosen: Iterable[ChosenGroup]) -> list[int]:
+    return [item.id for group in chosen for item in group.items]
+
+
+def with_views(chosen: Sequence[ChosenGroup], views: Mapping[int, ArticleView]) -> list[DigestGroup]:
+    """The chosen groups as readers see them: each item's full view, with the summary it was chosen by (the
+    one its topics and muted words were matched in). An item no longer stored is left out, and a group it
+    leaves empty."""
+    groups = []
+    for group in chosen:
+        items = [
+            replace(views[item.id], summary=item.summary, summary_method=item.summary_method)
+            for item in group.items
+            if item.id in views
+        ]
+        if items:
+            groups.append(DigestGroup(topic=group.topic, items=items, plain=group.plain))
+    return groups
+
+
+def importance(view: DigestCandidate) -> int:
     """How many publishers carry the story: a story several outlets report matters more than one only one
     reports."""
-    return len({view.publisher, *(also.publisher for also in view.also)})
+    return view.publishers
 
 
-def _by_importance(views: Iterable[ArticleView]) -> list[ArticleView]:
+def _by_importance(views: Iterable[DigestCandidate]) -> list[DigestCandidate]:
     """Most publishers first; of equals, the newest first (the order `views` come in)."""
     return sorted(views, key=lambda view: -importance(view))
 
 
 # (label, items), in the order their turns come; one group labelled "" is the chat's whole choice, ranked
-_Groups = list[tuple[str, list[ArticleView]]]
+_Groups = list[tuple[str, list[DigestCandidate]]]
 RANKED = ""
 
 
 def _group(
-    candidates: Sequence[ArticleView],
+    candidates: Sequence[DigestCandidate],
     *,
     topics: Sequence[str],
     mutes: Sequence[str],
@@ -182,7 +212,7 @@ def _group(
         muted |= prepared.matching(word)
     if not topics:
         return [(RANKED, _by_importance(v for v in candidates if v.id not in muted))]
-    groups: dict[str, list[ArticleView]] = {}
+    groups: dict[str, list[DigestCandidate]] = {}
     matching = [(tp, prepared.matching(tp)) for tp in topics]
     # most candidates match none of the chat's topics: one look-up rules each of those out
     wanted: set[int] = set()
@@ -198,14 +228,14 @@ def _group(
 
 def _pick(
     groups: _Groups, *, size: int, other_label: str, prepared: _Candidates, offset: int = 0
-) -> list[DigestGroup]:
+) -> list[ChosenGroup]:
     """At most `size` items, after the first `offset`. Each candidate is a story already (its lead,
     db.stories), so the digest needs no duplicate check of its own: it agrees with /latest and /search."""
     if len(groups) == 1 and groups[0][0] == RANKED:
         ranked = groups[0][1][offset : offset + size]
         return _by_shared_tags(ranked, other_label=other_label, prepared=prepared)
     # the chat's topics take turns, so that one busy topic cannot fill the digest
-    chosen: dict[str, list[ArticleView]] = {label: [] for label, _ in groups}
+    chosen: dict[str, list[DigestCandidate]] = {label: [] for label, _ in groups}
     queues = [(label, list(items)) for label, items in groups]
     picked = 0
     while picked < offset + size and any(queue for _, queue in queues):
@@ -215,17 +245,17 @@ def _pick(
                 if picked >= offset:
                     chosen[label].append(view)
                 picked += 1
-    return [DigestGroup(topic=label, items=items) for label, items in chosen.items() if items]
+    return [ChosenGroup(topic=label, items=items) for label, items in chosen.items() if items]
 
 
 def _by_shared_tags(
-    chosen: Sequence[ArticleView], *, other_label: str, prepared: _Candidates
-) -> list[DigestGroup]:
+    chosen: Sequence[DigestCandidate], *, other_label: str, prepared: _Candidates
+) -> list[ChosenGroup]:
     """The chosen items grouped only where two or more share a tag: the tag most of them share first (of
     equals, the one the most important item has first), again for what is left. The rest follow as one
     flat list, under `other_label` when there are groups, without a heading when there are none."""
     left = list(chosen)
-    groups: list[DigestGroup] = []
+    groups: list[ChosenGroup] = []
     while len(left) >= 2:
         counts: Counter[str] = Counter(key for view in left for key in prepared.tags(view).shared_keys)
         order = {key: i for i, key in enumerate(k for v in left for k in prepared.tags(v).shared_keys)}
@@ -234,10 +264,10 @@ def _by_shared_tags(
             break
         members = [view for view in left if best in prepared.tags(view).shared_keys]
         label = next(tag for tag, key in prepared.tags(members[0]).keyed if key == best)
-        groups.append(DigestGroup(topic=label, items=members))
+        groups.append(ChosenGroup(topic=label, items=members))
         left = [view for view in left if best not in prepared.tags(view).shared_keys]
     if left:
-        groups.append(DigestGroup(topic=other_label if groups else "", items=left, plain=True))
+        groups.append(ChosenGroup(topic=other_label if groups else "", items=left, plain=True))
     return groups
 
 
@@ -360,11 +390,12 @@ _ChoiceKey = tuple[_GroupsKey, int]
 
 class _DigestBuilder:
     """Builds the digests of one run from what it read once: the candidates (newest first) and every due
-    chat's subscriptions. Work is shared between chats: see the module docstring."""
+    chat's subscriptions. Work is shared between chats: see the module docstring. Every chat's items are
+    chosen first (`choose`), then the full views of the items chosen are read once (`views`) for `build`."""
 
     def __init__(
         self,
-        stories: Sequence[tuple[ArticleView, StoryStart]],
+        stories: Sequence[tuple[DigestCandidate, StoryStart]],
         following: dict[int, list[Subscription]],
         *,
         writer: DigestWriter,
@@ -372,8 +403,8 @@ class _DigestBuilder:
         now: datetime,
         translations: dict[str, dict[int, str]] | None = None,
     ) -> None:
-        articles = [view for view, _ in stories]
-        self._starts = {view.id: start for view, start in stories}
+        articles = [candidate for candidate, _ in stories]
+        self._starts = {candidate.id: start for candidate, start in stories}
         self._articles = articles
         # {language: {article id: summary}}: the LLM's summaries in the languages due chats asked for
         self._translations = translations or {}
@@ -381,15 +412,19 @@ class _DigestBuilder:
         self._writer = writer
         self._now = now
         self._prepared = _Candidates(articles, cache)
-        self._windows: dict[tuple[datetime, ReaderFilter], tuple[int, list[ArticleView]]] = {}
+        self._windows: dict[tuple[datetime, ReaderFilter], tuple[int, list[DigestCandidate]]] = {}
         self._window_ids: dict[tuple[str | None | int, ...], int] = {}
         self._labels: dict[Hashable, str] = {}
         self._groups: dict[_GroupsKey, _Groups] = {}
-        self._choices: dict[_ChoiceKey, list[DigestGroup]] = {}
+        self._choices: dict[_ChoiceKey, list[ChosenGroup]] = {}
+        self._chosen: dict[int, tuple[_ChoiceKey, Hashable, str]] = {}
+        # the full views of the items chosen, read once every chat's items are chosen
+        self.views: Mapping[int, ArticleView] = {}
+        self._shown: dict[_ChoiceKey, list[DigestGroup]] = {}
         self._messages: dict[tuple[_ChoiceKey, Hashable, date], DigestDraft] = {}
         self._built: dict[int, PlannedDigest] = {}
 
-    def _window(self, since: datetime, sources: ReaderFilter) -> tuple[int, list[ArticleView]]:
+    def _window(self, since: datetime, sources: ReaderFilter) -> tuple[int, list[DigestCandidate]]:
         """The stories first stored after `since` and dated after `since - LATE_NEWS` (as
         `stories_stored_between` chose them for the earliest window of the run), in the languages and from
         the publishers `sources` keeps, and an id for that list (equal lists, equal ids)."""
@@ -417,11 +452,11 @@ class _DigestBuilder:
             self._windows[since, sources] = found
         return found
 
-    def build(self, subscriber: SubscriberView, since: datetime) -> PlannedDigest:
-        """The chat's digest; the same one when asked again (a batch stored again chat by chat)."""
-        built = self._built.get(subscriber.id)
-        if built is not None:
-            return built
+    def choose(self, subscriber: SubscriberView, since: datetime) -> list[ChosenGroup]:
+        """The chat's items; the same ones when asked again."""
+        found = self._chosen.get(subscriber.id)
+        if found is not None:
+            return self._choices[found[0]]
         style = self._writer.style(subscriber)
         other_label = self._labels.get(style)
         if other_label is None:
@@ -449,15 +484,32 @@ class _DigestBuilder:
                 groups, size=subscriber.digest_size, other_label=other_label, prepared=self._prepared
             )
             self._choices[choice] = chosen
+        self._chosen[subscriber.id] = (choice, style, other_label)
+        return chosen
+
+    def chosen_ids(self) -> set[int]:
+        """The items chosen for any chat so far."""
+        return {item_id for chosen in self._choices.values() for item_id in chosen_ids(chosen)}
+
+    def build(self, subscriber: SubscriberView, since: datetime) -> PlannedDigest:
+        """The chat's digest; the same one when asked again (a batch stored again chat by chat)."""
+        built = self._built.get(subscriber.id)
+        if built is not None:
+            return built
+        chosen = self.choose(subscriber, since)
+        choice, style, _ = self._chosen[subscriber.id]
+        groups = self._shown.get(choice)
+        if groups is None:
+            groups = self._shown[choice] = with_views(chosen, self.views)
         local_date = local_now(subscriber, self._now).date()
         draft = NO_DIGEST
-        if chosen:
+        if groups:
             words = (choice, style, local_date)
             found = self._messages.get(words)
             if found is None:
-                found = self._messages[words] = self._writer.messages(subscriber, chosen, local_date)
+                found = self._messages[words] = self._writer.messages(subscriber, groups, local_date)
             draft = found
-        built = PlannedDigest(subscriber, local_date, since, chosen, draft)
+        built = PlannedDigest(subscriber, local_date, since, groups, draft)
         self._built[subscriber.id] = built
         return built
 
@@ -511,8 +563,8 @@ class DigestService:
                 session, earliest, now, dated_after=earliest - LATE_NEWS, limit=MAX_CANDIDATES
             )
         async with self._sessions() as session:
-            stories = await found.views(session)
-            ids = [view.id for view, _ in stories]
+            stories = await found.candidates(session)
+            ids = [candidate.id for candidate, _ in stories]
             translations = {
                 language: await translated_summaries(session, ids, language)
                 for language in {s.summary_language for s in due if s.summary_language}
@@ -520,6 +572,10 @@ class DigestService:
         builder = _DigestBuilder(
             stories, following, writer=self._writer, cache=self.cache, now=now, translations=translations
         )
+        for subscriber in due:
+            builder.choose(subscriber, windows[subscriber.id])
+        async with self._sessions() as session:
+            builder.views = await article_views(session, list(builder.chosen_ids()))
         return due, windows, builder
 
     async def plan(self, *, force: bool = False) -> list[PlannedDigest]:

@@ -12,12 +12,13 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.services.digests import TokenCache, _matches, select_digest
+from bot.services.digests import TokenCache, _matches, chosen_ids, select_digest, with_views
 from bot.services.ingest import utc_now
 from db.llm import llm_stats
 from db.repositories import (
     SourceRepo,
-    articles_since,
+    article_views,
+    digest_candidates_since,
     feed_view,
     latest_articles,
     publisher_counts,
@@ -128,17 +129,17 @@ class ReadingService:
         """The last day's digest of `topics` (none: of everything); `offset`: its items after the first
         `offset`."""
         async with self._sessions() as session:
-            candidates = await articles_since(session, self._now() - ON_DEMAND_WINDOW)
+            candidates = await digest_candidates_since(session, self._now() - ON_DEMAND_WINDOW)
             if reader.summary_language is not None:
                 translated = await translated_summaries(
-                    session, [view.id for view in candidates], reader.summary_language
+                    session, [candidate.id for candidate in candidates], reader.summary_language
                 )
                 candidates = [
-                    replace(v, summary=translated[v.id], summary_method="llm") if v.id in translated else v
-                    for v in candidates
+                    replace(c, summary=translated[c.id], summary_method="llm") if c.id in translated else c
+                    for c in candidates
                 ]
-        return select_digest(
-            [view for view in candidates if reader.keeps_source(view)],
+        chosen = select_digest(
+            [candidate for candidate in candidates if reader.keeps_source(candidate)],
             topics=list(topics),
             mutes=reader.mutes,
             size=size,
@@ -146,6 +147,12 @@ class ReadingService:
             cache=self._cache,
             offset=offset,
         )
+        if not chosen:
+            return []
+        # the full views of the ten or so items shown, not of the hundreds chosen from
+        async with self._sessions() as session:
+            views = await article_views(session, chosen_ids(chosen))
+        return with_views(chosen, views)
 
     async def topics(self, *, limit: int = 12, window: timedelta = TOPICS_WINDOW) -> list[TagCount]:
         """The most used tags of the last `window`, most used first."""

@@ -12,7 +12,7 @@ from bot.services.ingest import IngestService
 from bot.sources.types import RawArticle
 from db import repositories
 from db.llm import replace_summary
-from db.models import Article, StoryCopy, Summary, TagDayCount
+from db.models import Article, ArticleTag, StoryCopy, Summary, TagDayCount
 from db.repositories import latest_articles, search_articles, top_tags
 from summarizer.matching import query_words, search_terms
 
@@ -104,11 +104,9 @@ async def test_tag_listing_and_topic_counts_follow_retagging(
     assert await search(sessions, "代工") == []  # only in the old summary
 
 
-async def test_a_story_lists_its_other_reports_and_copies_earliest_first(
-    sessions: async_sessionmaker[AsyncSession],
-) -> None:
-    """The lead carries its story's other articles and exact copies in one list, earliest first (undated
-    first; of equal times, articles before copies), never itself and never another story's reports."""
+async def store_a_story_with_copies(sessions: async_sessionmaker[AsyncSession]) -> None:
+    """The stories, with 国产芯片企业融资创新高 a member of 华为发布新款芯片's story, copies of both from four
+    other publishers, and one copy of 中国女足获东亚杯亚军."""
     await store(sessions)
     async with sessions() as session, session.begin():
         rows = {a.title: a for a in await session.scalars(select(Article))}
@@ -138,6 +136,14 @@ async def test_a_story_lists_its_other_reports_and_copies_earliest_first(
                 ingested_at=NOW,
             )
         )
+
+
+async def test_a_story_lists_its_other_reports_and_copies_earliest_first(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """The lead carries its story's other articles and exact copies in one list, earliest first (undated
+    first; of equal times, articles before copies), never itself and never another story's reports."""
+    await store_a_story_with_copies(sessions)
     async with sessions() as session:
         views = {v.title: v for v in await latest_articles(session, limit=10)}
         found = await search_articles(session, query_words("融资"), limit=10)
@@ -155,3 +161,48 @@ async def test_a_story_lists_its_other_reports_and_copies_earliest_first(
     assert [(v.title, [a.publisher for a in v.also]) for v in found] == [
         ("华为发布新款芯片", ["Undated", "Sina", "测试", "Sohu", "NetEase"])
     ]
+
+
+async def test_digest_candidates_agree_with_the_full_views(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """What a digest chooses by (read in one query for hundreds of stories) is what readers are shown: the
+    summary as written, the tags strongest first, and how many publishers carry the story (its articles'
+    and their copies', each publisher once)."""
+    await store_a_story_with_copies(sessions)
+    async with sessions() as session, session.begin():
+        lead = await session.scalar(select(Article).where(Article.title == "华为发布新款芯片"))
+        assert lead is not None
+        ranks = list(await session.scalars(select(ArticleTag).where(ArticleTag.article_id == lead.id)))
+        assert len(ranks) >= 2
+        for tag in ranks:  # the weakest first now: not the order the tags were stored in
+            tag.rank = len(ranks) - 1 - tag.rank
+        session.add(
+            Summary(
+                article_id=lead.id, text="Huawei released a chip.", method="llm", model="m", version="1",
+                is_current=True, created_at=NOW, language="en",
+            )
+        )
+    async with sessions() as session:
+        views = await latest_articles(session, limit=10)
+        ids = [v.id for v in views]
+        candidates = await repositories.digest_candidates(session, ids)
+        shown = await repositories.article_views(session, ids)
+    assert [c.id for c in candidates] == ids
+    for view, candidate in zip(views, candidates, strict=True):
+        assert (candidate.title, candidate.summary, candidate.summary_method, candidate.tags) == (
+            view.title, view.summary, view.summary_method, view.tags
+        )
+        assert (candidate.publisher, candidate.language) == (view.publisher, view.language)
+        assert candidate.publishers == len({view.publisher, *(a.publisher for a in view.also)})
+        assert shown[view.id] == view
+    publishers = {c.title: c.publishers for c in candidates}
+    assert publishers == {
+        "华为发布新款芯片": 5,  # 测试 (both articles), Undated, Sina, Sohu, NetEase
+        "中国女足获东亚杯亚军": 2,
+        "Apple unveils new chips": 1,
+    }
+    huawei = next(c for c in candidates if c.title == "华为发布新款芯片")
+    assert huawei.summary != "Huawei released a chip."  # a translation is the reader's to ask for
+    by_rank = sorted(ranks, key=lambda tag: tag.rank)
+    assert [tag.tag_id for tag in by_rank] != sorted(tag.tag_id for tag in ranks)  # the order is the ranks'

@@ -14,7 +14,7 @@ from benchmarks.corpus import SOURCES, labelled_story_groups
 from bot.services.ingest import IngestService
 from bot.sources.posts import parse_post
 from db.models import Article, StoryCopy
-from db.repositories import articles_since, latest_articles, search_articles
+from db.repositories import digest_candidates_since, latest_articles, search_articles
 from readmodels import ArticleView
 from summarizer.clean import one_line
 from summarizer.matching import query_words
@@ -84,12 +84,15 @@ async def test_search_and_the_digest_candidates_show_one_item_per_story(
     await ingest(sessions).import_paths([corpus / "articles"])
     async with sessions() as session:
         found = await search_articles(session, query_words("核能发电"), limit=10)
-        candidates = await articles_since(session, (await latest_articles(session, limit=100))[-1].listed_at)
+        oldest = (await latest_articles(session, limit=100))[-1]
+        candidates = await digest_candidates_since(session, oldest.listed_at)
     assert [1 + len(v.also) for v in found if "核能" in v.title] == [2]  # 观察者网 and 36kr
     assert len([v for v in found if "核能" in v.title]) == 1
     titles = [v.title for v in candidates]
     assert len(titles) == len(set(titles))
     assert sum("人造太阳" in t for t in titles) == 1
+    # a digest ranks the story by its publishers: both of its outlets
+    assert [c.publishers for c in candidates if "核能" in c.title] == [2]
 
 
 async def test_two_importing_processes_group_as_one(
@@ -125,8 +128,9 @@ async def test_a_story_that_grows_after_a_digest_is_not_a_candidate_again(
     await service.import_paths([files["0018"]])
     async with sessions() as session:
         (lead,) = await latest_articles(session, limit=10)
-        later = await articles_since(session, first.listed_at)
-        earlier = await articles_since(session, first.listed_at.replace(year=first.listed_at.year - 1))
+        later = await digest_candidates_since(session, first.listed_at)
+        a_year_before = first.listed_at.replace(year=first.listed_at.year - 1)
+        earlier = await digest_candidates_since(session, a_year_before)
     assert lead.publisher == "观察者网"  # the longer text is listed
     assert [a.publisher for a in lead.also] == ["36kr"]
     assert later == []
