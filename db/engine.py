@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import fcntl
 import os
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -84,8 +85,36 @@ def asyncpg_dsn(url: URL) -> tuple[str, float | None]:
     return plain.render_as_string(hide_password=False), timeout
 
 
+# What newsbot's SQL needs of SQLite: RETURNING (3.35), and the JSON functions (built in since 3.38, in most
+# builds before as the JSON1 extension) that lists of ids and a digest candidate's tags go through.
+SQLITE_MIN_VERSION = (3, 35, 0)
+
+
+def sqlite_shortfall(version: str, has_json: bool) -> str | None:
+    """What an SQLite library of `version` lacks that newsbot needs, in one line; None when nothing."""
+    numbers = tuple(int(part) for part in version.split(".")[:3] if part.isdigit())
+    wanted = ".".join(map(str, SQLITE_MIN_VERSION))
+    if numbers < SQLITE_MIN_VERSION:
+        return f"SQLite {version} is too old: newsbot needs {wanted} or newer (RETURNING)"
+    if not has_json:
+        return f"SQLite {version} is built without its JSON functions (JSON1), which newsbot needs"
+    return None
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
+    # checked on connecting, so that an unusable library is one line at start-up, not an error in every read
+    cursor.execute("SELECT sqlite_version()")
+    version = str(cursor.fetchone()[0])
+    try:
+        cursor.execute("SELECT json_array(1)")
+        has_json = True
+    except sqlite3.OperationalError:  # "no such function"
+        has_json = False
+    missing = sqlite_shortfall(version, has_json)
+    if missing is not None:
+        cursor.close()
+        raise sqlite3.NotSupportedError(missing)
     # WAL lets the bot read while an import writes; NORMAL is durable across application crashes.
     # WAL is a setting of the database file, made once: asked for only when the file is not in WAL yet, as
     # switching takes a write lock, and two connections switching a new file at once can fail at once with
