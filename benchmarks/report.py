@@ -14,19 +14,23 @@ DIGEST_READS = (
     "digest chooses from lean candidates (title, summary, tags and how many publishers carry the story, in "
     "one query) and reads the full views of the items it shows only; before, every candidate's full view "
     "(its row, summary, tags and its story's other reports, 40-50 µs each) was read: /digest 27.9 / 30.2 "
-    "ms, the daily selection 53.8 / 50.4 ms p95 on SQLite / PostgreSQL (seventh session). What is left is "
-    "the database's walk of a day's stories and ~10 µs of Python per candidate; the machine's speed "
-    "moves these figures by a few ms (section 3's speed mark)."
+    "ms, the daily selection 53.8 / 50.4 ms p95 on SQLite / PostgreSQL (seventh session). On PostgreSQL "
+    "the /digest read sits at the target: p50 17-18 ms, p95 18.6-20.9 ms over the eighth session's runs "
+    "(speed mark 0.21 s). About 9 ms of it is the server's (walking the day's 2,740 first reports to their "
+    "leads ~4 ms, each candidate's tags and publishers ~4 ms), the rest the driver and Python (~10 µs a "
+    "candidate). Tried without gain: the statement run as Core rather than through the ORM, a partial "
+    "index on the leads (the planner did not use it). Not tried: fewer candidates (500 cover about four "
+    "hours of this archive's day already)."
 )
 
 # The daily run's whole read of its candidates, several reads of which each is under the read target.
 WHOLE_SELECTION = (
     "The daily run reads its up to 1,000 candidates in five reads (section 3): which stories, under the "
     "story lock, then what choosing needs 250 at a time, each read under 20 ms; then the full views of the "
-    "items chosen for any chat. In all about 40 ms, once per run and never on a command's path (it was "
-    "197 / 251 ms in the sixth session, 54 / 50 ms in the seventh, as one read). Read at once, the 1,000 "
-    "lean candidates alone took ~21 / 23 ms p50 (section 7): under 20 ms for the whole takes fewer "
-    "candidates per run or candidates kept between runs, not a better query."
+    "items chosen for any chat. In all 40-45 ms p50 (p95 50-55), once per run and never on a command's "
+    "path (p95 197 / 251 ms in the sixth session, 54 / 50 ms in the seventh, as one read). Read at "
+    "once, the 1,000 lean candidates alone took ~21 / 23 ms p50 (section 7): under 20 ms for the whole "
+    "takes fewer candidates per run or candidates kept between runs, not a better query."
 )
 
 # For each target (by the start of its text): what was tried and what limits it, printed when it is missed.
