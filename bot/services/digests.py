@@ -13,7 +13,9 @@ the previous one, never one per missed day.
 
 Most chats differ in a few settings only, so a run shares its work between them: each topic or muted word is
 matched against the candidates once, the items are chosen once per window, topics, mutes and size, and the
-writer renders once per choice, writer style (language, time zone) and date.
+writer renders once per choice, writer style (language, time zone) and date. Items are chosen from lean
+candidates (`DigestCandidate`: what matching, ranking and grouping need); the full views are read once, for
+the items some chat got.
 """
 
 from __future__ import annotations
