@@ -72,7 +72,10 @@ def test_overlong_lead_is_cut_without_its_attribution(budget: int) -> None:
 
 
 def test_english_sentences_joined_with_spaces() -> None:
-    text = "Apple released a new phone today. The phone costs 999 dollars. Critics were unimpressed by it."
+    text = (
+        "Apple released a new phone today. The phone costs 999 dollars. Critics were unimpressed by it. "
+        "Sales begin next Friday in forty countries."
+    )
     summary = summarize(text, title="Apple releases new phone", max_chars=70).text
     assert summary == "Apple released a new phone today. The phone costs 999 dollars."
 
