@@ -12,7 +12,7 @@ from bot.services.ingest import IngestService
 from bot.sources.types import RawArticle
 from db import repositories
 from db.llm import replace_summary
-from db.models import Article, ArticleTag, StoryCopy, Summary, TagDayCount
+from db.models import Article, ArticleTag, StoryCopy, Summary, Tag, TagDayCount
 from db.repositories import latest_articles, search_articles, top_tags
 from summarizer.matching import query_words, search_terms
 
@@ -177,6 +177,11 @@ async def test_digest_candidates_agree_with_the_full_views(
         assert len(ranks) >= 2
         for tag in ranks:  # the weakest first now: not the order the tags were stored in
             tag.rank = len(ranks) - 1 - tag.rank
+        # a tag as a model may answer it: quotes, brackets, separators and a control character survive the
+        # aggregation (JSON on SQLite, an array on PostgreSQL) as they are
+        hostile = await session.get(Tag, ranks[0].tag_id)
+        assert hostile is not None
+        hostile.name = 'x", "y"]\\,\x1f{[1, "z"]} NULL'
         session.add(
             Summary(
                 article_id=lead.id, text="Huawei released a chip.", method="llm", model="m", version="1",
@@ -204,5 +209,6 @@ async def test_digest_candidates_agree_with_the_full_views(
     }
     huawei = next(c for c in candidates if c.title == "华为发布新款芯片")
     assert huawei.summary != "Huawei released a chip."  # a translation is the reader's to ask for
+    assert 'x", "y"]\\,\x1f{[1, "z"]} NULL' in huawei.tags
     by_rank = sorted(ranks, key=lambda tag: tag.rank)
     assert [tag.tag_id for tag in by_rank] != sorted(tag.tag_id for tag in ranks)  # the order is the ranks'
