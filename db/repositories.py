@@ -734,14 +734,13 @@ def _tag_list(value: str | list[str] | None) -> list[str]:
     return [name for _, name in sorted(json.loads(value))]  # SQLite's [rank, name] pairs
 
 
-async def article_views(
-    session: AsyncSession, ids: Sequence[int], *, summary_language: str | None = None
-) -> dict[int, ArticleView]:
-    """The full views of these articles, by id (an article deleted meanwhile is not in it)."""
+async def article_views(session: AsyncSession, ids: Sequence[int]) -> dict[int, ArticleView]:
+    """The full views of these articles, by id, with their summaries as written (an article deleted
+    meanwhile is not in it)."""
     if not ids:
         return {}
     rows = (await session.execute(select(*_VIEW_COLUMNS).where(_among(session, Article.id, ids)))).all()
-    return {view.id: view for view in await _views(session, rows, summary_language=summary_language)}
+    return {view.id: view for view in await _views(session, rows)}
 
 
 @dataclass(frozen=True, slots=True)

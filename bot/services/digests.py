@@ -419,7 +419,7 @@ class _DigestBuilder:
         self._labels: dict[Hashable, str] = {}
         self._groups: dict[_GroupsKey, _Groups] = {}
         self._choices: dict[_ChoiceKey, list[ChosenGroup]] = {}
-        self._chosen: dict[int, tuple[_ChoiceKey, Hashable, str]] = {}
+        self._chosen: dict[int, tuple[_ChoiceKey, Hashable]] = {}  # {subscriber id: its choice, style}
         # the full views of the items chosen, read once every chat's items are chosen
         self.views: Mapping[int, ArticleView] = {}
         self._shown: dict[_ChoiceKey, list[DigestGroup]] = {}
@@ -486,7 +486,7 @@ class _DigestBuilder:
                 groups, size=subscriber.digest_size, other_label=other_label, prepared=self._prepared
             )
             self._choices[choice] = chosen
-        self._chosen[subscriber.id] = (choice, style, other_label)
+        self._chosen[subscriber.id] = (choice, style)
         return chosen
 
     def chosen_ids(self) -> set[int]:
@@ -499,7 +499,7 @@ class _DigestBuilder:
         if built is not None:
             return built
         chosen = self.choose(subscriber, since)
-        choice, style, _ = self._chosen[subscriber.id]
+        choice, style = self._chosen[subscriber.id]
         groups = self._shown.get(choice)
         if groups is None:
             groups = self._shown[choice] = with_views(chosen, self.views)
