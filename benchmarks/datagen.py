@@ -245,6 +245,14 @@ _PG_DAY_COUNTS = (
     "count(*) FROM article_tags GROUP BY tag_id, (listed_at AT TIME ZONE 'UTC')::date"
 )
 
+# each story's publishers from its articles and copies, as migration 0016 fills them
+_STORY_PUBLISHERS = (
+    "INSERT INTO story_publishers (story_id, publisher) "
+    "SELECT story_id, publisher FROM articles WHERE story_id IS NOT NULL "
+    "UNION SELECT articles.story_id, story_copies.publisher FROM story_copies "
+    "JOIN articles ON articles.id = story_copies.article_id WHERE articles.story_id IS NOT NULL"
+)
+
 
 def _article_values(row: ArticleRow, stamp: object) -> tuple[object, ...]:
     return (
@@ -327,6 +335,7 @@ def fill_sqlite(path: Path, count: int, *, now: datetime, span: timedelta = SPAN
         for _, sql in indexes:
             con.execute(sql)
         con.execute(_SQLITE_DAY_COUNTS)
+        con.execute(_STORY_PUBLISHERS)
         con.commit()
         con.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # as after a while of steady use: the WAL folded in
     finally:
@@ -383,6 +392,7 @@ async def fill_postgres(dsn: str, count: int, *, now: datetime, span: timedelta 
         for statement in rebuild:
             await con.execute(statement)
         await con.execute(_PG_DAY_COUNTS)
+        await con.execute(_STORY_PUBLISHERS)
         for table in ("tags", "articles", "summaries", "story_copies"):
             await con.execute(
                 f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 # The newest migration's revision (db/migrations/versions). A start whose database is already there need not
 # import Alembic (~0.1 s of every command's start); tests/db/test_schema.py checks it is Alembic's head.
-SCHEMA_HEAD = "0015"
+SCHEMA_HEAD = "0016"
 
 # The PostgreSQL advisory lock that schema upgrades hold: any fixed 64-bit number, the same in every newsbot
 # process ("newsbot1" in ASCII). Advisory locks belong to one database: two newsbot databases on one server

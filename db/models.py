@@ -79,6 +79,16 @@ class Article(Base):
         Index("ix_articles_publisher_listed", "publisher", "listed_at"),
         # daily digests take the stories first stored since a chat's last digest
         Index("ix_articles_ingested_at", "ingested_at"),
+        # a digest walks the stories begun in its window to their leads: read from this index alone (the
+        # predicate as the queries write it, or the planner passes it by)
+        Index(
+            "ix_articles_story_leads",
+            "story_id",
+            "listed_at",
+            "id",
+            postgresql_where=sql_text("is_story_lead IS true"),
+            sqlite_where=sql_text("is_story_lead IS 1"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -213,6 +223,20 @@ class StoryCopy(Base):
     link: Mapped[str | None] = mapped_column(String(2048))
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     ingested_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class StoryPublisher(Base):
+    """A publisher that carries a story, through one of its articles or their exact copies. How many carry a
+    story is then a count of a few index entries, where counting its members and copies took a union per
+    story (a digest reads it for hundreds of candidates). Written when an article joins a story or a copy is
+    recorded, in the same transaction."""
+
+    __tablename__ = "story_publishers"
+
+    # like `Article.story_id`, no foreign key: a story outlives its first article's deletion by hand, and a
+    # report joining it then must not fail
+    story_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    publisher: Mapped[str] = mapped_column(String(256), primary_key=True)
 
 
 class TagDayCount(Base):

@@ -10,6 +10,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
@@ -25,13 +26,13 @@ from sqlalchemy import (
     or_,
     select,
     text,
-    union_all,
     update,
 )
 from sqlalchemy import insert as insert_rows
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute, aliased
+from sqlalchemy.sql.sqltypes import NullType
 
 from db.models import (
     Article,
@@ -41,6 +42,7 @@ from db.models import (
     OutboxMessage,
     Source,
     StoryCopy,
+    StoryPublisher,
     Subscriber,
     Subscription,
     Summary,
@@ -634,21 +636,9 @@ async def digest_candidates_since(
 ) -> list[DigestCandidate]:
     """The stories that began after `since` (their leads), newest first: the candidates of a digest. By
     when the story began, so that a story that grew after a digest carried it is not a candidate again."""
-    first = aliased(Article)
-    chosen = (
-        select(Article.id, Article.listed_at)
-        .join(first, first.id == Article.story_id)
-        .where(Article.is_story_lead.is_(True), first.listed_at > since)
-        .order_by(Article.listed_at.desc(), Article.id.desc())
-        .limit(limit)
-        .subquery("chosen")
-    )
-    query = (
-        _candidate_query(session)
-        .join(chosen, chosen.c.id == Article.id)
-        .order_by(chosen.c.listed_at.desc(), chosen.c.id.desc())
-    )
-    return [_candidate(row) for row in (await session.execute(query)).tuples()]
+    statement = _candidates_since_statement(session.bind.dialect.name)
+    rows = await session.execute(statement, {"since": since, "limit": limit})
+    return [_candidate(row) for row in rows.tuples()]
 
 
 async def digest_candidates(session: AsyncSession, ids: Sequence[int]) -> list[DigestCandidate]:
@@ -664,13 +654,14 @@ async def digest_candidates(session: AsyncSession, ids: Sequence[int]) -> list[D
 # many publishers carry its story (a day's candidates are hundreds; their full views cost ~50 µs each, more
 # than twice this). The parts are built once: building them for every read was a third of its Python.
 _OWN_SUMMARY = aliased(Summary, name="own_summary")
-_STORY_MEMBER = aliased(Article, name="story_member")
-_COPIED_MEMBER = aliased(Article, name="copied_member")
 _TAG_NAME = select(Tag.name).where(Tag.id == ArticleTag.tag_id).scalar_subquery()
 _TAG_NAMES = {
     # strongest first; SQLite's json_group_array has no ORDER BY before 3.44: [rank, name] pairs, sorted by
     # `_tag_list`
-    "postgresql": select(func.array_agg(postgresql.aggregate_order_by(Tag.name, ArticleTag.rank)))
+    # asyncpg gives the array as a list of str already: no ARRAY type, whose result processor walks each list
+    "postgresql": select(
+        func.array_agg(postgresql.aggregate_order_by(Tag.name, ArticleTag.rank), type_=NullType())
+    )
     .select_from(ArticleTag)
     .join(Tag, Tag.id == ArticleTag.tag_id)
     .where(ArticleTag.article_id == Article.id)
@@ -680,17 +671,15 @@ _TAG_NAMES = {
     .where(ArticleTag.article_id == Article.id)
     .scalar_subquery(),
 }
-_REPORTS = union_all(
-    select(_STORY_MEMBER.publisher.label("publisher"))
-    .where(_STORY_MEMBER.story_id == Article.story_id)
-    .correlate(Article),
-    select(StoryCopy.publisher)
-    .join(_COPIED_MEMBER, _COPIED_MEMBER.id == StoryCopy.article_id)
-    .where(_COPIED_MEMBER.story_id == Article.story_id)
-    .correlate(Article),
-).subquery("reports")
-# its articles' and their exact copies' publishers (none for an article in no story: counted as one)
-_PUBLISHER_COUNT = select(func.count(_REPORTS.c.publisher.distinct())).scalar_subquery()
+# its articles' and their exact copies' publishers, kept as the story grows (none for an article in no story:
+# counted as one)
+_PUBLISHER_COUNT = (
+    select(func.count())
+    .select_from(StoryPublisher)
+    .where(StoryPublisher.story_id == Article.story_id)
+    .correlate(Article)
+    .scalar_subquery()
+)
 _CANDIDATE_COLUMNS = (
     Article.id,
     Article.title,
@@ -706,8 +695,31 @@ _OWN_SUMMARY_OF_ARTICLE = and_(
 
 
 def _candidate_query(session: AsyncSession) -> Select[Any]:
-    return select(*_CANDIDATE_COLUMNS, _TAG_NAMES[session.bind.dialect.name]).outerjoin(
-        _OWN_SUMMARY, _OWN_SUMMARY_OF_ARTICLE
+    return _candidate_select(session.bind.dialect.name)
+
+
+def _candidate_select(dialect: str) -> Select[Any]:
+    return select(*_CANDIDATE_COLUMNS, _TAG_NAMES[dialect]).outerjoin(_OWN_SUMMARY, _OWN_SUMMARY_OF_ARTICLE)
+
+
+@lru_cache(maxsize=4)
+def _candidates_since_statement(dialect: str) -> Select[Any]:
+    """`digest_candidates_since`'s statement with `since` and `limit` bound at execution, built once: building
+    it (its subquery's columns, then its cache key) was a tenth of the read on PostgreSQL."""
+    first = aliased(Article)
+    chosen = (
+        select(Article.id, Article.listed_at)
+        .join(first, first.id == Article.story_id)
+        # the stories' leads are read from ix_articles_story_leads alone (its predicate is this IS TRUE)
+        .where(Article.is_story_lead.is_(True), first.listed_at > bindparam("since"))
+        .order_by(Article.listed_at.desc(), Article.id.desc())
+        .limit(bindparam("limit", type_=Integer()))
+        .subquery("chosen")
+    )
+    return (
+        _candidate_select(dialect)
+        .join(chosen, chosen.c.id == Article.id)
+        .order_by(chosen.c.listed_at.desc(), chosen.c.id.desc())
     )
 
 
@@ -769,6 +781,24 @@ async def stories_stored_between(
 CANDIDATES_PER_READ = 250
 
 
+@lru_cache(maxsize=1)
+def _stories_between_statement() -> Select[tuple[int, datetime, datetime]]:
+    """`StoredStories.between`'s statement, its bounds bound at execution, built once."""
+    first = aliased(Article)
+    return (
+        select(Article.id, first.ingested_at, first.listed_at)
+        .join(first, first.id == Article.story_id)
+        .where(
+            Article.is_story_lead.is_(True),  # read from ix_articles_story_leads alone on PostgreSQL
+            first.ingested_at > bindparam("after"),
+            first.ingested_at <= bindparam("until"),
+            first.listed_at > bindparam("dated_after"),
+        )
+        .order_by(Article.listed_at.desc(), Article.id.desc())
+        .limit(bindparam("limit", type_=Integer()))
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class StoredStories:
     """`stories_stored_between` in two steps: which stories (`between`, one query on narrow rows: what a
@@ -784,20 +814,8 @@ class StoredStories:
     async def between(
         cls, session: AsyncSession, after: datetime, until: datetime, *, dated_after: datetime, limit: int
     ) -> StoredStories:
-        first = aliased(Article)
-        chosen = (
-            select(Article.id, first.ingested_at, first.listed_at)
-            .join(first, first.id == Article.story_id)
-            .where(
-                Article.is_story_lead.is_(True),
-                first.ingested_at > after,
-                first.ingested_at <= until,
-                first.listed_at > dated_after,
-            )
-            .order_by(Article.listed_at.desc(), Article.id.desc())
-            .limit(limit)
-        )
-        rows = (await session.execute(chosen)).tuples()
+        values = {"after": after, "until": until, "dated_after": dated_after, "limit": limit}
+        rows = (await session.execute(_stories_between_statement(), values)).tuples()
         return cls({lead: StoryStart(stored_at, listed_at) for lead, stored_at, listed_at in rows})
 
     async def candidates(

@@ -23,7 +23,7 @@ from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.sql.selectable import TextualSelect
 
 from db.engine import lock_transaction
-from db.models import Article, StoryCopy, StoryKey
+from db.models import Article, StoryCopy, StoryKey, StoryPublisher
 from db.types import UTCDateTime
 
 # how far apart in listing time two reports of one story may be
@@ -197,3 +197,13 @@ async def add_copy(session: AsyncSession, copy: StoryCopy) -> bool:
         .returning(StoryCopy.id)
     )
     return (await session.scalar(statement)) is not None
+
+
+async def add_story_publishers(session: AsyncSession, pairs: Collection[tuple[int, str]]) -> None:
+    """Record that these (story id, publisher) pairs carry their stories; a known pair adds nothing."""
+    if not pairs:
+        return
+    insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
+    # in one order, so that two transactions adding the same pairs wait for each other rather than deadlock
+    rows = [{"story_id": story_id, "publisher": publisher} for story_id, publisher in sorted(set(pairs))]
+    await session.execute(insert(StoryPublisher).on_conflict_do_nothing(), rows)

@@ -39,6 +39,7 @@ from db.stories import (
     StoryCandidate,
     add_copy,
     add_many_story_keys,
+    add_story_publishers,
     demote_leads,
     lock_stories,
     story_candidates,
@@ -521,6 +522,9 @@ async def _assign_stories(
         # still unflushed: the leads read are the stored articles', not the batch's
         await _settle_leads(session, [article for _, article in new])
         await write_story_links(session, [article for _, article in new])
+        await add_story_publishers(
+            session, [(a.story_id, a.publisher) for _, a in new if a.story_id is not None]
+        )
     await add_many_story_keys(
         session, [(article.id, prepared.story.lookup_keys, article.listed_at) for prepared, article in new]
     )
@@ -605,7 +609,7 @@ async def _record_copy(
     stored = await session.get(Article, duplicate_id)
     if stored is None or (stored.publisher, stored.title) == (publisher, prepared.title):
         return
-    await add_copy(
+    added = await add_copy(
         session,
         StoryCopy(
             article_id=duplicate_id,
@@ -617,6 +621,8 @@ async def _record_copy(
             ingested_at=now,
         ),
     )
+    if added and stored.story_id is not None:
+        await add_story_publishers(session, [(stored.story_id, publisher)])
 
 
 def _where(raw: RawArticle) -> str:

@@ -14,6 +14,7 @@ from db import repositories
 from db.llm import replace_summary
 from db.models import Article, ArticleTag, StoryCopy, Summary, Tag, TagDayCount
 from db.repositories import latest_articles, search_articles, top_tags
+from db.stories import add_story_publishers
 from summarizer.matching import query_words, search_terms
 
 NOW = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
@@ -135,6 +136,11 @@ async def store_a_story_with_copies(sessions: async_sessionmaker[AsyncSession]) 
                 article_id=other.id, publisher="Other", title="x", link=None, published_at=None,
                 ingested_at=NOW,
             )
+        )
+        # what ingestion records beside a story's new member and copies
+        await add_story_publishers(
+            session,
+            [(lead.id, member.publisher), *((lead.id, p) for p, _ in copies), (other.id, "Other")],
         )
 
 

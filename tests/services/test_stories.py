@@ -4,6 +4,7 @@ exact copies are members, and a re-import, a restart or a second importing proce
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -13,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from benchmarks.corpus import SOURCES, labelled_story_groups
 from bot.services.ingest import IngestService
 from bot.sources.posts import parse_post
-from db.models import Article, StoryCopy
+from db.models import Article, StoryCopy, StoryPublisher
 from db.repositories import digest_candidates_since, latest_articles, search_articles
 from readmodels import ArticleView
 from summarizer.clean import one_line
@@ -53,6 +54,19 @@ async def story_ids(sessions: async_sessionmaker[AsyncSession]) -> dict[str, int
         return {Path(origin or "").stem: story for origin, story in rows.tuples() if story is not None}
 
 
+async def assert_story_publishers_kept(sessions: async_sessionmaker[AsyncSession]) -> None:
+    """The publishers recorded for each story are those of its articles and of their exact copies."""
+    async with sessions() as session:
+        articles = (await session.execute(select(Article.id, Article.story_id, Article.publisher))).all()
+        copies = (await session.execute(select(StoryCopy.article_id, StoryCopy.publisher))).all()
+        kept = (await session.execute(select(StoryPublisher.story_id, StoryPublisher.publisher))).all()
+        recorded = sorted(tuple(row) for row in kept)
+    story_of = {article_id: story for article_id, story, _ in articles}
+    carried = {(story, publisher) for _, story, publisher in articles if story is not None}
+    carried |= {(story_of[a], publisher) for a, publisher in copies if story_of[a] is not None}
+    assert recorded == sorted(carried)
+
+
 async def test_the_corpus_groups_are_one_item_each_and_exact_copies_are_members(
     sessions: async_sessionmaker[AsyncSession], corpus: Path
 ) -> None:
@@ -68,6 +82,7 @@ async def test_the_corpus_groups_are_one_item_each_and_exact_copies_are_members(
     # 0008 is 0007 retitled: a member under its own title. 0002, 0029 and 0052 repeat their sibling in another
     # sub-feed of the same publisher under the same title: "also: 观察者网" would tell a reader nothing
     assert copies == 1
+    await assert_story_publishers_kept(sessions)
 
     # a re-import is a no-op: no article, no copy, no story changes
     before = await story_ids(sessions)
@@ -76,6 +91,7 @@ async def test_the_corpus_groups_are_one_item_each_and_exact_copies_are_members(
     async with sessions() as session:
         assert await session.scalar(select(func.count(StoryCopy.id))) == copies
     assert await story_ids(sessions) == before
+    await assert_story_publishers_kept(sessions)
 
 
 async def test_search_and_the_digest_candidates_show_one_item_per_story(
@@ -93,6 +109,24 @@ async def test_search_and_the_digest_candidates_show_one_item_per_story(
     assert sum("人造太阳" in t for t in titles) == 1
     # a digest ranks the story by its publishers: both of its outlets
     assert [c.publishers for c in candidates if "核能" in c.title] == [2]
+
+
+async def test_a_copy_from_another_publisher_counts_for_its_story(
+    sessions: async_sessionmaker[AsyncSession], corpus: Path, tmp_path: Path
+) -> None:
+    """The same post word for word under another author is a copy, not an article: its publisher is one more
+    carrying the story, once however often it comes."""
+    post = (corpus / "articles" / "0018.md").read_text(encoding="utf-8")
+    copied = tmp_path / "copy.md"
+    copied.write_text(post.replace("author: 观察者网", "author: 转载网", 1), encoding="utf-8")
+    await ingest(sessions).import_paths([corpus / "articles" / "0018.md"])
+    for _ in range(2):
+        result = await ingest(sessions).import_paths([copied])
+        assert (result.imported, result.duplicates) == (0, 1)
+    async with sessions() as session:
+        (candidate,) = await digest_candidates_since(session, datetime(2000, 1, 1, tzinfo=UTC))
+    assert candidate.publishers == 2
+    await assert_story_publishers_kept(sessions)
 
 
 async def test_two_importing_processes_group_as_one(
@@ -113,6 +147,7 @@ async def test_two_importing_processes_group_as_one(
     for group in GROUPS:
         stored = {grouped[number] for number in group if number in grouped}
         assert len(stored) == 1, group
+    await assert_story_publishers_kept(sessions)
 
 
 async def test_a_story_that_grows_after_a_digest_is_not_a_candidate_again(
