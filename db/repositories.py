@@ -645,7 +645,8 @@ async def digest_candidates(session: AsyncSession, ids: Sequence[int]) -> list[D
     """What choosing a digest needs of these articles, in the order of `ids`."""
     if not ids:
         return []
-    rows = await session.execute(_candidate_query(session).where(_among(session, Article.id, ids)))
+    statement = _candidate_select(session.bind.dialect.name).where(_among(session, Article.id, ids))
+    rows = await session.execute(statement)
     found = {candidate.id: candidate for candidate in map(_candidate, rows.tuples())}
     return [found[article_id] for article_id in ids if article_id in found]
 
@@ -692,10 +693,6 @@ _CANDIDATE_COLUMNS = (
 _OWN_SUMMARY_OF_ARTICLE = and_(
     _OWN_SUMMARY.article_id == Article.id, _OWN_SUMMARY.is_current.is_(True), _OWN_SUMMARY.language.is_(None)
 )
-
-
-def _candidate_query(session: AsyncSession) -> Select[Any]:
-    return _candidate_select(session.bind.dialect.name)
 
 
 def _candidate_select(dialect: str) -> Select[Any]:
